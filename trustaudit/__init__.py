@@ -1,0 +1,60 @@
+"""trustaudit: can the compressed model be trusted as the large one was?
+
+Audits a large/compressed text-classifier pair on interpretability alignment
+(LIME, SHAP), calibration and predictions. The public API is listed in ``__all__``;
+names are imported lazily so that ``import trustaudit`` (and ``trustaudit --version``)
+does not pay for torch, transformers, shap or lime until they are used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from trustaudit._version import __version__
+from trustaudit.exceptions import (
+    DataError,
+    GateConfigError,
+    InvalidInputError,
+    LabelMismatchError,
+    ModelLoadError,
+    TrustAuditError,
+    UnsafeModelError,
+)
+
+_LAZY: dict[str, str] = {
+    "ModelBundle": "trustaudit.models",
+    "ModelPair": "trustaudit.models",
+    "load_model": "trustaudit.models",
+    "load_pair": "trustaudit.models",
+    "save_bundle": "trustaudit.models",
+    "Dataset": "trustaudit.data",
+    "load_dataset": "trustaudit.data",
+    "Predictions": "trustaudit.predict",
+    "predict": "trustaudit.predict",
+}
+
+__all__ = [
+    "__version__",
+    "TrustAuditError",
+    "InvalidInputError",
+    "DataError",
+    "ModelLoadError",
+    "UnsafeModelError",
+    "LabelMismatchError",
+    "GateConfigError",
+    *_LAZY,
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'trustaudit' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
