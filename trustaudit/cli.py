@@ -1,0 +1,214 @@
+"""The ``trustaudit`` command line: ``main(argv=None) -> int``.
+
+Exit codes: 0 success (or a passed gate), 1 a failed gate, 2 a usage or input error (one
+line on stderr; the traceback only with ``--debug``), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import traceback
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from trustaudit._version import __version__
+from trustaudit.exceptions import TrustAuditError
+
+EXIT_OK, EXIT_GATE_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
+def add_data_options(parser: argparse.ArgumentParser, required: bool = True) -> None:
+    """Options that say how to read a dataset file (shared by predict, compare, compress)."""
+    group = parser.add_argument_group("data")
+    group.add_argument("--data", required=required, metavar="FILE", help="CSV, TSV, JSONL or JSON (list of records)")
+    group.add_argument("--text-col", metavar="COL", help="text column: a name or a 0-based index")
+    group.add_argument("--pair-col", metavar="COL", help="second-text column for pair tasks: a name or a 0-based index")
+    group.add_argument("--label-col", metavar="COL", help="label column: a name or a 0-based index")
+    group.add_argument("--no-header", action="store_true", help="the file has no header row")
+    group.add_argument("--delimiter", metavar="CHAR", help="field delimiter (default: from the extension or sniffed)")
+    group.add_argument("--label-map", metavar="MAP", help="raw label value to name, e.g. 0=entailment,1=neutral,2=contradiction")
+    group.add_argument("--limit", type=_positive_int, metavar="N", help="use the first N usable rows")
+    group.add_argument("--sample", type=_positive_int, metavar="N", help="use N rows drawn at random (see --seed)")
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    """Options that say how to load models."""
+    group = parser.add_argument_group("models")
+    group.add_argument("--labels", metavar="NAMES", help="label names in the model's output order, e.g. entailment,neutral,contradiction")
+    group.add_argument("--max-length", type=_positive_int, metavar="N", help="truncate inputs to N tokens (default: the model's maximum)")
+    group.add_argument(
+        "--allow-pickle",
+        action="store_true",
+        help="load .pt files holding a pickled module; this RUNS ARBITRARY CODE from the file",
+    )
+    group.add_argument("--tokenizer", metavar="DIR", help="tokenizer directory for a pickled module (with --allow-pickle)")
+
+
+def add_runtime_options(parser: argparse.ArgumentParser) -> None:
+    """Options for where and how models run."""
+    group = parser.add_argument_group("runtime")
+    group.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] (default: auto)")
+    group.add_argument("--batch-size", type=_positive_int, default=32, metavar="N", help="inputs per forward pass (default: 32)")
+    group.add_argument("--cache-dir", metavar="DIR", help="evaluation cache (default: $TRUSTAUDIT_CACHE_DIR or ~/.cache/trustaudit)")
+    group.add_argument("--no-cache", action="store_true", help="do not read or write the evaluation cache")
+    group.add_argument("--seed", type=int, default=0, help="seed of every random choice (default: 0)")
+
+
+def cache_arg(args: argparse.Namespace) -> Any:
+    """The ``cache`` argument of the Python API from the CLI options."""
+    if getattr(args, "no_cache", False):
+        return False
+    return args.cache_dir if getattr(args, "cache_dir", None) else True
+
+
+def data_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """Keyword arguments of :func:`trustaudit.load_dataset` from the CLI options."""
+    return {
+        "text_col": args.text_col,
+        "pair_col": args.pair_col,
+        "label_col": args.label_col,
+        "no_header": args.no_header,
+        "delimiter": args.delimiter,
+        "label_map": args.label_map,
+        "limit": args.limit,
+        "sample": args.sample,
+        "seed": getattr(args, "seed", 0),
+    }
+
+
+def _cmd_pack(args: argparse.Namespace) -> int:
+    from trustaudit.models import pack
+
+    bundle = pack(args.model_dir, args.out, labels=args.labels, task=args.task)
+    print(
+        f"packed {args.model_dir} -> {args.out}: {bundle.n_params:,} parameters, "
+        f"{bundle.bytes_on_disk / 1e6:.1f} MB, labels {', '.join(bundle.labels)}, fingerprint {bundle.fingerprint[:12]}"
+    )
+    return EXIT_OK
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from trustaudit.data import load_dataset
+    from trustaudit.models import load_model
+    from trustaudit.predict import predict, write_predictions
+
+    bundle = load_model(args.model, args.labels, allow_pickle=args.allow_pickle, tokenizer=args.tokenizer, max_length=args.max_length)
+    dataset = load_dataset(args.data, bundle.labels, **data_kwargs(args))
+    preds = predict(bundle, dataset, batch_size=args.batch_size, device=args.device, cache=cache_arg(args))
+    if args.out:
+        write_predictions(args.out, preds, dataset)
+    else:
+        for record in preds.records(dataset):
+            sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+    parts = [f"{len(dataset):,} rows"]
+    if dataset.n_skipped:
+        reasons = ", ".join(f"{n:,} {why}" for why, n in dataset.skipped.items())
+        parts[0] += f" ({reasons} skipped)"
+    accuracy = preds.accuracy(dataset.labels)
+    if accuracy is not None:
+        parts.append(f"accuracy {accuracy:.4f}")
+    rate = len(dataset) / preds.seconds if preds.seconds > 0 else float("inf")
+    parts.append(f"{preds.seconds:.1f} s ({rate:,.0f} rows/s, {preds.stats.cache_hits:,} from cache)")
+    parts.append(f"{preds.n_truncated:,} truncated at {bundle.max_length} tokens")
+    if args.out:
+        parts.append(f"written to {args.out}")
+    print(" | ".join(parts), file=sys.stdout if args.out else sys.stderr)
+    return EXIT_OK
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from trustaudit.demo import run_demo
+
+    return run_demo(out=Path(args.out), seed=args.seed, device=args.device)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="trustaudit",
+        description="Audit a large/compressed text-classifier pair: can the small one be trusted as the large one was?",
+    )
+    parser.add_argument("--version", action="version", version=f"trustaudit {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    parser.add_argument("--progress", dest="progress", action="store_true", default=None, help="always show progress bars")
+    parser.add_argument("--no-progress", dest="progress", action="store_false", help="never show progress bars")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("pack", help="pack a Hugging Face model directory into one safe .pt bundle")
+    p.add_argument("model_dir", metavar="HF_DIR")
+    p.add_argument("-o", "--out", required=True, metavar="FILE")
+    p.add_argument("--labels", metavar="NAMES", help="label names in the model's output order")
+    p.add_argument("--task", choices=("single", "pair"), help="record the task type in the bundle")
+    p.set_defaults(func=_cmd_pack)
+
+    p = sub.add_parser("predict", help="class probabilities of one model over a dataset, as JSONL")
+    p.add_argument("model", metavar="MODEL", help="a .pt bundle or a Hugging Face model directory")
+    add_data_options(p)
+    add_model_options(p)
+    add_runtime_options(p)
+    p.add_argument("--out", metavar="FILE", help="write JSONL here (default: stdout)")
+    p.set_defaults(func=_cmd_predict)
+
+    p = sub.add_parser("demo", help="train a small model pair on a built-in task and audit it (no files, no network)")
+    p.add_argument("--out", default="trustaudit-demo", metavar="DIR", help="where to write models, data and reports (default: ./trustaudit-demo)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto")
+    p.set_defaults(func=_cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI and return its exit code (never raises for user errors)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    from trustaudit._progress import set_progress
+
+    set_progress(args.progress)
+    if not args.debug:
+        warnings.filterwarnings("ignore", category=FutureWarning)
+    try:
+        return int(args.func(args))
+    except TrustAuditError as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(f"trustaudit: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("trustaudit: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

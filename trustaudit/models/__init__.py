@@ -1,0 +1,38 @@
+"""Model loading, the ``.pt`` bundle format, saving, and label alignment of a model pair."""
+
+from trustaudit.models._bundle import ModelBundle, register_kind, weights_fingerprint, write_bundle
+from trustaudit.models._loading import (
+    ModelPair,
+    build_hf_model,
+    bundle_payload,
+    config_labels,
+    from_model,
+    label_permutation,
+    labels_are_generic,
+    load_model,
+    load_pair,
+    pack,
+    parse_labels,
+    save_bundle,
+    save_hf_dir,
+)
+
+__all__ = [
+    "ModelBundle",
+    "ModelPair",
+    "build_hf_model",
+    "bundle_payload",
+    "config_labels",
+    "from_model",
+    "label_permutation",
+    "labels_are_generic",
+    "load_model",
+    "load_pair",
+    "pack",
+    "parse_labels",
+    "register_kind",
+    "save_bundle",
+    "save_hf_dir",
+    "weights_fingerprint",
+    "write_bundle",
+]

@@ -1,0 +1,453 @@
+"""Loading models from Hugging Face directories and ``.pt`` files, told apart by content."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import re
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from trustaudit.exceptions import LabelMismatchError, ModelLoadError, UnsafeModelError
+from trustaudit.models._bundle import (
+    BUNDLE_FORMAT,
+    BUNDLE_VERSION,
+    TASKS,
+    ModelBundle,
+    kind_builder,
+    load_tokenizer_files,
+    register_kind,
+    tokenizer_files,
+    weights_fingerprint,
+    write_bundle,
+)
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+
+_GENERIC_LABEL = re.compile(r"^LABEL_\d+$")
+_ZIP_MAGIC = b"PK\x03\x04"
+_PICKLE_MAGIC = b"\x80"
+_ROBERTA_LIKE = {"roberta", "xlm-roberta", "camembert", "longformer"}
+
+def parse_labels(labels: str | Sequence[str] | None) -> tuple[str, ...] | None:
+    """Accept ``"a,b,c"`` or a sequence of names; strip blanks; ``None`` passes through."""
+    if labels is None:
+        return None
+    names = labels.split(",") if isinstance(labels, str) else list(labels)
+    names = tuple(str(name).strip() for name in names)
+    if not names or any(not name for name in names):
+        raise ModelLoadError(f"--labels must be a comma-separated list of non-empty names, got {labels!r}")
+    lowered = [name.lower() for name in names]
+    if len(set(lowered)) != len(lowered):
+        raise ModelLoadError(f"--labels has a repeated name (names are compared case-insensitively): {labels!r}")
+    return names
+
+
+def config_labels(config: Mapping[str, Any]) -> tuple[str, ...]:
+    """Label names from a config's ``id2label``, in id order."""
+    id2label = config.get("id2label") or {}
+    n = int(config.get("num_labels") or len(id2label) or 2)
+    names = []
+    for i in range(n):
+        name = id2label.get(i, id2label.get(str(i)))
+        names.append(str(name) if name is not None else f"LABEL_{i}")
+    return tuple(names)
+
+
+def labels_are_generic(labels: Sequence[str]) -> bool:
+    """True when every name is of the ``LABEL_<i>`` form transformers invents."""
+    return all(_GENERIC_LABEL.match(name) for name in labels)
+
+
+def _resolve_labels(found: tuple[str, ...], given: str | Sequence[str] | None, where: str) -> tuple[str, ...]:
+    names = parse_labels(given)
+    if names is None:
+        return found
+    if len(names) != len(found):
+        raise ModelLoadError(
+            f"{where} has {len(found)} output classes but --labels names {len(names)}: {', '.join(names)}"
+        )
+    return names
+
+
+def _max_length(tokenizer: Any, config: Mapping[str, Any], override: int | None = None) -> int:
+    limits = []
+    tok_max = getattr(tokenizer, "model_max_length", None)
+    if isinstance(tok_max, int) and 0 < tok_max < 100_000:
+        limits.append(tok_max)
+    positions = config.get("max_position_embeddings")
+    if positions:
+        limits.append(int(positions) - (2 if config.get("model_type") in _ROBERTA_LIKE else 0))
+    limit = min(limits) if limits else 512
+    if override is not None:
+        if override < 8:
+            raise ModelLoadError(f"max_length must be at least 8, got {override}")
+        limit = min(limit, override)
+    return limit
+
+
+def _config_dict(config: Any) -> dict[str, Any]:
+    return json.loads(config.to_json_string(use_diff=False))
+
+
+def _n_params(model: nn.Module) -> int:
+    total = sum(p.numel() for p in model.parameters())
+    if total == 0:  # dynamically quantized modules keep their weights in packed params
+        total = sum(t.numel() for t in model.state_dict().values() if isinstance(t, torch.Tensor))
+    return int(total)
+
+
+def _dir_bytes(path: Path) -> int:
+    return sum(entry.stat().st_size for entry in path.iterdir() if entry.is_file())
+
+
+def build_hf_model(config: Mapping[str, Any], state_dict: Mapping[str, torch.Tensor] | None = None) -> nn.Module:
+    """A sequence-classification module from a config dict, with ``state_dict`` loaded strictly."""
+    from transformers import CONFIG_MAPPING, AutoModelForSequenceClassification
+
+    model_type = config.get("model_type")
+    if model_type not in CONFIG_MAPPING:
+        raise ModelLoadError(f"model type {model_type!r} is not known to the installed transformers")
+    cfg = CONFIG_MAPPING[model_type].from_dict(dict(config))
+    model = AutoModelForSequenceClassification.from_config(cfg)
+    if state_dict is not None:
+        floats = [t.dtype for t in state_dict.values() if isinstance(t, torch.Tensor) and t.is_floating_point()]
+        if floats:
+            model.to(floats[0])
+        try:
+            model.load_state_dict(dict(state_dict), strict=True)
+        except RuntimeError as exc:
+            first = str(exc).strip().splitlines()[0]
+            raise ModelLoadError(f"weights do not fit the configured architecture: {first}") from exc
+    return model.eval()
+
+
+register_kind("hf", lambda payload: build_hf_model(json.loads(payload["config"]), payload["state_dict"]))
+
+
+def _load_hf_dir(path: Path, labels: Any, max_length: int | None) -> ModelBundle:
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    if not (path / "config.json").is_file():
+        raise ModelLoadError(f"{path}: a directory without config.json is not a Hugging Face model directory")
+    weights = [p for p in path.iterdir() if p.suffix in (".safetensors", ".bin") and p.is_file()]
+    if not weights:
+        raise ModelLoadError(f"{path}: no weights (model.safetensors or pytorch_model.bin) in the directory")
+    try:
+        model, info = AutoModelForSequenceClassification.from_pretrained(
+            str(path), local_files_only=True, output_loading_info=True
+        )
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelLoadError(f"{path}: cannot load as a sequence-classification model: {exc}") from exc
+    head_missing = [key for key in info.get("missing_keys", []) if "classifier" in key or "score" in key]
+    if head_missing:
+        raise ModelLoadError(
+            f"{path}: the weights have no classification head ({head_missing[0]} is missing); "
+            "fine-tune a classifier first (this directory looks like a bare encoder)"
+        )
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"{path}: no usable tokenizer files in the directory: {exc}") from exc
+    model.eval()
+    config = _config_dict(model.config)
+    return ModelBundle(
+        model=model,
+        tokenizer=tokenizer,
+        labels=_resolve_labels(config_labels(config), labels, str(path)),
+        task=None,
+        fingerprint=weights_fingerprint(model.state_dict()),
+        n_params=_n_params(model),
+        bytes_on_disk=_dir_bytes(path),
+        path=str(path),
+        max_length=_max_length(tokenizer, config, max_length),
+        kind="hf",
+        provenance={},
+        config=config,
+    )
+
+
+def _bundle_from_payload(payload: Mapping[str, Any], path: str, size: int, labels: Any, max_length: int | None) -> ModelBundle:
+    if payload.get("format_version", 0) > BUNDLE_VERSION:
+        raise ModelLoadError(
+            f"{path}: bundle format version {payload.get('format_version')} is newer than this trustaudit reads "
+            f"({BUNDLE_VERSION}); upgrade trustaudit"
+        )
+    try:
+        config = json.loads(payload["config"])
+        stored_labels = tuple(payload["labels"])
+        kind = str(payload.get("kind", "hf"))
+        provenance = json.loads(payload.get("provenance") or "{}")
+        tokenizer = load_tokenizer_files(payload["tokenizer_files"])
+    except (KeyError, TypeError, json.JSONDecodeError) as exc:
+        raise ModelLoadError(f"{path}: the bundle is incomplete or damaged ({exc!r})") from exc
+    model = kind_builder(kind).build(payload).eval()
+    task = payload.get("task")
+    return ModelBundle(
+        model=model,
+        tokenizer=tokenizer,
+        labels=_resolve_labels(stored_labels, labels, path),
+        task=task if task in TASKS else None,
+        fingerprint=weights_fingerprint(payload["state_dict"]) if kind == "hf" else str(payload.get("fingerprint") or weights_fingerprint(model.state_dict())),
+        n_params=int(payload.get("n_params") or _n_params(model)),
+        bytes_on_disk=size,
+        path=path,
+        max_length=_max_length(tokenizer, config, max_length),
+        kind=kind,
+        provenance=provenance,
+        config=config,
+    )
+
+
+def _load_pickled(path: Path, tokenizer: Any, labels: Any, max_length: int | None) -> ModelBundle:
+    warnings.warn(
+        f"{path}: unpickling a whole module runs arbitrary code from the file (--allow-pickle)",
+        stacklevel=3,
+    )
+    obj = torch.load(str(path), map_location="cpu", weights_only=False)
+    if isinstance(obj, Mapping) and "model" in obj:
+        tokenizer = obj.get("tokenizer", tokenizer)
+        obj = obj["model"]
+    if not isinstance(obj, nn.Module) or not hasattr(obj, "config"):
+        raise ModelLoadError(f"{path}: the pickle holds {type(obj).__name__}, not a transformers classification model")
+    if tokenizer is None:
+        raise ModelLoadError(f"{path}: a pickled module carries no tokenizer; pass --tokenizer DIR")
+    if isinstance(tokenizer, (str, os.PathLike)):
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(str(tokenizer), local_files_only=True)
+    obj.eval()
+    config = _config_dict(obj.config)
+    return ModelBundle(
+        model=obj,
+        tokenizer=tokenizer,
+        labels=_resolve_labels(config_labels(config), labels, str(path)),
+        task=None,
+        fingerprint=weights_fingerprint(obj.state_dict()),
+        n_params=_n_params(obj),
+        bytes_on_disk=path.stat().st_size,
+        path=str(path),
+        max_length=_max_length(tokenizer, config, max_length),
+        kind="pickled",
+        provenance={"source": "pickled module"},
+        config=config,
+    )
+
+
+def load_model(
+    path: str | os.PathLike[str] | ModelBundle,
+    labels: str | Sequence[str] | None = None,
+    *,
+    allow_pickle: bool = False,
+    tokenizer: Any = None,
+    max_length: int | None = None,
+) -> ModelBundle:
+    """Load a classifier from a Hugging Face directory, a ``.pt`` bundle or (opt-in) a pickled module.
+
+    The format is told apart by content, not by extension. Bundles are read with
+    ``torch.load(weights_only=True)``; a file that would need unpickling code is refused
+    with :class:`UnsafeModelError` unless ``allow_pickle=True``. ``labels`` renames the
+    output classes (needed when the config only has ``LABEL_0``...).
+    """
+    if isinstance(path, ModelBundle):
+        if labels is None and max_length is None:
+            return path
+        return replace(
+            path,
+            labels=_resolve_labels(path.labels, labels, path.path),
+            max_length=_max_length(path.tokenizer, path.config, max_length),
+        )
+    path = Path(path)
+    if not path.exists():
+        raise ModelLoadError(f"{path}: no such file or directory")
+    if path.is_dir():
+        return _load_hf_dir(path, labels, max_length)
+    with open(path, "rb") as handle:
+        head = handle.read(4)
+    if not (head.startswith(_ZIP_MAGIC) or head.startswith(_PICKLE_MAGIC)):
+        raise ModelLoadError(
+            f"{path}: not a model file trustaudit reads (expected a Hugging Face directory or a .pt bundle "
+            "written by `trustaudit pack`)"
+        )
+    try:
+        payload = torch.load(str(path), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if allow_pickle:
+            return _load_pickled(path, tokenizer, labels, max_length)
+        raise UnsafeModelError(
+            f"{path}: this file is a pickled Python object, and loading it would run code from the file; "
+            "convert it with `trustaudit pack`, or pass --allow-pickle if you trust its author"
+        ) from exc
+    except (RuntimeError, EOFError, OSError) as exc:
+        raise ModelLoadError(f"{path}: the file is damaged or not a torch file ({str(exc).splitlines()[0]})") from exc
+    if isinstance(payload, Mapping) and payload.get("format") == BUNDLE_FORMAT:
+        return _bundle_from_payload(payload, str(path), path.stat().st_size, labels, max_length)
+    if isinstance(payload, Mapping) and payload and all(isinstance(v, torch.Tensor) for v in payload.values()):
+        raise ModelLoadError(
+            f"{path}: a bare state dict has no config or tokenizer; save the model with save_pretrained and "
+            "run `trustaudit pack` on the directory"
+        )
+    raise ModelLoadError(f"{path}: a torch file, but not a trustaudit bundle")
+
+
+def bundle_payload(bundle: ModelBundle) -> dict[str, Any]:
+    """The dictionary a bundle file stores for a plain Hugging Face model."""
+    if bundle.kind != "hf":
+        raise ModelLoadError(f"a {bundle.kind!r} model is saved by the code that made it, not as a plain bundle")
+    config = dict(bundle.config)
+    config["id2label"] = {str(i): name for i, name in enumerate(bundle.labels)}
+    config["label2id"] = {name: i for i, name in enumerate(bundle.labels)}
+    state = {name: t.detach().cpu().clone() for name, t in bundle.model.state_dict().items()}
+    return {
+        "kind": "hf",
+        "config": json.dumps(config, sort_keys=True),
+        "state_dict": state,
+        "tokenizer_files": tokenizer_files(bundle.tokenizer),
+        "labels": list(bundle.labels),
+        "task": bundle.task,
+        "provenance": json.dumps(dict(bundle.provenance), sort_keys=True),
+        "extra": {},
+    }
+
+
+def save_bundle(
+    bundle: ModelBundle,
+    path: str | os.PathLike[str],
+    *,
+    task: str | None = None,
+    provenance: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write ``bundle`` as one ``.pt`` file that loads with ``weights_only=True``.
+
+    ``task`` (``single``/``pair``) and ``provenance`` (how the model was made) are recorded.
+    """
+    if task is not None and task not in TASKS:
+        raise ModelLoadError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
+    if task is not None or provenance is not None:
+        bundle = replace(
+            bundle,
+            task=task if task is not None else bundle.task,
+            provenance=dict(provenance) if provenance is not None else bundle.provenance,
+        )
+    save = getattr(bundle.model, "bundle_payload", None)
+    payload = save(bundle) if callable(save) else bundle_payload(bundle)
+    write_bundle(path, payload)
+    return Path(path)
+
+
+def save_hf_dir(bundle: ModelBundle, path: str | os.PathLike[str]) -> Path:
+    """Save a plain Hugging Face model as a ``save_pretrained`` directory with its label names."""
+    if bundle.kind != "hf":
+        raise ModelLoadError(f"a {bundle.kind!r} model cannot be saved as a plain Hugging Face directory")
+    path = Path(path)
+    model = bundle.model
+    model.config.id2label = dict(enumerate(bundle.labels))
+    model.config.label2id = {name: i for i, name in enumerate(bundle.labels)}
+    model.save_pretrained(str(path))
+    bundle.tokenizer.save_pretrained(str(path))
+    return path
+
+
+def pack(
+    source: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    labels: str | Sequence[str] | None = None,
+    task: str | None = None,
+) -> ModelBundle:
+    """Pack a Hugging Face model directory into a single ``.pt`` bundle and return it loaded."""
+    bundle = load_model(source, labels=labels)
+    save_bundle(bundle, out, task=task)
+    return load_model(out)
+
+
+@dataclass(frozen=True, eq=False)
+class ModelPair:
+    """A base model and a compressed candidate, with the label alignment between them.
+
+    ``permutation[i]`` is the small model's output index of the base model's label ``i``.
+    """
+
+    base: ModelBundle
+    small: ModelBundle
+    permutation: tuple[int, ...]
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """Label names in the base model's order (the order every result uses)."""
+        return self.base.labels
+
+    def align(self, small_probs: np.ndarray) -> np.ndarray:
+        """Reorder the small model's output columns into the base model's label order."""
+        return np.asarray(small_probs)[:, list(self.permutation)]
+
+
+def label_permutation(base: Sequence[str], small: Sequence[str]) -> tuple[int, ...]:
+    """Index in ``small`` of every name of ``base``, matched case-insensitively."""
+    small_index = {name.lower(): i for i, name in enumerate(small)}
+    if {n.lower() for n in base} != set(small_index) or len(base) != len(small):
+        raise LabelMismatchError(
+            f"the two models have different label sets: base [{', '.join(base)}], small [{', '.join(small)}]; "
+            "pass --labels / --small-labels to name them"
+        )
+    return tuple(small_index[name.lower()] for name in base)
+
+
+def load_pair(
+    base: str | os.PathLike[str] | ModelBundle,
+    small: str | os.PathLike[str] | ModelBundle,
+    *,
+    labels: str | Sequence[str] | None = None,
+    small_labels: str | Sequence[str] | None = None,
+    allow_pickle: bool = False,
+    max_length: int | None = None,
+) -> ModelPair:
+    """Load two models and align the small one's labels onto the base's by name.
+
+    The two may have different tokenizers; label sets that differ are an error naming both.
+    """
+    base_bundle = load_model(base, labels, allow_pickle=allow_pickle, max_length=max_length)
+    small_bundle = load_model(small, small_labels, allow_pickle=allow_pickle, max_length=max_length)
+    if small_labels is None and labels is not None and labels_are_generic(small_bundle.labels):
+        small_bundle = load_model(small_bundle, labels)
+    return ModelPair(base_bundle, small_bundle, label_permutation(base_bundle.labels, small_bundle.labels))
+
+
+def from_model(
+    model: nn.Module,
+    tokenizer: Any,
+    labels: Sequence[str] | None = None,
+    *,
+    task: str | None = None,
+    provenance: Mapping[str, Any] | None = None,
+    path: str = "<in memory>",
+    max_length: int | None = None,
+) -> ModelBundle:
+    """Wrap an in-memory transformers classifier and its tokenizer as a :class:`ModelBundle`."""
+    config = _config_dict(model.config)
+    names = tuple(labels) if labels is not None else config_labels(config)
+    if len(names) != int(config.get("num_labels", len(names))):
+        raise ModelLoadError(f"{len(names)} label names for a model with {config.get('num_labels')} outputs")
+    model.eval()
+    return ModelBundle(
+        model=model,
+        tokenizer=tokenizer,
+        labels=names,
+        task=task,
+        fingerprint=weights_fingerprint(model.state_dict()),
+        n_params=_n_params(model),
+        bytes_on_disk=0,
+        path=path,
+        max_length=_max_length(tokenizer, config, max_length),
+        kind="hf",
+        provenance=dict(provenance or {}),
+        config=config,
+    )
