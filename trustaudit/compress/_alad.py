@@ -268,6 +268,7 @@ class _StatePairs:
     teacher_arch: Architecture
     student: TokenBatches
     teacher_encodings: list[dict[str, list[int]]]
+    teacher_pad: int
     device: torch.device
     budget: int = _CACHE_BYTES
     use_cache: bool = True
@@ -282,7 +283,7 @@ class _StatePairs:
             return tuple(t.to(self.device) for t in self.kept[k])  # type: ignore[return-value]
         batch = self.student.batches[k]
         tensors = self.student.tensors(batch, self.device)
-        teacher_tensors, _, _ = collate([self.teacher_encodings[i] for i in batch], self.student.pad_id, self.device)
+        teacher_tensors, _, _ = collate([self.teacher_encodings[i] for i in batch], self.teacher_pad, self.device)
         with torch.no_grad():
             student = self.model.small_states(**{n: tensors.get(n) for n in ("input_ids", "attention_mask", "token_type_ids")})
             target = self.teacher(**encoder_inputs(teacher_tensors, self.teacher_arch)).last_hidden_state
@@ -447,7 +448,8 @@ def alad(
     model.head.load_state_dict(ClassificationHead.from_classifier(base, arch_b).state_dict())
     model.to(dev).eval()
     teacher = base.model.base_model.to(dev).eval()
-    states = _StatePairs(model, teacher, arch_b, student_batches, teacher_encodings, dev)
+    teacher_pad = base.tokenizer.pad_token_id if base.tokenizer.pad_token_id is not None else 0
+    states = _StatePairs(model, teacher, arch_b, student_batches, teacher_encodings, teacher_pad, dev)
 
     linear = _least_squares(states)
     cosine_before, _ = _measure(states, linear, len(data))
@@ -470,7 +472,7 @@ def alad(
             desc="AlAd joint",
         )
         joint_losses, joint_seconds = tuple(stats.losses), stats.seconds
-        fresh = _StatePairs(model, teacher, arch_b, student_batches, teacher_encodings, dev, use_cache=False)
+        fresh = _StatePairs(model, teacher, arch_b, student_batches, teacher_encodings, teacher_pad, dev, use_cache=False)
         cosine_joint = _measure(fresh, model.adapter, len(data))[0]
     model.eval()
     model.encoder.requires_grad_(True)

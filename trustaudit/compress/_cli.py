@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,24 +19,24 @@ from trustaudit.cli import (
 )
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
+def _float_option(strict: bool) -> Callable[[str], float]:
+    """An argparse type for numbers ``> 0`` (``strict``) or ``>= 0``."""
+    wanted = "a positive number" if strict else "a number >= 0"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}") from None
+        if not (value > 0 if strict else value >= 0):
+            raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}")
+        return value
+
+    return parse
 
 
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
-    return value
+_positive_float = _float_option(strict=True)
+_non_negative_float = _float_option(strict=False)
 
 
 def _common(parser: argparse.ArgumentParser, out_help: str) -> None:
@@ -128,6 +129,16 @@ def _save(bundle: Any, out: str, allow_dir: bool) -> str:
     return out
 
 
+def _finish(args: argparse.Namespace, lines: list[str], base: Any, result: tuple[str, Any], allow_dir: bool) -> int:
+    """Add the accuracies on ``--eval``, save the new model, print the summary."""
+    name, bundle = result
+    if args.eval:
+        lines.append(_accuracies(args, {"base": base, name: bundle}))
+    lines.append(f"written to {_save(bundle, args.out, allow_dir)}")
+    print("\n".join(lines))
+    return EXIT_OK
+
+
 def _cmd_asc(args: argparse.Namespace) -> int:
     from trustaudit.compress import asc
 
@@ -151,11 +162,7 @@ def _cmd_asc(args: argparse.Namespace) -> int:
             f"fine-tuned {info.epochs:g} epoch(s){' with distillation' if info.distill else ''}: {info.train_steps:,} steps, "
             f"loss {info.train_losses[0]:.3f} -> {info.train_losses[-1]:.3f}, {info.train_seconds:.0f} s"
         )
-    if args.eval:
-        lines.append(_accuracies(args, {"base": base, "pruned": small}))
-    lines.append(f"written to {_save(small, args.out, allow_dir=True)}")
-    print("\n".join(lines))
-    return EXIT_OK
+    return _finish(args, lines, base, ("pruned", small), allow_dir=True)
 
 
 def _cmd_alad(args: argparse.Namespace) -> int:
@@ -182,11 +189,7 @@ def _cmd_alad(args: argparse.Namespace) -> int:
             f"joint fine-tuning {info.joint_epochs:g} epoch(s): loss {info.joint_losses[0]:.3f} -> {info.joint_losses[-1]:.3f}, "
             f"token cosine afterwards {info.cosine_joint:.4f}, {info.joint_seconds:.0f} s"
         )
-    if args.eval:
-        lines.append(_accuracies(args, {"base": base, "aligned": aligned}))
-    lines.append(f"written to {_save(aligned, args.out, allow_dir=False)}")
-    print("\n".join(lines))
-    return EXIT_OK
+    return _finish(args, lines, base, ("aligned", aligned), allow_dir=False)
 
 
 def _cmd_quantize(args: argparse.Namespace) -> int:
