@@ -372,6 +372,46 @@ def _align(model: AlignedModel, states: _StatePairs, epochs: float, lr: float, s
     return losses
 
 
+def _tokenize_both(base: ModelBundle, small: ModelBundle, data: Dataset, max_length: int,
+                   batch_size: int) -> tuple[TokenBatches, list[dict[str, list[int]]]]:
+    """The student's batches and the teacher's encodings of ``data``, refusing any row they tokenize differently."""
+    student = TokenBatches.build(small.tokenizer, data, max_length, batch_size)
+    teacher = encode_pairs(base.tokenizer, data.pairs(), max_length)
+    for i, (s, t) in enumerate(zip(student.encodings, teacher)):
+        if s["input_ids"] != t["input_ids"]:
+            raise InvalidInputError(
+                f"{data.path}: row {int(data.rows[i])} is split into different tokens by the two models' "
+                "tokenizers; AlAd needs one shared tokenizer"
+            )
+    return student, teacher
+
+
+def _new_aligned_model(base: ModelBundle, small: ModelBundle, window: int, hidden: int | None,
+                       train_small: bool) -> tuple[AlignedModel, dict[str, Any]]:
+    """Small encoder (weights copied, pooler dropped) + fresh adapter + the base's head, and its config."""
+    arch_b, arch_s = architecture(base, "base"), architecture(small, "small")
+    d_s, d_t = width(small.config, arch_s), width(base.config, arch_b)
+    spec = {
+        "small_model_type": arch_s.model_type,
+        "base_model_type": arch_b.model_type,
+        "token_types": arch_s.token_types,
+        "train_small": train_small,
+        "window": int(window),
+        "hidden": int(hidden or 4 * d_t),
+        "small_width": d_s,
+        "base_width": d_t,
+        "n_labels": base.n_labels,
+        "head_activation": arch_b.head_activation,
+        "head_dropout": head_dropout(dict(base.config), arch_b),
+    }
+    config = _labelled(small.config, base.labels)
+    model = AlignedModel(config, spec)
+    encoder_state = {k: v for k, v in small.model.base_model.state_dict().items() if not k.startswith("pooler.")}
+    model.encoder.load_state_dict(encoder_state, strict=True)
+    model.head.load_state_dict(ClassificationHead.from_classifier(base, arch_b).state_dict())
+    return model, config
+
+
 def alad(
     base: ModelBundle,
     small: ModelBundle,
@@ -415,37 +455,13 @@ def alad(
     if mode == "joint":
         data = in_label_order(data, base.labels)
     max_length = min(base.max_length, small.max_length)
-    student_batches = TokenBatches.build(small.tokenizer, data, max_length, batch_size)
-    teacher_encodings = encode_pairs(base.tokenizer, data.pairs(), max_length)
-    for i, (s, t) in enumerate(zip(student_batches.encodings, teacher_encodings)):
-        if s["input_ids"] != t["input_ids"]:
-            raise InvalidInputError(
-                f"{data.path}: row {int(data.rows[i])} is split into different tokens by the two models' "
-                "tokenizers; AlAd needs one shared tokenizer"
-            )
+    student_batches, teacher_encodings = _tokenize_both(base, small, data, max_length, batch_size)
 
     start = time.perf_counter()
     dev = resolve_device(device)
     torch.manual_seed(seed)
-    d_s, d_t = width(small.config, arch_s), width(base.config, arch_b)
-    spec = {
-        "small_model_type": arch_s.model_type,
-        "base_model_type": arch_b.model_type,
-        "token_types": arch_s.token_types,
-        "train_small": bool(train_small and mode == "joint"),
-        "window": int(window),
-        "hidden": int(hidden or 4 * d_t),
-        "small_width": d_s,
-        "base_width": d_t,
-        "n_labels": base.n_labels,
-        "head_activation": arch_b.head_activation,
-        "head_dropout": head_dropout(dict(base.config), arch_b),
-    }
-    config = _labelled(small.config, base.labels)
-    model = AlignedModel(config, spec)
-    encoder_state = {k: v for k, v in small.model.base_model.state_dict().items() if not k.startswith("pooler.")}
-    model.encoder.load_state_dict(encoder_state, strict=True)
-    model.head.load_state_dict(ClassificationHead.from_classifier(base, arch_b).state_dict())
+    model, config = _new_aligned_model(base, small, window, hidden, bool(train_small and mode == "joint"))
+    spec = model.spec
     model.to(dev).eval()
     teacher = base.model.base_model.to(dev).eval()
     teacher_pad = base.tokenizer.pad_token_id if base.tokenizer.pad_token_id is not None else 0
@@ -453,7 +469,8 @@ def alad(
 
     linear = _least_squares(states)
     cosine_before, _ = _measure(states, linear, len(data))
-    cosine_identity = _measure(states, lambda s, m: s, len(data))[0] if d_s == d_t else None
+    same_width = spec["small_width"] == spec["base_width"]
+    cosine_identity = _measure(states, lambda s, m: s, len(data))[0] if same_width else None
     _, mse_before = _measure(states, model.adapter, len(data))
     losses = _align(model, states, epochs, lr, seed, progress)
     cosine_after, mse_after = _measure(states, model.adapter, len(data))

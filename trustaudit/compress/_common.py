@@ -13,7 +13,6 @@ import torch
 from trustaudit._engine import collate, encode_pairs
 from trustaudit.data import Dataset
 from trustaudit.exceptions import InvalidInputError, LabelMismatchError
-from trustaudit.models import ModelBundle
 
 
 def take_rows(dataset: Dataset, max_rows: int | None) -> Dataset:
