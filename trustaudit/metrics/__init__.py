@@ -1,8 +1,25 @@
 """Metrics of an audit: calibration and agreement of a base/small model pair, pure functions on arrays.
 
-Calibration functions take ``probs (n, k)`` and integer ``labels (n,)``.
+Calibration functions take ``probs (n, k)`` and integer ``labels (n,)``; agreement
+functions take attribution vectors or predicted classes.
 """
 
+from trustaudit.metrics.agreement import (
+    AgreementStatistic,
+    AttributionAgreement,
+    PredictionAgreement,
+    attribution_agreement,
+    feature_agreement,
+    fraction_of_floor,
+    kendall_tau,
+    pairwise_rank_agreement,
+    prediction_agreement,
+    rank_agreement,
+    rank_correlation,
+    sign_agreement,
+    signed_rank_agreement,
+    topk_jaccard,
+)
 from trustaudit.metrics.calibration import (
     CALIBRATION_METRICS,
     BinaryView,
@@ -29,12 +46,16 @@ from trustaudit.metrics.calibration import (
 
 __all__ = [
     "CALIBRATION_METRICS",
+    "AgreementStatistic",
+    "AttributionAgreement",
     "BinaryView",
     "BrierDecomposition",
     "CalibrationComparison",
     "CalibrationResult",
     "MetricComparison",
+    "PredictionAgreement",
     "ReliabilityBins",
+    "attribution_agreement",
     "binary_brier_score_loss",
     "binary_calibration_error",
     "binary_reliability_bins",
@@ -44,9 +65,19 @@ __all__ = [
     "classwise_calibration_error",
     "compare_calibration",
     "expected_calibration_error",
+    "feature_agreement",
+    "fraction_of_floor",
+    "kendall_tau",
     "maximum_calibration_error",
     "negative_log_likelihood",
+    "pairwise_rank_agreement",
     "positive_class_view",
+    "prediction_agreement",
+    "rank_agreement",
+    "rank_correlation",
     "reliability_bins",
+    "sign_agreement",
+    "signed_rank_agreement",
     "smooth_calibration_error",
+    "topk_jaccard",
 ]
