@@ -1,9 +1,11 @@
 """Metrics of an audit: calibration and agreement of a base/small model pair, pure functions on arrays.
 
 Calibration functions take ``probs (n, k)`` and integer ``labels (n,)``; agreement
-functions take attribution vectors or predicted classes.
+functions take attribution vectors or predicted classes. Every metric's direction and
+bounds are registered in :data:`METRICS`.
 """
 
+from trustaudit.metrics._registry import ALIASES, METRICS, MetricSpec, get_metric
 from trustaudit.metrics.agreement import (
     AgreementStatistic,
     AttributionAgreement,
@@ -45,7 +47,9 @@ from trustaudit.metrics.calibration import (
 )
 
 __all__ = [
+    "ALIASES",
     "CALIBRATION_METRICS",
+    "METRICS",
     "AgreementStatistic",
     "AttributionAgreement",
     "BinaryView",
@@ -53,6 +57,7 @@ __all__ = [
     "CalibrationComparison",
     "CalibrationResult",
     "MetricComparison",
+    "MetricSpec",
     "PredictionAgreement",
     "ReliabilityBins",
     "attribution_agreement",
@@ -67,6 +72,7 @@ __all__ = [
     "expected_calibration_error",
     "feature_agreement",
     "fraction_of_floor",
+    "get_metric",
     "kendall_tau",
     "maximum_calibration_error",
     "negative_log_likelihood",
