@@ -113,6 +113,7 @@ def test_save_png(tmp_path) -> None:
         (lambda: agreement_distribution({}), r"per_example must be a non-empty mapping"),
         (lambda: agreement_distribution({"a": [0.5]}, floors={"b": 0.5}), r"floors has 'b'"),
         (lambda: agreement_distribution({"a": [np.nan]}), r"per_example\['a'\]\[0\] is nan"),
+        (lambda: agreement_distribution({"a": [0.5]}, floors={"a": np.inf}), r"floors\['a'\] must be finite"),
         (lambda: agreement_distribution({"a": [0.5]}, bins=0), r"bins must be an integer >= 1"),
         (lambda: similarity_heatmap(np.ones((3, 4)), []), r"matrix must be square"),
         (lambda: similarity_heatmap(np.ones((3, 3)), [3]), r"removed_layers holds 3, not a layer index in \[0, 3\)"),

@@ -114,19 +114,19 @@ def check_probs_labels(probs: Any, labels: Any) -> tuple[np.ndarray, np.ndarray]
     return p, y
 
 
-def check_binary(prob: Any, outcome: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Return a 1-D forecast in [0, 1] and its 0/1 outcomes as float64 arrays."""
-    p = _as_array(prob, "prob")
-    if p.dtype == bool or not (np.issubdtype(p.dtype, np.floating) or np.issubdtype(p.dtype, np.integer)):
-        raise InvalidInputError(f"prob must be numeric, got dtype {p.dtype}")
-    if p.ndim != 1 or p.shape[0] < 1:
-        raise InvalidInputError(f"prob must be a non-empty 1-D array, got shape {p.shape}")
-    p = p.astype(np.float64, copy=False)
-    check_finite(p, "prob")
-    outside = (p < 0.0) | (p > 1.0)
+def check_unit_scores(values: Any, name: str) -> np.ndarray:
+    """Return a non-empty, finite, 1-D float64 array of values in [0, 1] (forecasts, confidences)."""
+    array = check_scores(values, name)
+    outside = (array < 0.0) | (array > 1.0)
     if outside.any():
         i = int(np.argmax(outside))
-        raise InvalidInputError(f"prob[{i}] = {_fmt(p[i])} is outside [0, 1]")
+        raise InvalidInputError(f"{name}[{i}] = {_fmt(array[i])} is outside [0, 1]")
+    return array
+
+
+def check_binary(prob: Any, outcome: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Return a 1-D forecast in [0, 1] and its 0/1 outcomes as float64 arrays."""
+    p = check_unit_scores(prob, "prob")
     o = check_class_ids(outcome, "outcome", p.shape[0], 2)
     return p, o.astype(np.float64)
 
@@ -147,22 +147,29 @@ def check_strategy(strategy: Any) -> str:
     return str(strategy)
 
 
+def check_real(value: Any, name: str) -> float:
+    """Return ``value`` as a finite float (bools and non-numbers rejected)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise InvalidInputError(f"{name} must be a number, got {_fmt(value)}")
+    if not math.isfinite(float(value)):
+        raise InvalidInputError(f"{name} must be finite, got {_fmt(value)}")
+    return float(value)
+
+
 def check_open_unit(value: Any, name: str) -> float:
     """Return ``value`` as a float strictly between 0 and 1 (a confidence level)."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise InvalidInputError(f"{name} must be a number in (0, 1), got {_fmt(value)}")
-    if not 0.0 < float(value) < 1.0:
-        raise InvalidInputError(f"{name} must be in (0, 1), got {_fmt(value)}")
-    return float(value)
+    number = check_real(value, name)
+    if not 0.0 < number < 1.0:
+        raise InvalidInputError(f"{name} must be in (0, 1), got {_fmt(number)}")
+    return number
 
 
 def check_positive(value: Any, name: str) -> float:
     """Return ``value`` as a finite float > 0."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise InvalidInputError(f"{name} must be a positive number, got {_fmt(value)}")
-    if not (math.isfinite(float(value)) and float(value) > 0.0):
-        raise InvalidInputError(f"{name} must be a finite number > 0, got {_fmt(value)}")
-    return float(value)
+    number = check_real(value, name)
+    if number <= 0.0:
+        raise InvalidInputError(f"{name} must be a finite number > 0, got {_fmt(number)}")
+    return number
 
 
 def check_margins(margins: Mapping[str, float] | None, known: Sequence[str]) -> dict[str, float]:

@@ -36,6 +36,7 @@ from trustaudit.metrics._validation import (
     check_class_ids,
     check_int,
     check_open_unit,
+    check_real,
     check_score_pair,
 )
 
@@ -197,14 +198,10 @@ def fraction_of_floor(value: float, floor: float) -> float:
     allows". Guarded: NaN when the floor is not above 1e-12, where the ratio means
     nothing. Both inputs must be finite.
     """
-    for name, number in (("value", value), ("floor", floor)):
-        if isinstance(number, (bool, np.bool_)) or not isinstance(number, (int, float, np.integer, np.floating)):
-            raise InvalidInputError(f"{name} must be a number, got {number!r}")
-        if not math.isfinite(float(number)):
-            raise InvalidInputError(f"{name} must be finite, got {float(number)!r}")
-    if float(floor) <= 1e-12:
+    value, floor = check_real(value, "value"), check_real(floor, "floor")
+    if floor <= 1e-12:
         return math.nan
-    return float(value) / float(floor)
+    return value / floor
 
 
 # ----------------------------------------------------------------------------- aggregation

@@ -24,7 +24,7 @@ from matplotlib.patches import Rectangle
 from mpl_toolkits.axes_grid1 import make_axes_locatable
 
 from trustaudit.exceptions import InvalidInputError
-from trustaudit.metrics._validation import check_scores
+from trustaudit.metrics._validation import check_real, check_scores, check_unit_scores
 from trustaudit.metrics.calibration import ReliabilityBins
 
 __all__ = [
@@ -64,18 +64,12 @@ def _series(i: int) -> tuple[str, str, Any]:
     return _SERIES[i % len(_SERIES)]
 
 
-def _figure_of(ax: Axes) -> Figure:
-    return ax.get_figure(root=True)
-
-
-def _unit_values(values: Any, name: str) -> np.ndarray:
-    """A finite 1-D array of values in [0, 1] (confidences)."""
-    array = check_scores(values, name)
-    outside = (array < 0.0) | (array > 1.0)
-    if outside.any():
-        i = int(np.argmax(outside))
-        raise InvalidInputError(f"{name}[{i}] = {array[i]:.6g} is outside [0, 1]")
-    return array
+def _canvas(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
+    """The figure and axes to draw on: ``ax`` and its figure, or a new figure of ``figsize``."""
+    if ax is not None:
+        return ax.get_figure(root=True), ax
+    fig = Figure(figsize=figsize)
+    return fig, fig.add_subplot()
 
 
 def _confidence_shares(bins: ReliabilityBins, conf: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -109,15 +103,11 @@ def reliability_diagram(
     if isinstance(labels, str) or len(labels) != 2 or not all(isinstance(label, str) for label in labels):
         raise InvalidInputError(f"labels must be two strings, got {labels!r}")
     confs = [
-        None if conf is None else _unit_values(conf, name)
+        None if conf is None else check_unit_scores(conf, name)
         for name, conf in (("base_conf", base_conf), ("small_conf", small_conf))
     ]
     with matplotlib.rc_context(_STYLE):
-        if ax is None:
-            fig = Figure(figsize=(4.6, 5.0))
-            ax = fig.add_subplot()
-        else:
-            fig = _figure_of(ax)
+        fig, ax = _canvas(ax, (4.6, 5.0))
         hist_ax = make_axes_locatable(ax).append_axes("bottom", size="32%", pad=0.12, sharex=ax)
         ax.plot([0, 1], [0, 1], color="#7f7f7f", linewidth=0.8, linestyle=(0, (2, 2)), label="perfect calibration")
         for i, (bins, conf, label) in enumerate(zip((base_bins, small_bins), confs, labels)):
@@ -168,23 +158,17 @@ def agreement_distribution(
     if not isinstance(per_example, Mapping) or not per_example:
         raise InvalidInputError("per_example must be a non-empty mapping of series name to values")
     series = {str(name): check_scores(values, f"per_example[{name!r}]") for name, values in per_example.items()}
-    floors = dict(floors or {})
-    for name, floor in floors.items():
+    floors = {name: check_real(floor, f"floors[{name!r}]") for name, floor in (floors or {}).items()}
+    for name in floors:
         if name not in series:
             raise InvalidInputError(f"floors has {name!r}, which is not a series of per_example")
-        if not isinstance(floor, (int, float, np.integer, np.floating)) or not np.isfinite(floor):
-            raise InvalidInputError(f"floors[{name!r}] must be a finite number, got {floor!r}")
     if isinstance(bins, (bool, np.bool_)) or not isinstance(bins, (int, np.integer)) or bins < 1:
         raise InvalidInputError(f"bins must be an integer >= 1, got {bins!r}")
     low = min(0.0, min(float(v.min()) for v in series.values()), min(floors.values(), default=0.0))
     high = max(1.0, max(float(v.max()) for v in series.values()))
     edges = np.linspace(low, high, int(bins) + 1)
     with matplotlib.rc_context(_STYLE):
-        if ax is None:
-            fig = Figure(figsize=(4.8, 3.0))
-            ax = fig.add_subplot()
-        else:
-            fig = _figure_of(ax)
+        fig, ax = _canvas(ax, (4.8, 3.0))
         for i, (name, values) in enumerate(series.items()):
             colour, _, style = _series(i)
             counts, _ = np.histogram(values, bins=edges)
@@ -197,7 +181,7 @@ def agreement_distribution(
                 label=f"{name} (mean {values.mean():.2f}, n={values.shape[0]})",
             )
             if name in floors:
-                ax.axvline(float(floors[name]), color=colour, linestyle=":", linewidth=1.2, label=f"{name}: noise floor")
+                ax.axvline(floors[name], color=colour, linestyle=":", linewidth=1.2, label=f"{name}: noise floor")
         ax.set_xlim(low, high)
         ax.set_ylim(bottom=0.0)
         ax.set_xlabel("agreement")
@@ -232,11 +216,7 @@ def similarity_heatmap(matrix: Any, removed_layers: Sequence[int], ax: Axes | No
     names = ["emb"] + [str(i) for i in range(1, size)]
     low, high = min(0.0, float(array.min())), max(1.0, float(array.max()))
     with matplotlib.rc_context(_STYLE):
-        if ax is None:
-            fig = Figure(figsize=(0.42 * size + 1.8, 0.42 * size + 1.2))
-            ax = fig.add_subplot()
-        else:
-            fig = _figure_of(ax)
+        fig, ax = _canvas(ax, (0.42 * size + 1.8, 0.42 * size + 1.2))
         image = ax.imshow(array, cmap="viridis", vmin=low, vmax=high, interpolation="nearest")
         midpoint = (low + high) / 2.0
         for i in range(size):
