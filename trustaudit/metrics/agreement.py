@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import stats
 
 from trustaudit.exceptions import InvalidInputError
@@ -66,14 +67,14 @@ def _top_k(scores: np.ndarray, k: int) -> np.ndarray:
     return np.argsort(-np.abs(scores), kind="stable")[:k]
 
 
-def _prepare(a: Any, b: Any, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+def _prepare(a: ArrayLike, b: ArrayLike, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
     """Checked vectors, their top-k' lists and k' = min(k, d)."""
     x, y = check_score_pair(a, b)
     k = min(check_int(k, "k", 1), x.shape[0])
     return x, y, _top_k(x, k), _top_k(y, k), k
 
 
-def feature_agreement(a: Any, b: Any, k: int) -> float:
+def feature_agreement(a: ArrayLike, b: ArrayLike, k: int) -> float:
     """Share of top-k features the two attributions have in common, in [0, 1].
 
     FA = |top_k(a) ∩ top_k(b)| / k (Krishna et al. 2022, feature agreement).
@@ -82,7 +83,7 @@ def feature_agreement(a: Any, b: Any, k: int) -> float:
     return len(np.intersect1d(top_a, top_b)) / k
 
 
-def rank_agreement(a: Any, b: Any, k: int) -> float:
+def rank_agreement(a: ArrayLike, b: ArrayLike, k: int) -> float:
     """Share of top-k positions holding the same feature in both lists, in [0, 1].
 
     RA = |{r < k : top_k(a)[r] = top_k(b)[r]}| / k (Krishna et al. 2022, rank agreement).
@@ -91,7 +92,7 @@ def rank_agreement(a: Any, b: Any, k: int) -> float:
     return int(np.sum(top_a == top_b)) / k
 
 
-def sign_agreement(a: Any, b: Any, k: int) -> float:
+def sign_agreement(a: ArrayLike, b: ArrayLike, k: int) -> float:
     """Share of top-k features common to both lists *and* of the same sign, in [0, 1].
 
     SA = |{f in top_k(a) ∩ top_k(b) : sign(a_f) = sign(b_f)}| / k (Krishna et al. 2022).
@@ -101,7 +102,7 @@ def sign_agreement(a: Any, b: Any, k: int) -> float:
     return int(np.sum(np.sign(x[common]) == np.sign(y[common]))) / k
 
 
-def signed_rank_agreement(a: Any, b: Any, k: int) -> float:
+def signed_rank_agreement(a: ArrayLike, b: ArrayLike, k: int) -> float:
     """Share of top-k positions holding the same feature with the same sign, in [0, 1].
 
     SRA = |{r < k : top_k(a)[r] = top_k(b)[r] = f and sign(a_f) = sign(b_f)}| / k
@@ -112,7 +113,7 @@ def signed_rank_agreement(a: Any, b: Any, k: int) -> float:
     return int(np.sum(same & (np.sign(x[top_a]) == np.sign(y[top_a])))) / k
 
 
-def topk_jaccard(a: Any, b: Any, k: int) -> float:
+def topk_jaccard(a: ArrayLike, b: ArrayLike, k: int) -> float:
     """Jaccard index of the two top-k feature sets, in [0, 1].
 
     J = |A ∩ B| / |A ∪ B| with A, B the top-k sets; the alignment measure of the
@@ -137,7 +138,7 @@ def _undefined(x: np.ndarray, y: np.ndarray) -> float | None:
     return None
 
 
-def rank_correlation(a: Any, b: Any) -> float:
+def rank_correlation(a: ArrayLike, b: ArrayLike) -> float:
     """Spearman rank correlation of the feature magnitudes over all features, in [-1, 1].
 
     rho = Pearson correlation of rank(|a|) and rank(|b|), tied magnitudes sharing their
@@ -160,7 +161,7 @@ def _pair_signs(x: np.ndarray) -> np.ndarray:
     return np.sign(x[i] - x[j])
 
 
-def kendall_tau(a: Any, b: Any) -> float:
+def kendall_tau(a: ArrayLike, b: ArrayLike) -> float:
     """Kendall's tau-b of the feature magnitudes over all features, in [-1, 1].
 
     tau_b = (C - D) / sqrt((P - T_a)(P - T_b)) with C, D the concordant and discordant
@@ -177,7 +178,7 @@ def kendall_tau(a: Any, b: Any) -> float:
     return min(1.0, max(-1.0, value))
 
 
-def pairwise_rank_agreement(a: Any, b: Any) -> float:
+def pairwise_rank_agreement(a: ArrayLike, b: ArrayLike) -> float:
     """Share of feature pairs whose relative order of magnitude agrees, in [0, 1].
 
     PRA = |{i < j : sign(|a_i| - |a_j|) = sign(|b_i| - |b_j|)}| / (d (d - 1) / 2): a tie
@@ -206,14 +207,14 @@ def fraction_of_floor(value: float, floor: float) -> float:
 
 # ----------------------------------------------------------------------------- aggregation
 
-_TOP_K_METRICS: dict[str, Callable[[Any, Any, int], float]] = {
+_TOP_K_METRICS: dict[str, Callable[[ArrayLike, ArrayLike, int], float]] = {
     "feature_agreement": feature_agreement,
     "rank_agreement": rank_agreement,
     "sign_agreement": sign_agreement,
     "signed_rank_agreement": signed_rank_agreement,
     "topk_jaccard": topk_jaccard,
 }
-_GLOBAL_METRICS: dict[str, Callable[[Any, Any], float]] = {
+_GLOBAL_METRICS: dict[str, Callable[[ArrayLike, ArrayLike], float]] = {
     "rank_correlation": rank_correlation,
     "kendall_tau": kendall_tau,
     "pairwise_rank_agreement": pairwise_rank_agreement,
@@ -266,8 +267,8 @@ class AttributionAgreement:
 
 
 def attribution_agreement(
-    base_scores: Sequence[Any],
-    small_scores: Sequence[Any],
+    base_scores: Sequence[ArrayLike],
+    small_scores: Sequence[ArrayLike],
     ks: Sequence[int] = (5,),
     n_resamples: int = 1000,
     seed: int = 0,
@@ -404,9 +405,9 @@ def _mcnemar(b: int, c: int) -> tuple[float, float, str]:
 
 
 def prediction_agreement(
-    base_pred: Any,
-    small_pred: Any,
-    labels: Any = None,
+    base_pred: ArrayLike,
+    small_pred: ArrayLike,
+    labels: ArrayLike | None = None,
     n_classes: int | None = None,
     n_resamples: int = 0,
     seed: int = 0,

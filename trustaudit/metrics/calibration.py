@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import scipy.fft
 import scipy.sparse
+from numpy.typing import ArrayLike
 from scipy import stats
 
 from trustaudit.exceptions import InvalidInputError
@@ -121,7 +122,7 @@ def _top_label(probs: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.nd
 # ----------------------------------------------------------------------------- binned errors
 
 
-def expected_calibration_error(probs: Any, labels: Any, n_bins: int = 15, strategy: str = "uniform") -> float:
+def expected_calibration_error(probs: ArrayLike, labels: ArrayLike, n_bins: int = 15, strategy: str = "uniform") -> float:
     """Top-label expected calibration error, in [0, 1].
 
     ECE = sum_j (n_j / n) |acc_j - conf_j|, where ``acc_j`` and ``conf_j`` are the
@@ -136,7 +137,7 @@ def expected_calibration_error(probs: Any, labels: Any, n_bins: int = 15, strate
     return _binned_error(*_top_label(p, y), n_bins, strategy)[0]
 
 
-def maximum_calibration_error(probs: Any, labels: Any, n_bins: int = 15, strategy: str = "uniform") -> float:
+def maximum_calibration_error(probs: ArrayLike, labels: ArrayLike, n_bins: int = 15, strategy: str = "uniform") -> float:
     """Top-label maximum calibration error, in [0, 1].
 
     MCE = max_j |acc_j - conf_j| over the non-empty bins (same bins as
@@ -149,7 +150,7 @@ def maximum_calibration_error(probs: Any, labels: Any, n_bins: int = 15, strateg
     return _binned_error(*_top_label(p, y), n_bins, strategy)[1]
 
 
-def classwise_calibration_error(probs: Any, labels: Any, n_bins: int = 15, strategy: str = "uniform") -> float:
+def classwise_calibration_error(probs: ArrayLike, labels: ArrayLike, n_bins: int = 15, strategy: str = "uniform") -> float:
     """Classwise ECE averaged over classes, in [0, 1].
 
     classwise-ECE = (1/k) sum_c sum_j (n_{c,j} / n) |freq_{c,j} - mean_{c,j}(p_c)|, where
@@ -182,7 +183,7 @@ def _nll_rows(probs: np.ndarray, labels: np.ndarray, eps: float) -> np.ndarray:
     return -np.log(np.clip(probs[np.arange(probs.shape[0]), labels], eps, 1.0))
 
 
-def brier_score_loss(probs: Any, labels: Any) -> float:
+def brier_score_loss(probs: ArrayLike, labels: ArrayLike) -> float:
     """Multiclass Brier score, in [0, 2].
 
     BS = (1/n) sum_i sum_c (p_ic - 1[y_i = c])^2 (Brier, "Verification of forecasts
@@ -194,7 +195,7 @@ def brier_score_loss(probs: Any, labels: Any) -> float:
     return float(np.mean(_brier_rows(p, y)))
 
 
-def negative_log_likelihood(probs: Any, labels: Any, eps: float = _NLL_EPS) -> float:
+def negative_log_likelihood(probs: ArrayLike, labels: ArrayLike, eps: float = _NLL_EPS) -> float:
     """Mean negative log-likelihood of the gold labels, in [0, -log(eps)].
 
     NLL = -(1/n) sum_i log(max(p_{i, y_i}, eps)); clipping at ``eps`` keeps a single
@@ -222,7 +223,7 @@ class BrierDecomposition:
         return to_jsonable(self)
 
 
-def brier_decomposition(probs: Any, labels: Any) -> BrierDecomposition:
+def brier_decomposition(probs: ArrayLike, labels: ArrayLike) -> BrierDecomposition:
     """Murphy decomposition of the multiclass Brier score into reliability, resolution, uncertainty.
 
     Rows are grouped by their *unique forecast vector* f_g (no binning). With n_g rows in
@@ -350,7 +351,7 @@ def _smooth_ece(scores: np.ndarray, outcomes: np.ndarray) -> tuple[float, float]
     return float(value[0]), float(sigma[0])
 
 
-def smooth_calibration_error(probs: Any, labels: Any) -> float:
+def smooth_calibration_error(probs: ArrayLike, labels: ArrayLike) -> float:
     """Top-label smooth ECE (smECE) of Blasiok & Nakkiran, in [0, 1].
 
     With residuals r_i = 1[correct_i] - conf_i and the Gaussian kernel reflected at 0
@@ -423,7 +424,7 @@ def _reliability(scores: np.ndarray, outcomes: np.ndarray, n_bins: int, strategy
 
 
 def reliability_bins(
-    probs: Any, labels: Any, n_bins: int = 15, strategy: str = "uniform", ci_level: float = 0.95
+    probs: ArrayLike, labels: ArrayLike, n_bins: int = 15, strategy: str = "uniform", ci_level: float = 0.95
 ) -> ReliabilityBins:
     """Top-label reliability-diagram bins with Clopper-Pearson intervals per bin.
 
@@ -450,7 +451,7 @@ class BinaryView:
     positive: int
 
 
-def positive_class_view(probs: Any, labels: Any, positive: int = 1) -> BinaryView:
+def positive_class_view(probs: ArrayLike, labels: ArrayLike, positive: int = 1) -> BinaryView:
     """View a classifier as a binary forecast of class ``positive``.
 
     Returns ``prob = probs[:, positive]`` and ``outcome = 1[labels == positive]``. Feed
@@ -469,7 +470,7 @@ def positive_class_view(probs: Any, labels: Any, positive: int = 1) -> BinaryVie
     )
 
 
-def binary_calibration_error(prob: Any, outcome: Any, n_bins: int = 15, strategy: str = "uniform") -> float:
+def binary_calibration_error(prob: ArrayLike, outcome: ArrayLike, n_bins: int = 15, strategy: str = "uniform") -> float:
     """ECE of a binary forecast, in [0, 1]: sum_j (n_j / n) |mean_j(outcome) - mean_j(prob)|.
 
     Same bins as :func:`expected_calibration_error`, applied to ``prob`` itself rather
@@ -482,7 +483,7 @@ def binary_calibration_error(prob: Any, outcome: Any, n_bins: int = 15, strategy
 
 
 def binary_reliability_bins(
-    prob: Any, outcome: Any, n_bins: int = 15, strategy: str = "uniform", ci_level: float = 0.95
+    prob: ArrayLike, outcome: ArrayLike, n_bins: int = 15, strategy: str = "uniform", ci_level: float = 0.95
 ) -> ReliabilityBins:
     """Reliability bins of a binary forecast (``accuracy`` = share of positive outcomes per bin)."""
     p, o = check_binary(prob, outcome)
@@ -492,7 +493,7 @@ def binary_reliability_bins(
     return _reliability(p, o, n_bins, strategy, level)
 
 
-def binary_brier_score_loss(prob: Any, outcome: Any) -> float:
+def binary_brier_score_loss(prob: ArrayLike, outcome: ArrayLike) -> float:
     """Brier score of a binary forecast, in [0, 1]: (1/n) sum_i (prob_i - outcome_i)^2.
 
     scikit-learn's convention; for a 2-class model it is half of :func:`brier_score_loss`.
@@ -561,7 +562,7 @@ def _summary(p: np.ndarray, y: np.ndarray, n_bins: int) -> CalibrationResult:
     )
 
 
-def calibration_summary(probs: Any, labels: Any, n_bins: int = 15) -> CalibrationResult:
+def calibration_summary(probs: ArrayLike, labels: ArrayLike, n_bins: int = 15) -> CalibrationResult:
     """Every calibration metric of one model at once (the audit's calibration section)."""
     p, y = check_probs_labels(probs, labels)
     return _summary(p, y, check_int(n_bins, "n_bins", 1))
@@ -679,9 +680,9 @@ class _BootstrapModel:
 
 
 def compare_calibration(
-    base_probs: Any,
-    small_probs: Any,
-    labels: Any,
+    base_probs: ArrayLike,
+    small_probs: ArrayLike,
+    labels: ArrayLike,
     n_bins: int = 15,
     n_resamples: int = 1000,
     seed: int = 0,

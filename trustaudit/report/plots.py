@@ -22,6 +22,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from mpl_toolkits.axes_grid1 import make_axes_locatable
+from numpy.typing import ArrayLike
 
 from trustaudit.exceptions import InvalidInputError
 from trustaudit.metrics._validation import check_real, check_scores, check_unit_scores
@@ -84,8 +85,8 @@ def _confidence_shares(bins: ReliabilityBins, conf: np.ndarray | None) -> tuple[
 def reliability_diagram(
     base_bins: ReliabilityBins,
     small_bins: ReliabilityBins,
-    base_conf: Any = None,
-    small_conf: Any = None,
+    base_conf: ArrayLike | None = None,
+    small_conf: ArrayLike | None = None,
     labels: Sequence[str] = ("base", "small"),
     ax: Axes | None = None,
 ) -> Figure:
@@ -142,7 +143,7 @@ def reliability_diagram(
 
 
 def agreement_distribution(
-    per_example: Mapping[str, Any],
+    per_example: Mapping[str, ArrayLike],
     floors: Mapping[str, float] | None = None,
     ax: Axes | None = None,
     bins: int = 20,
@@ -191,7 +192,7 @@ def agreement_distribution(
     return fig
 
 
-def similarity_heatmap(matrix: Any, removed_layers: Sequence[int], ax: Axes | None = None) -> Figure:
+def similarity_heatmap(matrix: ArrayLike, removed_layers: Sequence[int], ax: Axes | None = None) -> Figure:
     """Annotated heatmap of the (L+1) x (L+1) similarity of hidden states, removed layers in red.
 
     Row and column 0 are the embeddings, i the output of layer i; each cell shows its
