@@ -34,7 +34,7 @@ from numpy.typing import ArrayLike
 from scipy import stats
 
 from trustaudit.exceptions import InvalidInputError
-from trustaudit.metrics._bootstrap import count_weights, percentile_interval, two_sided_p_value
+from trustaudit.metrics._bootstrap import CHUNK_ENTRIES, count_weights, percentile_interval, two_sided_p_value
 from trustaudit.metrics._serialize import frozen_array, to_jsonable
 from trustaudit.metrics._validation import (
     check_binary,
@@ -257,6 +257,7 @@ _SMECE_POINTS_PER_SIGMA = 20
 _SMECE_EVAL_POINTS_PER_SIGMA = 10
 _SMECE_TOL = 1e-7
 _SMECE_BOOTSTRAP_TOL = 1e-5
+_SMECE_BOOTSTRAP_GRID_MAX = 1 << 14
 
 
 def _smece_grid(sigma: float) -> int:
@@ -323,13 +324,15 @@ def _fixed_point(value_at: Callable[[np.ndarray], np.ndarray], size: int, tol: f
     """
     floor = np.full(size, _SMECE_SIGMA_MIN)
     at_floor = value_at(floor)
+    clamped = at_floor <= floor
+    if clamped.all():
+        return at_floor, floor
     low, high = floor.copy(), np.ones(size)
     for _ in range(math.ceil(math.log2((1.0 - _SMECE_SIGMA_MIN) / tol))):
         middle = (low + high) / 2.0
         above = value_at(middle) > middle
         low = np.where(above, middle, low)
         high = np.where(above, high, middle)
-    clamped = at_floor <= floor
     root = (low + high) / 2.0
     return np.where(clamped, at_floor, root), np.where(clamped, floor, root)
 
@@ -626,7 +629,8 @@ class _BootstrapModel:
     Columns of ``D``: top-label residual o - conf per uniform bin (B), row count per
     uniform bin (B), residual per equal-mass bin (B, edges fixed at the full sample's),
     classwise residual 1[y=c] - p_c per class and uniform bin (k B), Brier, NLL.
-    ``grid`` spreads residual / n onto the smooth-ECE grid. Both are sparse: a
+    ``grid`` spreads residual / n onto the smooth-ECE grid (at most 2^14 intervals; its
+    spectra are computed ``block`` resamples at a time to bound memory). Both are sparse: a
     dense-by-sparse product is single-threaded and immune to the slow-down of
     multi-threaded BLAS on busy cores.
     """
@@ -650,7 +654,8 @@ class _BootstrapModel:
         self.design = scipy.sparse.csr_matrix(
             (np.concatenate(values), (np.tile(rows, len(columns)), np.concatenate(columns))), shape=(n, width)
         )
-        self.m = _smece_grid(max(sigma / 2.0, _SMECE_SIGMA_MIN))
+        self.m = min(_smece_grid(max(sigma / 2.0, _SMECE_SIGMA_MIN)), _SMECE_BOOTSTRAP_GRID_MAX)
+        self.block = max(1, CHUNK_ENTRIES // (2 * self.m))
         cell, lower, upper = _smece_deposit(conf, self.m)
         share = residual / n
         self.grid = scipy.sparse.csr_matrix(
@@ -659,6 +664,10 @@ class _BootstrapModel:
         )
         self.n, self.k, self.n_bins = n, k, n_bins
 
+    def _smooth_ece(self, weights: np.ndarray) -> np.ndarray:
+        spectrum = _smece_spectrum(np.asarray(weights @ self.grid))
+        return _fixed_point(lambda s: _smece_at(spectrum, s, self.m), weights.shape[0], _SMECE_BOOTSTRAP_TOL)[0]
+
     def statistics(self, weights: np.ndarray) -> dict[str, np.ndarray]:
         """Every metric for each resample (rows of ``weights``, each summing to n)."""
         sums = np.asarray(weights @ self.design)
@@ -666,8 +675,9 @@ class _BootstrapModel:
         residual, counts = sums[:, :b], sums[:, b : 2 * b]
         with np.errstate(invalid="ignore", divide="ignore"):
             gaps = np.where(counts > 0, np.abs(residual) / counts, -np.inf)
-        spectrum = _smece_spectrum(np.asarray(weights @ self.grid))
-        smooth = _fixed_point(lambda s: _smece_at(spectrum, s, self.m), weights.shape[0], _SMECE_BOOTSTRAP_TOL)[0]
+        smooth = np.concatenate(
+            [self._smooth_ece(weights[start : start + self.block]) for start in range(0, weights.shape[0], self.block)]
+        )
         return {
             "ece": np.abs(residual).sum(axis=1) / n,
             "ece_quantile": np.abs(sums[:, 2 * b : 3 * b]).sum(axis=1) / n,
@@ -697,10 +707,10 @@ def compare_calibration(
     from weighted per-bin sums (see ``_BootstrapModel``), which is exact for the binned
     metrics, Brier and NLL. Approximations: equal-mass bin edges stay at the full
     sample's quantiles (the comparison is conditional on the binning), and smooth ECE
-    uses a grid fixed at half the full sample's sigma* and a bisection tolerance of
-    1e-5. ``n_resamples=0`` skips the bootstrap (intervals None). ``margins`` maps metric
-    names of :data:`CALIBRATION_METRICS` to equivalence margins for a TOST decision
-    (see :class:`MetricComparison`). Efron & Tibshirani, "An Introduction to the
+    uses a grid fixed from half the full sample's sigma* (at most 2^14 intervals) and a
+    bisection tolerance of 1e-5. ``n_resamples=0`` skips the bootstrap (intervals
+    None). ``margins`` maps metric names of :data:`CALIBRATION_METRICS` to equivalence
+    margins for a TOST decision (see :class:`MetricComparison`). Efron & Tibshirani, "An Introduction to the
     Bootstrap", 1993; Schuirmann, J. Pharmacokinetics and Biopharmaceutics, 1987 (TOST).
     """
     base = check_probs(base_probs, "base_probs")
@@ -774,6 +784,6 @@ def compare_calibration(
             "p_value": "min(1, 2 * min(P(d* <= 0), P(d* >= 0)))",
             "tost": "equivalent iff the (1 - 2 * (1 - confidence)) percentile interval lies in (-margin, margin)",
             "ece_quantile_edges": "fixed at the full sample's quantiles",
-            "smooth_ece_bootstrap": "grid at half the full-sample sigma*, bisection tolerance 1e-5",
+            "smooth_ece_bootstrap": "grid from half the full-sample sigma* (<= 2^14 intervals), bisection tolerance 1e-5",
         },
     )
