@@ -54,6 +54,7 @@ def test_partition_above_the_budget_stays_within_it(memo_model) -> None:
     assert 2 ** len(features) > 60
     result = shap.explain(features, memo_model, 1, max_evals=60)
     assert result.params["algorithm"] == "partition" and result.params["batch_size"] == 60
+    assert not result.params["complete"]
     assert result.evaluations <= 60
     assert abs(result.diagnostics["additivity_gap"]) < 1e-6
     assert shap.planned_masks(features, 60) is None
@@ -70,7 +71,7 @@ def test_planned_masks_are_the_coalitions_partition_visits(memo_model) -> None:
         return memo_model(pairs)
 
     result = shap.explain(features, recording, 0, max_evals=500)
-    assert result.params["algorithm"] == "partition"
+    assert result.params["algorithm"] == "partition" and result.params["complete"]
     assert set(visited) == set(features.perturb_many(planned))
     assert result.evaluations == len(planned)
 

@@ -33,7 +33,6 @@ EXPLAINERS = (lime.NAME, shap.NAME)
 TARGETS = ("base_predicted", "gold")
 FORMAT = "trustaudit.explanations"
 FORMAT_VERSION = 1
-_EXACT_ALGORITHMS = ("exact", "none")
 
 
 @dataclass(frozen=True, eq=False)
@@ -43,8 +42,9 @@ class ExampleExplanation:
     ``base`` and ``small`` map explainer names to the two models' attributions (same
     features, same target, same LIME samples); ``noise`` to the base model explained again
     with ``noise_seed``, the floor for agreement scores. Explainers listed in
-    ``noise_exact`` are deterministic here (exact SHAP): their noise entry *is* the base
-    attributions, and self-agreement is exact by construction. ``base_probs`` and
+    ``noise_exact`` are deterministic here — exact SHAP, or Partition SHAP whose whole tree
+    fits the budget (it visits every coalition whatever the seed): their noise entry *is*
+    the base attributions, and self-agreement is exact by construction. ``base_probs`` and
     ``small_probs`` are the models' probabilities on the unperturbed input, in the base
     model's label order.
     """
@@ -242,7 +242,7 @@ def _explain_example(engine: ExplainEngine, s: _Settings, features: FeatureSet, 
         base[shap.NAME] = shap.explain(features, base_fn, target, max_evals=s.shap_max_evals, seed=s.seed)
         small[shap.NAME] = shap.explain(features, small_fn, target, max_evals=s.shap_max_evals, seed=s.seed)
         if s.noise_seed is not None:
-            if base[shap.NAME].params["algorithm"] in _EXACT_ALGORITHMS:
+            if base[shap.NAME].params["complete"]:
                 noise[shap.NAME] = base[shap.NAME]
                 noise_exact.append(shap.NAME)
             else:
@@ -272,8 +272,9 @@ def explain_pair(
     Both models are explained for the same class — the base model's prediction, or the gold
     label with ``target="gold"`` — taken by label name, and over the same word features
     (``segment``: ``both`` texts of a pair, or only ``a`` or ``b``). With ``self_agreement``
-    the base model is explained again with seed ``seed + 1`` (LIME, and SHAP Partition),
-    the noise floor of agreement. Every model input goes through one de-duplicating,
+    the base model is explained again with seed ``seed + 1`` (LIME, and SHAP Partition when
+    the budget does not cover its whole tree; otherwise SHAP is deterministic and its
+    self-agreement exact), the noise floor of agreement. Every model input goes through one de-duplicating,
     cached, length-bucketed engine (see :mod:`trustaudit.explain._engine`).
     """
     start = time.perf_counter()

@@ -65,10 +65,7 @@ def split_text(text: str) -> list[tuple[str, bool]]:
     return [(piece, _SPLITTER.match(piece) is None) for piece in pieces]
 
 
-def _join_gap(gap: list[str], dropped: bool, at_start: bool, at_end: bool) -> str:
-    separator = "".join(gap)
-    if not dropped:
-        return separator
+def _collapse(separator: str, at_start: bool, at_end: bool) -> str:
     separator = _WHITESPACE.sub(" ", separator)
     if at_start:
         separator = separator.lstrip()
@@ -77,27 +74,24 @@ def _join_gap(gap: list[str], dropped: bool, at_start: bool, at_end: bool) -> st
     return separator
 
 
-def _rebuild(pieces: Sequence[tuple[str, bool]], keep: Sequence[bool]) -> str:
-    """The text with the words whose ``keep`` flag is false removed (see the module docstring)."""
+def _rebuild(words: Sequence[str], gaps: Sequence[str], keep: Sequence[bool]) -> str:
+    """The text ``gaps[0] words[0] gaps[1] ... words[-1] gaps[-1]`` without the words not kept.
+
+    See the module docstring for how the separators around removed words are joined.
+    """
     out: list[str] = []
-    gap: list[str] = []
-    dropped = just_dropped = False
-    word = 0
-    for piece, is_word in pieces:
-        if not is_word:
-            if just_dropped and not piece[0].isspace():
-                gap = ["".join(gap).rstrip()]
-            gap.append(piece)
-            just_dropped = False
-            continue
-        if keep[word]:
-            out.append(_join_gap(gap, dropped, at_start=not out, at_end=False))
-            out.append(piece)
-            gap, dropped = [], False
+    pending, dropped = gaps[0], False
+    for i, word in enumerate(words):
+        if keep[i]:
+            out.append(_collapse(pending, not out, False) if dropped else pending)
+            out.append(word)
+            pending, dropped = gaps[i + 1], False
         else:
-            dropped = just_dropped = True
-        word += 1
-    out.append(_join_gap(gap, dropped, at_start=not out, at_end=True))
+            following = gaps[i + 1]
+            if following and not following[0].isspace():
+                pending = pending.rstrip()
+            pending, dropped = pending + following, True
+    out.append(_collapse(pending, not out, True) if dropped else pending)
     return "".join(out)
 
 
@@ -105,8 +99,8 @@ def _rebuild(pieces: Sequence[tuple[str, bool]], keep: Sequence[bool]) -> str:
 class _Segment:
     name: str
     text: str
-    pieces: tuple[tuple[str, bool], ...]
-    n_words: int
+    words: tuple[str, ...]
+    gaps: tuple[str, ...]
     first: int
     explained: bool
 
@@ -139,18 +133,21 @@ class FeatureSet:
         for name, text in (("a", self.text_a), ("b", self.text_b)):
             if text is None:
                 continue
-            pieces = tuple(split_text(text))
             explained = self.segment in ("both", name)
             first = len(features)
-            n_words = 0
+            words: list[str] = []
+            gaps = [""]
             offset = 0
-            for piece, is_word in pieces:
+            for piece, is_word in split_text(text):
                 if is_word:
                     if explained:
                         features.append(Feature(len(features), piece, name, offset, offset + len(piece)))
-                    n_words += 1
+                    words.append(piece)
+                    gaps.append("")
+                else:
+                    gaps[-1] += piece
                 offset += len(piece)
-            segments.append(_Segment(name, text, pieces, n_words, first, explained))
+            segments.append(_Segment(name, text, tuple(words), tuple(gaps), first, explained))
         object.__setattr__(self, "features", tuple(features))
         object.__setattr__(self, "_segments", tuple(segments))
 
@@ -172,14 +169,14 @@ class FeatureSet:
         keep = np.asarray(mask)
         if keep.shape != (len(self.features),):
             raise InvalidInputError(f"mask must have one entry per feature ({len(self.features)}), got shape {keep.shape}")
-        keep = keep.astype(bool)
+        flags = keep.astype(bool).tolist()
         texts: dict[str, str] = {}
         for seg in self._segments:
-            if not seg.explained:
+            part = flags[seg.first:seg.first + len(seg.words)]
+            if not seg.explained or all(part):
                 texts[seg.name] = seg.text
-                continue
-            flags = keep[seg.first:seg.first + seg.n_words]
-            texts[seg.name] = seg.text if flags.all() else _rebuild(seg.pieces, flags)
+            else:
+                texts[seg.name] = _rebuild(seg.words, seg.gaps, part)
         return texts["a"], texts.get("b")
 
     def perturb_many(self, masks: np.ndarray | Iterable[Sequence[bool]]) -> list[Pair]:

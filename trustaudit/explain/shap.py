@@ -17,8 +17,9 @@ rounds reaches the model as one batch (about log4(max_evals) rounds); it evaluat
 coalitions in pairs, so an odd budget may be exceeded by one. When the whole tree
 fits in the budget, every coalition is visited whatever the outputs, and
 :func:`planned_masks` lists them in advance so they can be evaluated with everything
-else. Partition breaks ties with ``np.random``: the global numpy generator is seeded with
-``seed`` for the explanation and restored afterwards.
+else; such a *complete* Partition explanation (``params["complete"]``) does not depend on
+the seed, like exact values. Partition breaks ties with ``np.random``: the global numpy
+generator is seeded with ``seed`` for the explanation and restored afterwards.
 """
 
 from __future__ import annotations
@@ -188,7 +189,13 @@ def explain(
     output = float(check_probs(predict([features.text]), 1, target, NAME)[0, target.index])
     exact = uses_exact(d, max_evals)
     algorithm = "none" if d == 0 else "exact" if exact else "partition"
-    params: dict[str, Any] = {"algorithm": algorithm, "max_evals": max_evals, "seed": seed, "output": "probability"}
+    params: dict[str, Any] = {
+        "algorithm": algorithm,
+        "max_evals": max_evals,
+        "seed": seed,
+        "output": "probability",
+        "complete": exact or planned_masks(features, max_evals) is not None,
+    }
     if d == 0:
         scores, base_value = np.zeros(0), output
     else:
