@@ -63,6 +63,13 @@ def check_probs(probs: np.ndarray, n: int, target: Target, who: str) -> np.ndarr
     return array
 
 
+def check_seed(seed: int, name: str = "seed") -> int:
+    """A seed numpy's ``RandomState`` accepts (0 to 2**32 - 1), else an input error."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= int(seed) < 2**32:
+        raise InvalidInputError(f"{name} must be an integer from 0 to 2**32 - 1, got {seed!r}")
+    return int(seed)
+
+
 @dataclass(frozen=True, eq=False)
 class Attributions:
     """Scores of every feature for one explained class, from one explainer run.

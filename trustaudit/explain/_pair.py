@@ -24,7 +24,7 @@ from trustaudit._progress import bar
 from trustaudit.data import Dataset
 from trustaudit.exceptions import InvalidInputError
 from trustaudit.explain import lime, shap
-from trustaudit.explain._attributions import Attributions, Target
+from trustaudit.explain._attributions import Attributions, Target, check_seed
 from trustaudit.explain._engine import ExplainEngine
 from trustaudit.explain.features import SEGMENTS, FeatureSet, Pair
 from trustaudit.models import ModelPair
@@ -206,7 +206,6 @@ class _Settings:
     shap_max_evals: int
     seed: int
     noise_seed: int | None
-    segment: str
 
 
 def _explain_example(engine: ExplainEngine, s: _Settings, features: FeatureSet, target: Target) -> tuple[dict, dict, dict, tuple]:
@@ -283,10 +282,9 @@ def explain_pair(
     if not isinstance(data, Dataset):
         raise InvalidInputError(f"data must be a Dataset (see load_dataset), got {type(data).__name__}")
     names = _check_explainers(explainers)
-    if isinstance(lime_samples, bool) or not isinstance(lime_samples, (int, np.integer)) or lime_samples < 2:
-        raise InvalidInputError(f"lime_samples must be an integer of at least 2, got {lime_samples!r}")
-    shap_max_evals = shap.check_max_evals(shap_max_evals)
-    seed = lime.check_seed(seed)
+    lime_samples = lime.check_num_samples(lime_samples, "lime_samples")
+    shap_max_evals = shap.check_max_evals(shap_max_evals, "shap_max_evals")
+    seed = check_seed(seed)
     if segment not in SEGMENTS:
         raise InvalidInputError(f"segment must be one of {', '.join(SEGMENTS)}, got {segment!r}")
     if segment == "b" and not data.is_pair:
@@ -296,7 +294,7 @@ def explain_pair(
     if target == "gold" and data.labels is None:
         raise InvalidInputError(f"target='gold' needs gold labels, but {data.path} has no label column")
     idx = _check_indices(indices, len(data))
-    settings = _Settings(names, int(lime_samples), shap_max_evals, seed, (seed + 1) % 2**32 if self_agreement else None, segment)
+    settings = _Settings(names, lime_samples, shap_max_evals, seed, (seed + 1) % 2**32 if self_agreement else None)
 
     engine = ExplainEngine.for_pair(pair, device=device, batch_size=batch_size, cache=cache)
     inputs: list[Pair] = [(data.text_a[i], data.text_b[i] if data.text_b is not None else None) for i in idx]

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from trustaudit.exceptions import InvalidInputError
-from trustaudit.explain._attributions import Attributions, PredictFn, Target, as_target, check_probs
+from trustaudit.explain._attributions import Attributions, PredictFn, Target, as_target, check_probs, check_seed
 from trustaudit.explain.features import SEPARATOR, FeatureSet, Pair
 
 NAME = "lime"
@@ -80,11 +80,11 @@ class LimeSample:
         return len(self.texts)
 
 
-def check_seed(seed: int, name: str = "seed") -> int:
-    """A seed numpy's ``RandomState`` accepts (0 to 2**32 - 1), else an input error."""
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= int(seed) < 2**32:
-        raise InvalidInputError(f"{name} must be an integer from 0 to 2**32 - 1, got {seed!r}")
-    return int(seed)
+def check_num_samples(num_samples: int, name: str = "num_samples") -> int:
+    """A LIME sample size of at least 2 (the input itself and one perturbation), else an input error."""
+    if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)) or num_samples < 2:
+        raise InvalidInputError(f"{name} must be an integer of at least 2, got {num_samples!r}")
+    return int(num_samples)
 
 
 def sample(
@@ -97,8 +97,7 @@ def sample(
     """Draw LIME's neighbourhood of ``features`` with a fresh, seeded ``LimeTextExplainer``."""
     from lime.lime_text import LimeTextExplainer
 
-    if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)) or num_samples < 2:
-        raise InvalidInputError(f"num_samples must be an integer of at least 2, got {num_samples!r}")
+    num_samples = check_num_samples(num_samples)
     if not kernel_width > 0:
         raise InvalidInputError(f"kernel_width must be positive, got {kernel_width!r}")
     seed = check_seed(seed)
@@ -111,13 +110,13 @@ def sample(
         feature_selection="none",
     )
     if len(features) == 0:
-        n = int(num_samples)
+        n = num_samples
         return LimeSample(features, np.ones((n, 0)), (features.text,) * n, np.zeros(n), seed, float(kernel_width), explainer.base)
     sampler = getattr(explainer, "_LimeTextExplainer__data_labels_distances", None)
     if sampler is None:
         raise RuntimeError("this version of lime has no LimeTextExplainer sampler (written for lime 0.2.0.1)")
     indexed = _IndexedFeatures(features)
-    data, _, distances = sampler(indexed, indexed.collect, int(num_samples))
+    data, _, distances = sampler(indexed, indexed.collect, num_samples)
     return LimeSample(features, data, tuple(indexed.texts), distances, seed, float(kernel_width), explainer.base)
 
 

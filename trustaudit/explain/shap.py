@@ -31,9 +31,8 @@ from typing import Any
 import numpy as np
 
 from trustaudit.exceptions import InvalidInputError
-from trustaudit.explain._attributions import Attributions, PredictFn, Target, as_target, check_probs
+from trustaudit.explain._attributions import Attributions, PredictFn, Target, as_target, check_probs, check_seed
 from trustaudit.explain.features import FeatureSet, Pair
-from trustaudit.explain.lime import check_seed
 
 NAME = "shap"
 DEFAULT_MAX_EVALS = 500
@@ -67,10 +66,10 @@ def _import_shap() -> Any:
     return shap
 
 
-def check_max_evals(max_evals: int) -> int:
+def check_max_evals(max_evals: int, name: str = "max_evals") -> int:
     """A SHAP budget of at least 2 evaluations (the input with none and with all features)."""
     if isinstance(max_evals, bool) or not isinstance(max_evals, (int, np.integer)) or max_evals < 2:
-        raise InvalidInputError(f"max_evals must be an integer of at least 2, got {max_evals!r}")
+        raise InvalidInputError(f"{name} must be an integer of at least 2, got {max_evals!r}")
     return int(max_evals)
 
 
