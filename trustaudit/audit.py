@@ -204,34 +204,54 @@ def _sample_rows(dataset: Dataset, n: int, seed: int) -> np.ndarray:
     return np.sort(rng.choice(len(dataset), size=min(n, len(dataset)), replace=False))
 
 
-def measure_latency(bundle: ModelBundle, pairs: Sequence[tuple[str, str | None]], device: torch.device, batch_size: int = 32, repeats: int = 5) -> dict[str, Any]:
-    """Median wall time of tokenization plus a forward pass, at batch 1 and at ``batch_size``."""
-    model = bundle.model.to(device).eval()
-    tok = bundle.tokenizer
+def _timed_forward(bundle: ModelBundle, chunk: Sequence[tuple[str, str | None]], device: torch.device) -> float:
+    """Seconds for tokenizing ``chunk`` and one forward pass over it."""
+    texts_b = [b for _, b in chunk]
+    start = time.perf_counter()
+    enc = bundle.tokenizer(
+        [a for a, _ in chunk], texts_b if texts_b[0] is not None else None,
+        padding=True, truncation=True, max_length=bundle.max_length, return_tensors="pt",
+    ).to(device)
+    with torch.inference_mode():
+        bundle.model(**enc)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - start
 
-    def run(chunk: Sequence[tuple[str, str | None]]) -> float:
-        texts_b = [b for _, b in chunk]
-        start = time.perf_counter()
-        enc = tok([a for a, _ in chunk], texts_b if texts_b[0] is not None else None, padding=True,
-                  truncation=True, max_length=bundle.max_length, return_tensors="pt").to(device)
-        with torch.inference_mode():
-            model(**enc)
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        return time.perf_counter() - start
 
-    singles = list(pairs[: max(1, min(len(pairs), 16))])
-    run(singles[:1])
-    one = statistics.median(run([p]) for p in singles) * 1000
+def measure_latency(
+    bundles: Mapping[str, ModelBundle],
+    pairs: Sequence[tuple[str, str | None]],
+    device: torch.device,
+    batch_size: int = 32,
+    repeats: int = 7,
+) -> dict[str, dict[str, Any]]:
+    """Median wall time of tokenization plus a forward pass, at batch 1 and at ``batch_size``.
+
+    The models are measured in alternation, round after round, so that a burst of load
+    on the machine slows all of them alike and the speed-up stays fair.
+    """
+    singles = list(pairs[: min(len(pairs), 8)])
     batch = list(pairs[:batch_size])
-    run(batch)
-    many = statistics.median(run(batch) for _ in range(repeats)) * 1000 / len(batch)
+    for bundle in bundles.values():
+        bundle.model.to(device).eval()
+        _timed_forward(bundle, batch, device)
+    one: dict[str, list[float]] = {name: [] for name in bundles}
+    many: dict[str, list[float]] = {name: [] for name in bundles}
+    for _ in range(repeats):
+        for name, bundle in bundles.items():
+            one[name].append(sum(_timed_forward(bundle, [p], device) for p in singles) / len(singles))
+            many[name].append(_timed_forward(bundle, batch, device) / len(batch))
     return {
-        "batch1_ms": one,
-        "batched_ms_per_example": many,
-        "batch_size": len(batch),
-        "device": device.type,
-        "threads": torch.get_num_threads(),
+        name: {
+            "batch1_ms": statistics.median(one[name]) * 1000,
+            "batched_ms_per_example": statistics.median(many[name]) * 1000,
+            "batch_size": len(batch),
+            "device": device.type,
+            "threads": torch.get_num_threads(),
+            "repeats": repeats,
+        }
+        for name in bundles
     }
 
 
@@ -436,7 +456,7 @@ def audit(
     t0 = time.perf_counter()
     stage("measuring latency")
     sample = dataset.pairs()[:32]
-    latency = {"base": measure_latency(pair.base, sample, device), "small": measure_latency(pair.small, sample, device)}
+    latency = measure_latency({"base": pair.base, "small": pair.small}, sample, device)
     timings["latency"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()

@@ -1,7 +1,7 @@
 """``trustaudit demo``: the embedded default, with no files and no network.
 
 Generates a small NLI task, trains a "base" BERT and a smaller "compressed" one from
-scratch on the CPU, and compares them.
+scratch on the CPU, and audits the pair end to end: the same ``compare`` a user runs.
 """
 
 from __future__ import annotations
@@ -95,24 +95,24 @@ def train_demo_models(out: Path, seed: int = 0, device: str = "auto") -> DemoMod
     return paths
 
 
+DEMO_AUDIT = {"explain_n": 30, "lime_samples": 500, "shap_max_evals": 300, "batch_size": 128}
+
+
 def run_demo(out: Path, seed: int = 0, device: str = "auto") -> int:
-    """Train the demo pair and compare their predictions on the held-out split."""
-    from trustaudit.models import load_pair
-    from trustaudit.predict import predict
+    """Train the demo pair, audit it on the held-out split, and write the report under ``out``."""
+    from trustaudit.audit import AuditConfig, audit
+    from trustaudit.report.render import summary_text, write_report
 
     start = time.perf_counter()
     paths = train_demo_models(out, seed=seed, device=device)
-    pair = load_pair(paths.base, paths.small)
-    dev = load_dataset(paths.dev, pair.labels)
-    base = predict(pair.base, dev, device=device)
-    small = predict(pair.small, dev, device=device).reorder(pair.permutation, pair.labels)
-    agree = float(np.mean(base.predicted == small.predicted))
-    print(f"demo task: {len(dev):,} held-out NLI pairs ({', '.join(pair.labels)})")
-    for name, bundle, preds in (("base", pair.base, base), ("small", pair.small, small)):
-        print(
-            f"  {name:5} {bundle.n_params:>9,} parameters  accuracy {preds.accuracy(dev.labels):.3f}  "
-            f"mean confidence {preds.confidence.mean():.3f}"
-        )
-    print(f"  prediction agreement {agree:.3f} ({int((base.predicted != small.predicted).sum())} flips)")
-    print(f"models and data in {out}/ ({time.perf_counter() - start:.0f} s)")
+    config = AuditConfig(seed=seed, device=device, **DEMO_AUDIT)
+    _say(
+        f"auditing small.pt against base.pt on {paths.dev.name}: predictions, calibration, and LIME/SHAP on "
+        f"{config.explain_n} rows ({config.lime_samples} LIME samples, SHAP budget {config.shap_max_evals})"
+    )
+    result = audit(paths.base, paths.small, paths.dev, config, command=f"trustaudit demo --out {out} --seed {seed}")
+    report = write_report(result, out / "report.html")
+    result.write_json(out / "results.json")
+    print(summary_text(result, report=str(report), json_path=str(out / "results.json")))
+    print(f"\ndemo finished in {time.perf_counter() - start:.0f} s; open {report} in a browser")
     return 0
