@@ -288,6 +288,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
     p.set_defaults(func=_cmd_demo)
+
+    from trustaudit.compress._cli import register as register_compress
+
+    register_compress(sub)
     return parser
 
 

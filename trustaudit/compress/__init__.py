@@ -1,0 +1,45 @@
+"""Create compressed candidates of a classifier, to audit against it.
+
+- :func:`asc` -- application-specific compression: delete the encoder layers whose output
+  barely differs from an earlier state on the task's data, then fine-tune (a plain,
+  smaller Hugging Face model).
+- :func:`alad` -- alignment adapter: map a small model's token states onto the large
+  model's and reuse the large model's classification head (a bundle of kind ``"alad"``).
+- :func:`quantize` -- dynamic int8 quantization of the Linear layers (kind ``"quantized"``).
+
+The implementations live in ``_asc``, ``_alad`` and ``_quantize`` and are imported on first
+use, so importing this package (and the CLI that registers its subcommands) stays light.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY: dict[str, str] = {
+    "asc": "trustaudit.compress._asc",
+    "ASCInfo": "trustaudit.compress._asc",
+    "layer_similarity": "trustaudit.compress._asc",
+    "prune_layers": "trustaudit.compress._asc",
+    "redundant_layers": "trustaudit.compress._asc",
+    "alad": "trustaudit.compress._alad",
+    "AlAdInfo": "trustaudit.compress._alad",
+    "AlignedModel": "trustaudit.compress._alad",
+    "quantize": "trustaudit.compress._quantize",
+    "QuantizedClassifier": "trustaudit.compress._quantize",
+}
+
+__all__ = list(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'trustaudit.compress' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,545 @@
+"""AlAd, the alignment adapter: map a small model's token states onto a large model's, so the
+large model's own classification head can read them.
+
+For each token ``t`` of the small model's last hidden states (width ``d_s``), the vectors of
+the ``K`` tokens centred on ``t`` (zeros beyond the sequence edges and at padding) are
+concatenated to ``K * d_s`` and sent through ``Linear(K * d_s, h) -> GELU -> Linear(h, d_t)``,
+``d_t`` being the large model's width and ``h`` by default ``4 * d_t``. The adapter is trained
+with a masked mean squared error against the large model's last hidden states on the same
+tokens (unlabelled task text); the two models must therefore share one tokenizer.
+
+Deployment: ``frozen`` puts the large model's head (BERT: pooler + classifier; DistilBERT:
+pre_classifier + classifier) on the aligned states with no further training; ``joint`` then
+fine-tunes adapter and head (and the small encoder if asked) on the labelled data.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from trustaudit._engine import collate, encode_pairs, resolve_device
+from trustaudit._progress import bar
+from trustaudit._training import fine_tune, linear_schedule
+from trustaudit.compress._arch import Architecture, architecture, encoder_inputs, head_dropout, width
+from trustaudit.compress._common import TokenBatches, check_positive, in_label_order, masked_token_mean, take_rows
+from trustaudit.data import Dataset
+from trustaudit.exceptions import InvalidInputError, ModelLoadError
+from trustaudit.models import ModelBundle, register_kind, weights_fingerprint
+from trustaudit.models._bundle import tokenizer_files
+
+__all__ = ["AlAdInfo", "AlignedModel", "ClassificationHead", "WindowAdapter", "alad", "window_stack"]
+
+MODES = ("frozen", "joint")
+_ACTIVATIONS = {"tanh": torch.tanh, "relu": F.relu, "gelu": F.gelu}
+_CACHE_BYTES = 2 << 30
+
+
+def window_stack(states: torch.Tensor, mask: torch.Tensor, window: int) -> torch.Tensor:
+    """``(batch, tokens, window * d)``: each token's vector with its neighbours ``t - r .. t + r`` in order.
+
+    Vectors at padded positions (``mask`` 0) and beyond the sequence edges count as zeros, so a
+    token's window never depends on how the batch was padded.
+    """
+    radius = window // 2
+    x = states * mask.unsqueeze(-1).to(states.dtype)
+    if radius == 0:
+        return x
+    padded = F.pad(x, (0, 0, radius, radius))
+    n = x.shape[1]
+    return torch.cat([padded[:, offset:offset + n] for offset in range(window)], dim=-1)
+
+
+class WindowAdapter(nn.Module):
+    """``Linear(window * d_in, hidden) -> GELU -> Linear(hidden, d_out)`` over each token's window."""
+
+    def __init__(self, d_in: int, d_out: int, window: int = 3, hidden: int | None = None) -> None:
+        super().__init__()
+        self.window = window
+        self.hidden = hidden or 4 * d_out
+        self.up = nn.Linear(window * d_in, self.hidden)
+        self.down = nn.Linear(self.hidden, d_out)
+
+    def forward(self, states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Aligned states ``(batch, tokens, d_out)``."""
+        return self.down(F.gelu(self.up(window_stack(states, mask, self.window))))
+
+
+class ClassificationHead(nn.Module):
+    """A sequence classifier's head: first-token vector -> dense -> activation -> dropout -> output."""
+
+    def __init__(self, width: int, n_labels: int, activation: str, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.activation = activation
+        self.dense = nn.Linear(width, width)
+        self.dropout = nn.Dropout(dropout)
+        self.out = nn.Linear(width, n_labels)
+
+    def forward(self, states: torch.Tensor) -> torch.Tensor:
+        """Logits ``(batch, n_labels)`` from states ``(batch, tokens, width)``."""
+        return self.out(self.dropout(_ACTIVATIONS[self.activation](self.dense(states[:, 0]))))
+
+    @classmethod
+    def from_classifier(cls, bundle: ModelBundle, arch: Architecture) -> ClassificationHead:
+        """A copy of the head of a Hugging Face sequence classifier, weights included."""
+        config = dict(bundle.config)
+        head = cls(width(config, arch), bundle.n_labels, arch.head_activation, head_dropout(config, arch))
+        state = bundle.model.state_dict()
+        head.load_state_dict({
+            f"{part}.{p}": state[f"{prefix}.{p}"].detach().cpu().clone()
+            for part, prefix in (("dense", arch.head_dense), ("out", arch.head_out))
+            for p in ("weight", "bias")
+        })
+        return head
+
+
+def _encoder(config: Mapping[str, Any], state: Mapping[str, torch.Tensor] | None = None) -> nn.Module:
+    from transformers import CONFIG_MAPPING, AutoModel
+
+    encoder = AutoModel.from_config(CONFIG_MAPPING[config["model_type"]].from_dict(dict(config)))
+    if getattr(encoder, "pooler", None) is not None:
+        encoder.pooler = None
+    if state is not None:
+        encoder.load_state_dict(dict(state), strict=True)
+    return encoder
+
+
+class AlignedModel(nn.Module):
+    """Small encoder -> :class:`WindowAdapter` -> the large model's :class:`ClassificationHead`.
+
+    ``forward`` takes the tokenizer's outputs and returns an object with ``.logits`` in the
+    large model's label order. ``spec`` holds the shapes needed to rebuild it from a bundle.
+    """
+
+    def __init__(self, config: Mapping[str, Any], spec: Mapping[str, Any]) -> None:
+        super().__init__()
+        self.spec = dict(spec)
+        self.small_config = dict(config)
+        self.encoder = _encoder(config)
+        self.token_types = bool(spec["token_types"])
+        self.train_small = bool(spec["train_small"])
+        self.adapter = WindowAdapter(spec["small_width"], spec["base_width"], spec["window"], spec["hidden"])
+        self.head = ClassificationHead(spec["base_width"], spec["n_labels"], spec["head_activation"], spec["head_dropout"])
+
+    @property
+    def config(self) -> Any:
+        """The small encoder's transformers config (with the large model's labels)."""
+        return self.encoder.config
+
+    def train(self, mode: bool = True) -> AlignedModel:
+        """Set training mode; a frozen small encoder stays in eval mode (no dropout)."""
+        super().train(mode)
+        if not self.train_small:
+            self.encoder.eval()
+        return self
+
+    def small_states(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                     token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """The small encoder's last hidden states."""
+        inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if self.token_types and token_type_ids is not None:
+            inputs["token_type_ids"] = token_type_ids
+        return self.encoder(**inputs).last_hidden_state
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                token_type_ids: torch.Tensor | None = None) -> Any:
+        """Logits of the large model's head on the aligned states."""
+        from transformers.modeling_outputs import SequenceClassifierOutput
+
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        states = self.small_states(input_ids, attention_mask, token_type_ids)
+        return SequenceClassifierOutput(logits=self.head(self.adapter(states, attention_mask)))
+
+    def bundle_payload(self, bundle: ModelBundle) -> dict[str, Any]:
+        """The bundle dictionary: small config, all weights, the spec and provenance (tensors and strings)."""
+        state = {name: t.detach().cpu().clone() for name, t in self.state_dict().items()}
+        return {
+            "kind": "alad",
+            "config": json.dumps(_labelled(self.small_config, bundle.labels), sort_keys=True),
+            "state_dict": state,
+            "tokenizer_files": tokenizer_files(bundle.tokenizer),
+            "labels": list(bundle.labels),
+            "task": bundle.task,
+            "provenance": json.dumps(dict(bundle.provenance), sort_keys=True),
+            "fingerprint": weights_fingerprint(state),
+            "n_params": bundle.n_params,
+            "extra": {"alad": json.dumps(self.spec, sort_keys=True)},
+        }
+
+
+def _labelled(config: Mapping[str, Any], labels: tuple[str, ...]) -> dict[str, Any]:
+    return {
+        **config,
+        "num_labels": len(labels),
+        "id2label": {str(i): name for i, name in enumerate(labels)},
+        "label2id": {name: i for i, name in enumerate(labels)},
+    }
+
+
+def _build(payload: Mapping[str, Any]) -> nn.Module:
+    try:
+        spec = json.loads(payload["extra"]["alad"])
+        model = AlignedModel(json.loads(payload["config"]), spec)
+    except (KeyError, TypeError, json.JSONDecodeError) as exc:
+        raise ModelLoadError(f"the AlAd bundle is incomplete ({exc!r})") from exc
+    try:
+        model.load_state_dict(dict(payload["state_dict"]), strict=True)
+    except RuntimeError as exc:
+        raise ModelLoadError(f"AlAd weights do not fit the stored shapes: {str(exc).strip().splitlines()[0]}") from exc
+    return model.eval()
+
+
+register_kind("alad", _build)
+
+
+@dataclass(frozen=True)
+class AlAdInfo:
+    """What AlAd measured and did.
+
+    Cosines are mean token cosine similarities to the large model's last hidden states on
+    the alignment data (per example over real tokens, then over examples); MSEs are per
+    token and dimension. ``cosine_before`` is the best *linear* map from small to large
+    states (least squares with a bias, fitted on the same tokens): what alignment gets
+    without the adapter's window and non-linearity. ``cosine_identity`` compares the raw
+    states and exists only when the widths are equal. ``mse_before`` is the untrained
+    adapter's. ``cosine_joint`` is measured after joint fine-tuning. ``params_added`` is
+    the aligned model's parameters minus the small classifier's.
+    """
+
+    window: int
+    hidden: int
+    mode: str
+    train_small: bool
+    rows: int
+    epochs: float
+    joint_epochs: float | None
+    cosine_before: float
+    cosine_identity: float | None
+    cosine_after: float
+    cosine_joint: float | None
+    mse_before: float
+    mse_after: float
+    align_losses: tuple[float, ...]
+    joint_losses: tuple[float, ...]
+    adapter_params: int
+    head_params: int
+    params_added: int
+    align_seconds: float
+    joint_seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form, stored as the bundle's provenance."""
+        out: dict[str, Any] = {"method": "alad"}
+        for name, value in self.__dict__.items():
+            if isinstance(value, float):
+                value = round(value, 6)
+            elif isinstance(value, tuple):
+                value = [round(v, 6) for v in value]
+            out[name] = value
+        return out
+
+
+def _check_tokenizers(base: ModelBundle, small: ModelBundle) -> None:
+    vocab_b, vocab_s = base.tokenizer.get_vocab(), small.tokenizer.get_vocab()
+    if vocab_b != vocab_s:
+        only = sorted(set(vocab_b.items()) ^ set(vocab_s.items()))[:1]
+        raise InvalidInputError(
+            f"AlAd aligns the two models token by token, so they must share one tokenizer: the base has a "
+            f"{len(vocab_b):,}-token vocabulary and the small model {len(vocab_s):,} (first difference: {only[0][0]!r})"
+        )
+
+
+@dataclass
+class _StatePairs:
+    """Student and teacher last hidden states per batch, computed once and kept up to a byte budget."""
+
+    model: AlignedModel
+    teacher: nn.Module
+    teacher_arch: Architecture
+    student: TokenBatches
+    teacher_encodings: list[dict[str, list[int]]]
+    teacher_pad: int
+    device: torch.device
+    budget: int = _CACHE_BYTES
+    use_cache: bool = True
+
+    def __post_init__(self) -> None:
+        self.kept: dict[int, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
+        self.kept_bytes = 0
+
+    def get(self, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(student, teacher, mask)`` of batch ``k`` on the device."""
+        if k in self.kept:
+            return tuple(t.to(self.device) for t in self.kept[k])  # type: ignore[return-value]
+        batch = self.student.batches[k]
+        tensors = self.student.tensors(batch, self.device)
+        teacher_tensors, _, _ = collate([self.teacher_encodings[i] for i in batch], self.teacher_pad, self.device)
+        with torch.no_grad():
+            student = self.model.small_states(**{n: tensors.get(n) for n in ("input_ids", "attention_mask", "token_type_ids")})
+            target = self.teacher(**encoder_inputs(teacher_tensors, self.teacher_arch)).last_hidden_state
+        entry = (student.float(), target.float(), tensors["attention_mask"])
+        size = sum(t.numel() * t.element_size() for t in entry)
+        if self.use_cache and self.kept_bytes + size <= self.budget:
+            self.kept[k] = tuple(t.cpu() for t in entry)  # type: ignore[assignment]
+            self.kept_bytes += size
+        return entry
+
+    def __len__(self) -> int:
+        return len(self.student.batches)
+
+
+def _masked_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    weights = mask.to(pred.dtype)
+    per_token = ((pred - target) ** 2).mean(dim=-1)
+    return (per_token * weights).sum() / weights.sum().clamp_min(1)
+
+
+def _measure(states: _StatePairs, mapping: Any, n_rows: int) -> tuple[float, float]:
+    """Mean token cosine (per example, then over examples) and mean token MSE of ``mapping(student, mask)``."""
+    cosine_sum, squared, tokens = 0.0, 0.0, 0.0
+    with torch.no_grad():
+        for k in range(len(states)):
+            student, target, mask = states.get(k)
+            pred = mapping(student, mask)
+            cosine = F.cosine_similarity(pred, target, dim=-1)
+            cosine_sum += float(masked_token_mean(cosine, mask).double().sum())
+            weights = mask.to(pred.dtype)
+            squared += float((((pred - target) ** 2).mean(dim=-1) * weights).sum())
+            tokens += float(weights.sum())
+    return cosine_sum / n_rows, squared / max(tokens, 1.0)
+
+
+def _least_squares(states: _StatePairs) -> Any:
+    """The affine map from student to teacher states with the least squared error on the real tokens."""
+    xtx = xty = None
+    with torch.no_grad():
+        for k in range(len(states)):
+            student, target, mask = states.get(k)
+            keep = mask.bool()
+            x = torch.cat([student[keep], torch.ones(int(keep.sum()), 1, device=student.device)], dim=1).double()
+            y = target[keep].double()
+            xtx = x.T @ x if xtx is None else xtx + x.T @ x
+            xty = x.T @ y if xty is None else xty + x.T @ y
+    ridge = 1e-6 * torch.trace(xtx) / xtx.shape[0]
+    weights = torch.linalg.solve(xtx + ridge * torch.eye(xtx.shape[0], dtype=xtx.dtype, device=xtx.device), xty).float()
+
+    def mapping(student: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return student @ weights[:-1] + weights[-1]
+
+    return mapping
+
+
+def _align(model: AlignedModel, states: _StatePairs, epochs: float, lr: float, seed: int,
+           progress: bool | None) -> list[float]:
+    rng = random.Random(seed)
+    params = list(model.adapter.parameters())
+    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
+    total = max(1, int(np.ceil(len(states) * epochs)))
+    scheduler = linear_schedule(optimizer, total)
+    losses: list[float] = []
+    steps = 0
+    model.adapter.train()
+    with bar(total, "AlAd alignment", progress, unit="step") as progress_bar:
+        while steps < total:
+            order = list(range(len(states)))
+            rng.shuffle(order)
+            running, count = 0.0, 0
+            for k in order[: total - steps]:
+                student, target, mask = states.get(k)
+                loss = _masked_mse(model.adapter(student, mask), target, mask)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(params, 1.0)
+                optimizer.step()
+                scheduler.step()
+                steps += 1
+                running += float(loss.detach())
+                count += 1
+                progress_bar.update(1)
+                progress_bar.set_postfix(mse=f"{running / count:.4f}", refresh=False)
+            losses.append(running / max(1, count))
+    model.adapter.eval()
+    return losses
+
+
+def _tokenize_both(base: ModelBundle, small: ModelBundle, data: Dataset, max_length: int,
+                   batch_size: int) -> tuple[TokenBatches, list[dict[str, list[int]]]]:
+    """The student's batches and the teacher's encodings of ``data``, refusing any row they tokenize differently."""
+    student = TokenBatches.build(small.tokenizer, data, max_length, batch_size)
+    teacher = encode_pairs(base.tokenizer, data.pairs(), max_length)
+    for i, (s, t) in enumerate(zip(student.encodings, teacher)):
+        if s["input_ids"] != t["input_ids"]:
+            raise InvalidInputError(
+                f"{data.path}: row {int(data.rows[i])} is split into different tokens by the two models' "
+                "tokenizers; AlAd needs one shared tokenizer"
+            )
+    return student, teacher
+
+
+def _new_aligned_model(base: ModelBundle, small: ModelBundle, window: int, hidden: int | None,
+                       train_small: bool) -> tuple[AlignedModel, dict[str, Any]]:
+    """Small encoder (weights copied, pooler dropped) + fresh adapter + the base's head, and its config."""
+    arch_b, arch_s = architecture(base, "base"), architecture(small, "small")
+    d_s, d_t = width(small.config, arch_s), width(base.config, arch_b)
+    spec = {
+        "small_model_type": arch_s.model_type,
+        "base_model_type": arch_b.model_type,
+        "token_types": arch_s.token_types,
+        "train_small": train_small,
+        "window": int(window),
+        "hidden": int(hidden or 4 * d_t),
+        "small_width": d_s,
+        "base_width": d_t,
+        "n_labels": base.n_labels,
+        "head_activation": arch_b.head_activation,
+        "head_dropout": head_dropout(dict(base.config), arch_b),
+    }
+    config = _labelled(small.config, base.labels)
+    model = AlignedModel(config, spec)
+    encoder_state = {k: v for k, v in small.model.base_model.state_dict().items() if not k.startswith("pooler.")}
+    model.encoder.load_state_dict(encoder_state, strict=True)
+    model.head.load_state_dict(ClassificationHead.from_classifier(base, arch_b).state_dict())
+    return model, config
+
+
+def alad(
+    base: ModelBundle,
+    small: ModelBundle,
+    dataset: Dataset,
+    window: int = 3,
+    mode: str = "frozen",
+    epochs: float = 3,
+    joint_epochs: float = 2,
+    hidden: int | None = None,
+    train_small: bool = False,
+    max_rows: int | None = None,
+    batch_size: int = 32,
+    lr: float = 1e-3,
+    joint_lr: float = 5e-5,
+    seed: int = 0,
+    device: str = "auto",
+    progress: bool | None = None,
+) -> tuple[ModelBundle, AlAdInfo]:
+    """Align ``small``'s token states to ``base``'s with a window adapter and reuse ``base``'s head.
+
+    The adapter trains for ``epochs`` at ``lr`` on the text of ``dataset`` (labels unused);
+    ``mode="joint"`` then fine-tunes adapter and head (and the small encoder when
+    ``train_small``) for ``joint_epochs`` at ``joint_lr`` on the labelled data. The result,
+    of kind ``"alad"``, predicts in ``base``'s label space and saves with ``save_bundle``.
+    """
+    arch_b = architecture(base, "base")
+    arch_s = architecture(small, "small")
+    if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1 or window % 2 == 0:
+        raise InvalidInputError(f"window must be an odd positive number of tokens (1, 3, 5...), got {window!r}")
+    if mode not in MODES:
+        raise InvalidInputError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    check_positive("epochs", epochs)
+    check_positive("lr", lr)
+    if mode == "joint":
+        check_positive("joint_epochs", joint_epochs)
+        check_positive("joint_lr", joint_lr)
+    if hidden is not None:
+        check_positive("hidden", hidden, integer=True)
+    _check_tokenizers(base, small)
+    data = take_rows(dataset, max_rows)
+    if mode == "joint":
+        data = in_label_order(data, base.labels)
+    max_length = min(base.max_length, small.max_length)
+    student_batches, teacher_encodings = _tokenize_both(base, small, data, max_length, batch_size)
+
+    start = time.perf_counter()
+    dev = resolve_device(device)
+    torch.manual_seed(seed)
+    model, config = _new_aligned_model(base, small, window, hidden, bool(train_small and mode == "joint"))
+    spec = model.spec
+    model.to(dev).eval()
+    teacher = base.model.base_model.to(dev).eval()
+    teacher_pad = base.tokenizer.pad_token_id if base.tokenizer.pad_token_id is not None else 0
+    states = _StatePairs(model, teacher, arch_b, student_batches, teacher_encodings, teacher_pad, dev)
+
+    linear = _least_squares(states)
+    cosine_before, _ = _measure(states, linear, len(data))
+    same_width = spec["small_width"] == spec["base_width"]
+    cosine_identity = _measure(states, lambda s, m: s, len(data))[0] if same_width else None
+    _, mse_before = _measure(states, model.adapter, len(data))
+    losses = _align(model, states, epochs, lr, seed, progress)
+    cosine_after, mse_after = _measure(states, model.adapter, len(data))
+    align_seconds = time.perf_counter() - start
+
+    joint_losses: tuple[float, ...] = ()
+    joint_seconds, cosine_joint = 0.0, None
+    if mode == "joint":
+        model.encoder.requires_grad_(spec["train_small"])
+        trainable = [*model.adapter.parameters(), *model.head.parameters()]
+        if spec["train_small"]:
+            trainable += list(model.encoder.parameters())
+        stats = fine_tune(
+            model, small.tokenizer, data, epochs=joint_epochs, lr=joint_lr, batch_size=batch_size,
+            max_length=max_length, seed=seed, parameters=trainable, device=device, progress=progress,
+            desc="AlAd joint",
+        )
+        joint_losses, joint_seconds = tuple(stats.losses), stats.seconds
+        fresh = _StatePairs(model, teacher, arch_b, student_batches, teacher_encodings, teacher_pad, dev, use_cache=False)
+        cosine_joint = _measure(fresh, model.adapter, len(data))[0]
+    model.eval()
+    model.encoder.requires_grad_(True)
+
+    n_params = sum(p.numel() for p in model.parameters())
+    info = AlAdInfo(
+        window=int(window),
+        hidden=spec["hidden"],
+        mode=mode,
+        train_small=spec["train_small"],
+        rows=len(data),
+        epochs=float(epochs),
+        joint_epochs=float(joint_epochs) if mode == "joint" else None,
+        cosine_before=cosine_before,
+        cosine_identity=cosine_identity,
+        cosine_after=cosine_after,
+        cosine_joint=cosine_joint,
+        mse_before=mse_before,
+        mse_after=mse_after,
+        align_losses=tuple(losses),
+        joint_losses=joint_losses,
+        adapter_params=sum(p.numel() for p in model.adapter.parameters()),
+        head_params=sum(p.numel() for p in model.head.parameters()),
+        params_added=n_params - small.n_params,
+        align_seconds=align_seconds,
+        joint_seconds=joint_seconds,
+    )
+    provenance = {
+        **info.to_dict(),
+        "lr": lr,
+        "joint_lr": joint_lr if mode == "joint" else None,
+        "seed": seed,
+        "base_fingerprint": base.fingerprint,
+        "small_fingerprint": small.fingerprint,
+        "base_layers": base.config.get(arch_b.n_layers_key),
+        "small_layers": small.config.get(arch_s.n_layers_key),
+        "data": {"path": data.path, "sha256": data.sha256},
+    }
+    bundle = ModelBundle(
+        model=model,
+        tokenizer=small.tokenizer,
+        labels=base.labels,
+        task=base.task or ("pair" if data.is_pair else "single"),
+        fingerprint=weights_fingerprint(model.state_dict()),
+        n_params=n_params,
+        bytes_on_disk=0,
+        path="<in memory>",
+        max_length=small.max_length,
+        kind="alad",
+        provenance=provenance,
+        config=config,
+    )
+    return bundle, info

@@ -1,0 +1,313 @@
+"""ASC, application-specific compression: find the encoder layers that barely change their
+input on the task's data, delete them, and fine-tune what is left.
+
+Hidden state ``0`` is the embeddings' output and state ``i`` (1 <= i <= L) is the output of
+encoder layer ``i - 1`` (layers are numbered from 0, as in ``model.bert.encoder.layer``).
+A state very similar to an earlier state marks the layer that produced it as redundant.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from trustaudit._engine import resolve_device
+from trustaudit._progress import bar
+from trustaudit._training import fine_tune
+from trustaudit.compress._arch import architecture, layer_list, layer_prefix
+from trustaudit.compress._common import (
+    TokenBatches,
+    check_positive,
+    in_label_order,
+    masked_token_mean,
+    serialized_bytes,
+    take_rows,
+)
+from trustaudit.data import Dataset
+from trustaudit.exceptions import InvalidInputError
+from trustaudit.models import ModelBundle, build_hf_model, from_model
+
+__all__ = ["ASCInfo", "asc", "layer_similarity", "prune_layers", "redundant_layers"]
+
+
+@dataclass(frozen=True, eq=False)
+class ASCInfo:
+    """What ASC measured and did.
+
+    ``similarity[i, j]`` is the mean token cosine similarity of hidden states ``i`` and ``j``
+    (state 0: embeddings, state ``i``: output of layer ``i - 1``). ``layers_removed`` are
+    0-based encoder layer indices of the base model. ``threshold`` is ``None`` when
+    ``n_remove`` chose the layers. Sizes are the serialized float state dicts.
+    """
+
+    similarity: np.ndarray
+    layers_removed: tuple[int, ...]
+    layers_before: int
+    layers_after: int
+    threshold: float | None
+    n_remove: int | None
+    params_before: int
+    params_after: int
+    bytes_before: int
+    bytes_after: int
+    rows: int
+    epochs: float
+    distill: bool
+    train_steps: int
+    train_losses: tuple[float, ...]
+    similarity_seconds: float
+    train_seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form (the similarity matrix as a nested list), stored as the bundle's provenance."""
+        return {
+            "method": "asc",
+            "threshold": self.threshold,
+            "n_remove": self.n_remove,
+            "layers_removed": list(self.layers_removed),
+            "layers_before": self.layers_before,
+            "layers_after": self.layers_after,
+            "similarity": [[round(float(x), 6) for x in row] for row in self.similarity],
+            "params_before": self.params_before,
+            "params_after": self.params_after,
+            "bytes_before": self.bytes_before,
+            "bytes_after": self.bytes_after,
+            "rows": self.rows,
+            "epochs": self.epochs,
+            "distill": self.distill,
+            "train_steps": self.train_steps,
+            "train_losses": [round(x, 6) for x in self.train_losses],
+            "similarity_seconds": round(self.similarity_seconds, 3),
+            "train_seconds": round(self.train_seconds, 3),
+        }
+
+
+def layer_similarity(
+    bundle: ModelBundle,
+    dataset: Dataset,
+    *,
+    batch_size: int = 32,
+    max_rows: int | None = None,
+    device: str = "auto",
+    progress: bool | None = None,
+) -> np.ndarray:
+    """The ``(L+1, L+1)`` matrix of mean token cosine similarity between hidden states.
+
+    For every example, the cosine of the two states' vectors is averaged over its real
+    tokens (attention mask 1, special tokens included); the matrix is the mean over
+    examples. Runs the data through the model once, under ``inference_mode``.
+    """
+    arch = architecture(bundle)
+    data = take_rows(dataset, max_rows)
+    n_layers = len(layer_list(bundle.model, arch))
+    dev = resolve_device(device)
+    model = bundle.model.to(dev).eval()
+    batches = TokenBatches.build(bundle.tokenizer, data, bundle.max_length, batch_size)
+    total = torch.zeros(n_layers + 1, n_layers + 1, dtype=torch.float64)
+    with torch.inference_mode(), bar(len(data), "layer similarity", progress, unit="text") as progress_bar:
+        for batch in batches.batches:
+            tensors = batches.tensors(batch, dev)
+            states = model(**tensors, output_hidden_states=True).hidden_states
+            if states is None or len(states) != n_layers + 1:
+                raise InvalidInputError(f"{bundle.path}: the model did not return its {n_layers + 1} hidden states")
+            unit = F.normalize(torch.stack(states).float(), dim=-1)
+            cosine = torch.einsum("ibtd,jbtd->btij", unit, unit)
+            total += masked_token_mean(cosine, tensors["attention_mask"]).double().sum(dim=0).cpu()
+            progress_bar.update(len(batch))
+    return (total / len(data)).numpy()
+
+
+def redundant_layers(
+    similarity: np.ndarray | Sequence[Sequence[float]],
+    threshold: float = 0.9,
+    n_remove: int | None = None,
+) -> tuple[int, ...]:
+    """The 0-based encoder layers to delete, chosen from a state similarity matrix.
+
+    Threshold rule: walk the states in order, keeping state 0; state ``j`` whose similarity
+    to any kept earlier state is ``>= threshold`` marks layer ``j - 1`` redundant, otherwise
+    ``j`` is kept. ``n_remove=K`` replaces the threshold: K times, delete the layer whose
+    output is most similar to its nearest kept predecessor state (the state it would read
+    once the layers between are gone); ties go to the later layer.
+    """
+    sim = np.asarray(similarity, dtype=np.float64)
+    if sim.ndim != 2 or sim.shape[0] != sim.shape[1] or sim.shape[0] < 2:
+        raise InvalidInputError(f"similarity must be a square (L+1)x(L+1) matrix with L >= 1, got shape {sim.shape}")
+    if not np.all(np.isfinite(sim)):
+        raise InvalidInputError("similarity holds NaN or infinite values")
+    n_layers = sim.shape[0] - 1
+    if n_remove is not None:
+        if isinstance(n_remove, bool) or not isinstance(n_remove, (int, np.integer)) or not 1 <= n_remove < n_layers:
+            raise InvalidInputError(
+                f"n_remove must be an integer from 1 to {n_layers - 1} (the model has {n_layers} layers "
+                f"and at least one must stay), got {n_remove!r}"
+            )
+        kept = list(range(n_layers + 1))
+        removed = []
+        for _ in range(int(n_remove)):
+            scores = [sim[kept[k - 1], kept[k]] for k in range(1, len(kept))]
+            best = len(scores) - int(np.argmax(scores[::-1]))
+            removed.append(kept.pop(best) - 1)
+        return tuple(sorted(removed))
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.number)) or not -1 <= threshold <= 1:
+        raise InvalidInputError(f"threshold must be a cosine similarity between -1 and 1, got {threshold!r}")
+    kept, removed = [0], []
+    for j in range(1, n_layers + 1):
+        if max(sim[i, j] for i in kept) >= threshold:
+            removed.append(j - 1)
+        else:
+            kept.append(j)
+    if len(removed) == n_layers:
+        raise InvalidInputError(
+            f"threshold {threshold} would remove all {n_layers} layers; raise the threshold or pass n_remove"
+        )
+    return tuple(removed)
+
+
+def prune_layers(bundle: ModelBundle, layers: Iterable[int]) -> ModelBundle:
+    """A smaller plain Hugging Face model without the given 0-based encoder ``layers``.
+
+    The config's layer count shrinks, the remaining layers are renumbered in order and keep
+    their weights; everything else (embeddings, head) is carried over unchanged.
+    """
+    arch = architecture(bundle)
+    model = bundle.model
+    n_layers = len(layer_list(model, arch))
+    drop = _checked_layers(layers, n_layers)
+    keep = [i for i in range(n_layers) if i not in drop]
+    prefix = layer_prefix(model, arch)
+    renumber = {str(old): str(new) for new, old in enumerate(keep)}
+    state = {}
+    for name, tensor in model.state_dict().items():
+        if name.startswith(prefix):
+            index, rest = name[len(prefix):].split(".", 1)
+            if index not in renumber:
+                continue
+            name = f"{prefix}{renumber[index]}.{rest}"
+        state[name] = tensor.detach().clone()
+    config = dict(bundle.config)
+    config[arch.n_layers_key] = len(keep)
+    config["id2label"] = {str(i): name for i, name in enumerate(bundle.labels)}
+    config["label2id"] = {name: i for i, name in enumerate(bundle.labels)}
+    pruned = build_hf_model(config, state).to(next(model.parameters()).device)
+    provenance = {
+        "method": "layer-drop",
+        "layers_removed": sorted(drop),
+        "layers_before": n_layers,
+        "layers_after": len(keep),
+        "base_fingerprint": bundle.fingerprint,
+    }
+    return from_model(pruned, bundle.tokenizer, bundle.labels, task=bundle.task, provenance=provenance,
+                      max_length=bundle.max_length)
+
+
+def _checked_layers(layers: Iterable[int], n_layers: int) -> set[int]:
+    try:
+        values = list(layers)
+    except TypeError:
+        raise InvalidInputError(f"layers must be a list of 0-based layer indices, got {layers!r}") from None
+    bad = [v for v in values if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 0 <= v < n_layers]
+    if bad:
+        raise InvalidInputError(f"layers must be 0-based indices from 0 to {n_layers - 1}, got {bad[0]!r}")
+    if len(set(values)) != len(values):
+        raise InvalidInputError(f"layers names a layer twice: {values}")
+    if not values:
+        raise InvalidInputError("layers must name at least one layer to remove")
+    if len(values) >= n_layers:
+        raise InvalidInputError(f"cannot remove all {n_layers} layers of the model; keep at least one")
+    return {int(v) for v in values}
+
+
+def asc(
+    bundle: ModelBundle,
+    dataset: Dataset,
+    threshold: float = 0.9,
+    n_remove: int | None = None,
+    epochs: float = 2,
+    distill: bool = False,
+    max_rows: int | None = None,
+    batch_size: int = 32,
+    lr: float = 5e-5,
+    seed: int = 0,
+    device: str = "auto",
+    progress: bool | None = None,
+) -> tuple[ModelBundle, ASCInfo]:
+    """Prune the layers of ``bundle`` that are redundant on ``dataset``, then fine-tune on it.
+
+    Layers come from :func:`redundant_layers` (the threshold rule, or the ``n_remove`` most
+    redundant); the pruned model is fine-tuned for ``epochs`` on the labelled data
+    (``epochs=0``: not at all), with the base model's probabilities as an extra
+    distillation loss when ``distill``. Returns a plain, smaller Hugging Face model whose
+    provenance holds :meth:`ASCInfo.to_dict`, and the :class:`ASCInfo`.
+    """
+    architecture(bundle, "base")
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, float)) or epochs < 0:
+        raise InvalidInputError(f"epochs must be a number >= 0, got {epochs!r}")
+    check_positive("lr", lr)
+    data = take_rows(dataset, max_rows)
+    if epochs > 0:
+        data = in_label_order(data, bundle.labels)
+    start = time.perf_counter()
+    similarity = layer_similarity(bundle, data, batch_size=batch_size, device=device, progress=progress)
+    similarity_seconds = time.perf_counter() - start
+    removed = redundant_layers(similarity, threshold, n_remove)
+    if not removed:
+        n = similarity.shape[0]
+        best = max(similarity[i, j] for j in range(1, n) for i in range(j))
+        raise InvalidInputError(
+            f"no layer reaches the similarity threshold {threshold} (the highest similarity between two states "
+            f"is {best:.4f}); lower the threshold or pass n_remove"
+        )
+    pruned = prune_layers(bundle, removed)
+    train_steps, losses, train_seconds = 0, (), 0.0
+    if epochs > 0:
+        teacher = None
+        if distill:
+            from trustaudit.predict import predict
+
+            teacher = predict(bundle, data, batch_size=batch_size, device=device, cache=False, progress=progress).probs
+        stats = fine_tune(
+            pruned.model, pruned.tokenizer, data, epochs=epochs, lr=lr, batch_size=batch_size,
+            max_length=bundle.max_length, seed=seed, teacher_probs=teacher, device=device, progress=progress,
+            desc="ASC fine-tune",
+        )
+        train_steps, losses, train_seconds = stats.steps, tuple(stats.losses), stats.seconds
+    info = ASCInfo(
+        similarity=similarity,
+        layers_removed=removed,
+        layers_before=similarity.shape[0] - 1,
+        layers_after=similarity.shape[0] - 1 - len(removed),
+        threshold=None if n_remove is not None else float(threshold),
+        n_remove=None if n_remove is None else int(n_remove),
+        params_before=bundle.n_params,
+        params_after=pruned.n_params,
+        bytes_before=serialized_bytes(bundle.model.state_dict()),
+        bytes_after=serialized_bytes(pruned.model.state_dict()),
+        rows=len(data),
+        epochs=float(epochs),
+        distill=bool(distill and epochs > 0),
+        train_steps=train_steps,
+        train_losses=losses,
+        similarity_seconds=similarity_seconds,
+        train_seconds=train_seconds,
+    )
+    provenance = {
+        **info.to_dict(),
+        "lr": lr,
+        "seed": seed,
+        "base_fingerprint": bundle.fingerprint,
+        "data": {"path": data.path, "sha256": data.sha256},
+    }
+    result = from_model(pruned.model, pruned.tokenizer, bundle.labels, task=bundle.task or _task(data),
+                        provenance=provenance, max_length=bundle.max_length)
+    return result, info
+
+
+def _task(data: Dataset) -> str:
+    return "pair" if data.is_pair else "single"

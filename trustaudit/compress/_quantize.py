@@ -1,0 +1,133 @@
+"""Dynamic int8 quantization of a classifier's Linear layers (``torch.ao.quantization.quantize_dynamic``).
+
+A bundle of kind ``"quantized"`` stores the float weights and re-quantizes them when it is
+loaded: quantization is deterministic, so every load gives the same int8 model and the same
+logits, and the file stays loadable with ``weights_only=True`` (packed int8 weights are not).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import nn
+
+from trustaudit.compress._common import serialized_bytes
+from trustaudit.exceptions import InvalidInputError
+from trustaudit.models import ModelBundle, build_hf_model, register_kind
+from trustaudit.models._bundle import tokenizer_files
+
+__all__ = ["QuantizedClassifier", "quantize"]
+
+
+class QuantizedClassifier(nn.Module):
+    """A transformers classifier whose Linear layers run as dynamic int8; it stays on the CPU.
+
+    int8 kernels exist only for the CPU, so ``to()`` leaves the module where it is and
+    ``forward`` moves inputs to the CPU and the logits back to the inputs' device.
+    """
+
+    def __init__(self, config: Mapping[str, Any], float_state: Mapping[str, torch.Tensor]) -> None:
+        super().__init__()
+        self.float_config = dict(config)
+        self.float_state = {name: t.detach().cpu().clone() for name, t in float_state.items()}
+        float_model = build_hf_model(self.float_config, self.float_state)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "torch.ao.quantization is deprecated", DeprecationWarning)
+            warnings.filterwarnings("ignore", "torch.quantize_per_tensor", UserWarning)
+            self.model = torch.ao.quantization.quantize_dynamic(
+                float_model, {nn.Linear}, dtype=torch.qint8, inplace=True
+            ).eval()
+
+    @property
+    def config(self) -> Any:
+        """The wrapped model's transformers config."""
+        return self.model.config
+
+    def to(self, *args: Any, **kwargs: Any) -> QuantizedClassifier:
+        """Stay on the CPU (dynamic int8 kernels run nowhere else)."""
+        return self
+
+    def forward(self, **inputs: Any) -> Any:
+        """The wrapped model's output for the tokenizer's tensors, logits on the inputs' device."""
+        devices = [v.device for v in inputs.values() if isinstance(v, torch.Tensor)]
+        output = self.model(**{k: v.cpu() if isinstance(v, torch.Tensor) else v for k, v in inputs.items()})
+        if devices and devices[0].type != "cpu":
+            output.logits = output.logits.to(devices[0])
+        return output
+
+    def bundle_payload(self, bundle: ModelBundle) -> dict[str, Any]:
+        """The bundle dictionary: float weights, config, tokenizer and provenance (tensors and strings)."""
+        config = {
+            **self.float_config,
+            "id2label": {str(i): name for i, name in enumerate(bundle.labels)},
+            "label2id": {name: i for i, name in enumerate(bundle.labels)},
+        }
+        return {
+            "kind": "quantized",
+            "config": json.dumps(config, sort_keys=True),
+            "state_dict": self.float_state,
+            "tokenizer_files": tokenizer_files(bundle.tokenizer),
+            "labels": list(bundle.labels),
+            "task": bundle.task,
+            "provenance": json.dumps(dict(bundle.provenance), sort_keys=True),
+            "fingerprint": bundle.fingerprint,
+            "n_params": bundle.n_params,
+            "extra": {"dtype": "qint8", "modules": "Linear"},
+        }
+
+
+def _build(payload: Mapping[str, Any]) -> nn.Module:
+    return QuantizedClassifier(json.loads(payload["config"]), payload["state_dict"])
+
+
+register_kind("quantized", _build)
+
+
+def quantize(bundle: ModelBundle) -> ModelBundle:
+    """Dynamic int8 quantization of every Linear layer of a plain Hugging Face classifier.
+
+    Weights are int8 with one scale per tensor; activations are quantized on the fly per
+    batch. The provenance records the float and int8 sizes (serialized state dicts) and the
+    quantization engine, whose kernels decide the exact outputs.
+    """
+    if not isinstance(bundle, ModelBundle):
+        raise InvalidInputError(f"bundle must be a ModelBundle (see load_model), got {type(bundle).__name__}")
+    if bundle.kind != "hf":
+        raise InvalidInputError(f"{bundle.path}: only a plain Hugging Face classifier can be quantized, got a {bundle.kind!r} model")
+    float_state = bundle.model.state_dict()
+    module = QuantizedClassifier(bundle.config, float_state)
+    n_linear = sum(1 for m in bundle.model.modules() if isinstance(m, nn.Linear))
+    float_bytes = serialized_bytes(float_state)
+    int8_bytes = serialized_bytes(module.model.state_dict())
+    engine = torch.backends.quantized.engine
+    provenance = {
+        "method": "dynamic-int8",
+        "dtype": "qint8",
+        "modules": "Linear",
+        "linear_layers": n_linear,
+        "engine": engine,
+        "torch": torch.__version__,
+        "float_bytes": float_bytes,
+        "int8_bytes": int8_bytes,
+        "base_fingerprint": bundle.fingerprint,
+    }
+    fingerprint = hashlib.sha256(f"dynamic-qint8|{bundle.fingerprint}".encode()).hexdigest()
+    return ModelBundle(
+        model=module,
+        tokenizer=bundle.tokenizer,
+        labels=bundle.labels,
+        task=bundle.task,
+        fingerprint=fingerprint,
+        n_params=bundle.n_params,
+        bytes_on_disk=0,
+        path="<in memory>",
+        max_length=bundle.max_length,
+        kind="quantized",
+        provenance=provenance,
+        config=dict(bundle.config),
+    )
