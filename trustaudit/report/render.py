@@ -405,3 +405,48 @@ def summary_markdown(result: Any, report: str | None = None) -> str:
     lines.append(f"{doc['data']['rows_used']:,} rows of `{os.path.basename(doc['data']['path'])}`; thresholds from {verdict['source']}."
                  + (f" Full report: `{report}`." if report else ""))
     return "\n".join(lines) + "\n"
+
+
+def index_row(result: Any, href: str | None = None, name: str | None = None, description: str = "") -> dict[str, Any]:
+    """One row of an index page: the key numbers of one audit."""
+    doc = result.to_dict() if hasattr(result, "to_dict") else result
+    models, p = doc["models"], doc["predictions"]
+    c, a = doc.get("calibration") or {}, doc.get("attribution") or {}
+    base_bytes, small_bytes = models["base"].get("bytes") or 0, models["small"].get("bytes") or 0
+    size_ratio = small_bytes / base_bytes if base_bytes and small_bytes else models.get("param_ratio")
+
+    def explainer(name_: str, key: str) -> float | None:
+        return (a.get(name_) or {}).get(key) if a.get("available") else None
+
+    return {
+        "name": name or os.path.basename(str(models["small"]["path"])),
+        "description": description or _provenance_text(models["small"].get("provenance") or {}),
+        "href": href,
+        "data": os.path.basename(str(doc["data"]["path"])),
+        "rows": doc["data"]["rows_used"],
+        "explained": a.get("explained", 0),
+        "base_accuracy": p["base"]["accuracy"],
+        "small_accuracy": p["small"]["accuracy"],
+        "agreement": p["agreement"],
+        "base_ece": c.get("base", {}).get("ece"),
+        "small_ece": c.get("small", {}).get("ece"),
+        "base_brier": c.get("base", {}).get("brier"),
+        "small_brier": c.get("small", {}).get("brier"),
+        "lime": explainer("lime", "feature_agreement"),
+        "lime_floor": explainer("lime", "floor"),
+        "shap": explainer("shap", "feature_agreement"),
+        "shap_floor": explainer("shap", "floor"),
+        "size_ratio": size_ratio,
+        "speedup": models.get("speedup_batch1"),
+        "passed": doc["verdict"]["passed"],
+        "failed": [c_["key"] for c_ in doc["verdict"]["checks"] if c_["status"] == "fail"],
+    }
+
+
+def render_index(rows: Sequence[Mapping[str, Any]], title: str = "trustaudit: audits", intro: str = "") -> str:
+    """An HTML page tabulating several audits (rows from :func:`index_row`), linking each report."""
+    from trustaudit._version import __version__
+
+    return _environment().get_template("index.html.j2").render(
+        rows=list(rows), title=title, intro=intro, version=__version__, css=_read("report.css"), script=_read("report.js")
+    )
