@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import LABELS
-from trustaudit.audit import AuditConfig, AuditResult, audit, rejudge, stratified_sample
+from trustaudit._audit import AuditConfig, AuditResult, audit, rejudge, stratified_sample
 from trustaudit.data import load_dataset
 from trustaudit.exceptions import InvalidInputError
 from trustaudit.gate import GateConfig
@@ -61,7 +61,7 @@ def test_document_has_the_documented_paths(pair_result: AuditResult) -> None:
 def test_values_are_consistent(pair_result: AuditResult, trained_pair) -> None:
     base, small, dev = trained_pair
     from trustaudit.metrics import expected_calibration_error
-    from trustaudit.predict import predict
+    from trustaudit._predict import predict
 
     pair = load_pair(base, small)
     data = load_dataset(dev, pair.labels)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from trustaudit.audit import AuditConfig, audit
+from trustaudit._audit import AuditConfig, audit
 from trustaudit.report.render import write_report
 
 CHROMIUM_FLAGS = [

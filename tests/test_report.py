@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from trustaudit.audit import AuditConfig, AuditResult, audit
+from trustaudit._audit import AuditConfig, AuditResult, audit
 from trustaudit.report.render import render_html, summary_markdown, summary_text, write_report
 
 

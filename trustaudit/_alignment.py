@@ -18,7 +18,7 @@ from trustaudit.data import Dataset
 from trustaudit.models import ModelPair
 
 if TYPE_CHECKING:
-    from trustaudit.audit import AuditConfig
+    from trustaudit._audit import AuditConfig
     from trustaudit.metrics import AttributionAgreement
 
 

@@ -114,7 +114,7 @@ def _cmd_pack(args: argparse.Namespace) -> int:
 def _cmd_predict(args: argparse.Namespace) -> int:
     from trustaudit.data import load_dataset
     from trustaudit.models import load_model
-    from trustaudit.predict import predict, write_predictions
+    from trustaudit._predict import predict, write_predictions
 
     bundle = load_model(args.model, args.labels, allow_pickle=args.allow_pickle, tokenizer=args.tokenizer, max_length=args.max_length)
     dataset = load_dataset(args.data, bundle.labels, **data_kwargs(args))
@@ -174,7 +174,7 @@ def _gate_config(args: argparse.Namespace) -> tuple[Any, str]:
 def _cmd_compare(args: argparse.Namespace) -> int:
     import shlex
 
-    from trustaudit.audit import AuditConfig, audit
+    from trustaudit._audit import AuditConfig, audit
     from trustaudit.models import load_pair
     from trustaudit.report.render import summary_text
 
@@ -205,7 +205,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
-    from trustaudit.audit import AuditResult, rejudge
+    from trustaudit._audit import AuditResult, rejudge
     from trustaudit.report.render import summary_text
 
     result = AuditResult.read_json(args.results)

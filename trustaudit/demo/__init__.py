@@ -128,7 +128,7 @@ def make_candidates(paths: DemoModels, out: Path, seed: int, device: str) -> dic
 def run_demo(out: Path, seed: int = 0, device: str = "auto") -> int:
     """Train the demo pair, create ASC and AlAd candidates, audit each against the base, write an index."""
     from trustaudit._io import write_text_atomic
-    from trustaudit.audit import AuditConfig, audit
+    from trustaudit._audit import AuditConfig, audit
     from trustaudit.report.render import index_row, render_index, summary_text, write_report
 
     start = time.perf_counter()

@@ -313,7 +313,7 @@ def build_context(doc: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def render_html(result: Any) -> str:
-    """The self-contained HTML report of an :class:`~trustaudit.audit.AuditResult` (or its dict)."""
+    """The self-contained HTML report of an :class:`~trustaudit.AuditResult` (or its dict)."""
     doc = result.to_dict() if hasattr(result, "to_dict") else result
     return _environment().get_template("report.html.j2").render(**build_context(doc))
 

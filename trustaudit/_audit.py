@@ -33,7 +33,7 @@ from trustaudit.data import Dataset, load_dataset
 from trustaudit.exceptions import InvalidInputError
 from trustaudit.gate import GateConfig, GateResult, evaluate
 from trustaudit.models import ModelBundle, ModelPair, load_pair
-from trustaudit.predict import Predictions, predict
+from trustaudit._predict import Predictions, predict
 
 SCHEMA_VERSION = 1
 EXPLAINERS = ("lime", "shap")
