@@ -103,6 +103,12 @@ def naive_example(models, premise, hypothesis, segment, target, args, lime_runs)
     return weights
 
 
+def token_ids(tokenizer, pairs) -> list[list[int]]:
+    """Token ids as both the engine and the naive classifier get them: batched, so that an empty
+    second text stays a second text (a single call would drop it)."""
+    return tokenizer([a for a, _ in pairs], [b for _, b in pairs] if pairs[0][1] is not None else None)["input_ids"]
+
+
 def throughput(bundle, length: int, batch_size: int, seconds: float = 1.0) -> float:
     """Inputs per second on full batches of ``length`` tokens with no padding."""
     ids = bundle.tokenizer("A man in a blue shirt is standing on a ladder.", "A man is outside.")["input_ids"]
@@ -201,10 +207,8 @@ def main() -> None:
                 naive_inputs, naive_probs = lime_runs[run]
                 refit = lime.fit(drawn, naive_probs, example.target).scores
                 refit_gap = max(refit_gap, float(np.abs(refit - weights[run]).max()))
-                tokenizer = bundles["small" if run == "small" else "base"].tokenizer
-                same_texts &= all(
-                    tokenizer(*theirs)["input_ids"] == tokenizer(*mine)["input_ids"]
-                    for theirs, mine in zip(naive_inputs, drawn.texts)
+                same_texts &= token_ids(bundles["base"].tokenizer, naive_inputs) == token_ids(
+                    bundles["base"].tokenizer, list(drawn.texts)
                 )
         results[segment] = (tallies, floor, lime_gap, refit_gap, same_ranking, same_texts)
 

@@ -57,7 +57,6 @@ def test_partition_above_the_budget_stays_within_it(memo_model) -> None:
     assert not result.params["complete"]
     assert result.evaluations <= 60
     assert abs(result.diagnostics["additivity_gap"]) < 1e-6
-    assert shap.planned_masks(features, 60) is None
 
 
 def test_planned_masks_are_the_coalitions_partition_visits(memo_model) -> None:
@@ -74,6 +73,22 @@ def test_planned_masks_are_the_coalitions_partition_visits(memo_model) -> None:
     assert result.params["algorithm"] == "partition" and result.params["complete"]
     assert set(visited) == set(features.perturb_many(planned))
     assert result.evaluations == len(planned)
+
+
+def test_an_incomplete_partition_chooses_only_one_batch_beyond_the_plan(memo_model) -> None:
+    features = FeatureSet(PREMISE, "the cat is not red and the dog sleeps in the park")
+    planned = set(features.perturb_many(shap.planned_masks(features, 100)))
+    calls: list[list] = []
+
+    def recording(pairs):
+        calls.append(list(pairs))
+        return memo_model(pairs)
+
+    result = shap.explain(features, recording, 1, max_evals=100)
+    assert not result.params["complete"] and result.evaluations <= 100
+    visited = {text for call in calls for text in call}
+    assert planned < visited
+    assert sum(1 for call in calls if not set(call) <= planned) == 1
 
 
 def test_clustering_is_a_linkage_grouping_each_text_first() -> None:

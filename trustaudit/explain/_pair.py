@@ -1,10 +1,11 @@
 """Explaining a model pair: both models, the same features, the same class, one engine.
 
 For every example, the texts both models need that are known in advance (LIME's samples,
-drawn once and shared by the two models; exact or fully expanded SHAP coalitions) go to
-each model in one call, the base model's extra texts for the noise floor in a second, and
-only then do the explainers run, served from the engine's memo. SHAP Partition runs that
-must choose their coalitions from a model's outputs send one batch per round.
+drawn once and shared by the two models; exact SHAP coalitions, or the levels of the
+Partition tree that fit the budget) go to each model in one call, the base model's extra
+texts for the noise floor in a second, and only then do the explainers run, served from
+the engine's memo. A Partition run whose budget ends inside a level of its tree chooses
+that level's coalitions from its model's outputs: one more batch per run.
 """
 
 from __future__ import annotations
@@ -218,10 +219,7 @@ def _explain_example(engine: ExplainEngine, s: _Settings, features: FeatureSet, 
         if s.noise_seed is not None:
             drawn["noise"] = lime.sample(features, num_samples=s.lime_samples, seed=s.noise_seed)
     if shap.NAME in s.names:
-        shared += [features.text, features.perturb(np.zeros(len(features), dtype=bool))]
-        planned = shap.planned_masks(features, s.shap_max_evals)
-        if planned is not None:
-            shared += features.perturb_many(planned)
+        shared += features.perturb_many(shap.planned_masks(features, s.shap_max_evals))
     for name in ("base", "small"):
         engine.prefetch(name, shared)
     if "noise" in drawn:

@@ -11,14 +11,16 @@ the budget, Owen values from ``PartitionExplainer`` above it, over a hierarchy o
 contiguous words — a balanced binary tree within each text, the two texts joined last.
 The explained output is the probability of the target class.
 
-Partition picks its next coalitions from the outputs so far, so each model follows its
-own path; it is called with ``batch_size = max_evals`` (by default), so each of its
-rounds reaches the model as one batch (about log4(max_evals) rounds); it evaluates
-coalitions in pairs, so an odd budget may be exceeded by one. When the whole tree
-fits in the budget, every coalition is visited whatever the outputs, and
-:func:`planned_masks` lists them in advance so they can be evaluated with everything
-else; such a *complete* Partition explanation (``params["complete"]``) does not depend on
-the seed, like exact values. Partition breaks ties with ``np.random``: the global numpy
+Partition picks its next coalitions from the outputs so far, so each model may follow
+its own path. It is called with ``batch_size = max_evals`` (by default), the largest
+shap allows: each round of its ``owen`` loop then takes every queued node, so the rounds
+are the levels of the tree and only the level where the budget runs out depends on the
+outputs. :func:`planned_masks` lists the levels that fit, so they are evaluated in
+advance with everything else of the example, and a Partition explanation adds one batch
+of its own at most. When the whole tree fits, the explanation is *complete*
+(``params["complete"]``): it visits every coalition and does not depend on the seed,
+like exact values. Coalitions are evaluated in pairs, so an odd budget may be exceeded
+by one. Partition breaks ties with ``np.random``: the global numpy
 generator is seeded with ``seed`` for the explanation and restored afterwards.
 """
 
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -123,39 +126,64 @@ def _all_masks(d: int) -> np.ndarray:
     return ((codes >> np.arange(d, dtype=np.int64)) & 1).astype(bool)
 
 
-def _owen_masks(tree: np.ndarray, d: int, limit: int) -> np.ndarray | None:
-    """Every coalition Partition visits when it expands the whole tree; ``None`` past ``limit``."""
+def _owen_levels(tree: np.ndarray, d: int) -> Iterator[list[np.ndarray]]:
+    """The coalitions Partition evaluates, level by level of the tree (two per internal node visit).
+
+    A node is visited once per context its ancestors create: the root once with nothing
+    kept, each child of a visit (context ``m00``) with ``m00`` and with ``m00`` plus its
+    sibling, as ``PartitionExplainer.owen`` recurses.
+    """
     node_masks = [np.eye(d, dtype=bool)[i] for i in range(d)]
     for left, right, _, _ in tree:
         node_masks.append(node_masks[int(left)] | node_masks[int(right)])
+    visits = [(np.zeros(d, dtype=bool), 2 * d - 2)]
+    while visits:
+        masks: list[np.ndarray] = []
+        children = []
+        for m00, node in visits:
+            if node < d:
+                continue
+            left, right = int(tree[node - d, 0]), int(tree[node - d, 1])
+            m10, m01 = m00 | node_masks[left], m00 | node_masks[right]
+            masks += [m10, m01]
+            children += [(m00, left), (m00, right), (m01, left), (m10, right)]
+        if masks:
+            yield masks
+        visits = children
+
+
+def _partition_plan(features: FeatureSet, max_evals: int) -> tuple[list[np.ndarray], bool]:
+    """The coalitions Partition will evaluate whatever the outputs, and whether that is all of them.
+
+    With ``batch_size >= max_evals`` each round of ``owen`` takes every queued node, so a
+    round is a level of the tree; a level is evaluated in full while the pairs it adds start
+    below the budget (``max_evals - 2`` after the empty and full coalitions), and only the
+    level where the budget runs out is chosen from the outputs.
+    """
+    d = len(features)
     masks = [np.zeros(d, dtype=bool), np.ones(d, dtype=bool)]
-    stack = [(masks[0], 2 * d - 2)]
-    while stack:
-        m00, node = stack.pop()
-        if node < d:
-            continue
-        left, right = int(tree[node - d, 0]), int(tree[node - d, 1])
-        m10 = m00 | node_masks[left]
-        m01 = m00 | node_masks[right]
-        masks += [m10, m01]
-        if len(masks) > limit:
-            return None
-        stack += [(m00, left), (m00, right), (m01, left), (m10, right)]
-    return np.asarray(masks)
+    count = 0
+    for level in _owen_levels(clustering(features), d):
+        if count + len(level) > max_evals - 1:
+            return masks, False
+        masks += level
+        count += len(level)
+    return masks, True
 
 
-def planned_masks(features: FeatureSet, max_evals: int = DEFAULT_MAX_EVALS) -> np.ndarray | None:
-    """The masks an explanation will evaluate, when they do not depend on the model's outputs.
+def planned_masks(features: FeatureSet, max_evals: int = DEFAULT_MAX_EVALS) -> np.ndarray:
+    """The masks an explanation with the default batch size evaluates whatever the model's outputs.
 
-    All ``2**d`` coalitions for exact Shapley values; every coalition of the tree when
-    Partition can expand all of it within ``max_evals``; ``None`` when Partition has to
-    choose (its masks then depend on the model).
+    All ``2**d`` coalitions for exact Shapley values; for Partition, every level of the tree
+    that fits in ``max_evals`` — the whole tree when it fits, in which case nothing is left
+    to choose. A Partition explanation then adds at most one batch of its own (part of the
+    next level, chosen from the outputs).
     """
     d = len(features)
     max_evals = check_max_evals(max_evals)
     if uses_exact(d, max_evals):
         return _all_masks(d)
-    return _owen_masks(clustering(features), d, max_evals)
+    return np.asarray(_partition_plan(features, max_evals)[0])
 
 
 def explain(
@@ -193,7 +221,7 @@ def explain(
         "max_evals": max_evals,
         "seed": seed,
         "output": "probability",
-        "complete": exact or planned_masks(features, max_evals) is not None,
+        "complete": exact or _partition_plan(features, max_evals)[1],
     }
     if d == 0:
         scores, base_value = np.zeros(0), output
