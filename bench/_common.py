@@ -147,7 +147,7 @@ def best_seconds(bundles: dict[str, Any], data: Any, rounds: int = 5, threads: i
     work on a shared machine. One thread by default: with two threads on two busy cores,
     OpenMP barriers turn any other process into slowdowns of 5-20x for whole passes.
     """
-    from trustaudit.predict import predict
+    from trustaudit._predict import predict
 
     torch.set_num_threads(threads)
     seconds: dict[str, float] = {}

@@ -67,7 +67,7 @@ def main() -> None:
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     import trustaudit
-    from trustaudit.predict import predict
+    from trustaudit._predict import predict
     from trustaudit.compress import alad
     from trustaudit.models import from_model, save_bundle
 

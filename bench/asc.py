@@ -41,7 +41,7 @@ def main() -> None:
     args = parser.parse_args()
 
     import trustaudit
-    from trustaudit.predict import predict
+    from trustaudit._predict import predict
     from trustaudit._training import fine_tune
     from trustaudit.compress import asc, layer_similarity, prune_layers, quantize, redundant_layers
     from trustaudit.compress._common import serialized_bytes

@@ -79,3 +79,32 @@ def dev_tsv(tmp_path_factory: pytest.TempPathFactory, task_rows) -> Path:
 @pytest.fixture()
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)
+
+
+XSS_ROWS = [
+    ("<script>alert(1)</script> the red cat sleeps", "the cat sleeps", "entailment"),
+    ("a dog runs in the park", "<img src=x onerror=alert(1)> the dog is hungry", "neutral"),
+]
+
+
+@pytest.fixture(scope="session")
+def trained_pair(tmp_path_factory: pytest.TempPathFactory, tokenizer) -> tuple[Path, Path, Path]:
+    """A base (2 layers, 32 wide) and a small (1 layer, 16 wide) model trained for a few seconds
+    on the demo task, saved as bundles, and a dev file whose first rows carry HTML/script payloads."""
+    from trustaudit._training import fine_tune
+    from trustaudit.data import load_dataset
+    from trustaudit.demo._factory import make_bert
+    from trustaudit.demo._task import generate_task
+    from trustaudit.models import from_model, save_bundle
+
+    root = tmp_path_factory.mktemp("trained")
+    train = load_dataset(write_rows(root / "train.tsv", generate_task(600, seed=11)), LABELS)
+    paths = []
+    for name, layers, hidden, heads, seed in (("base", 2, 32, 2, 1), ("small", 1, 16, 1, 2)):
+        model = make_bert(tokenizer, LABELS, layers=layers, hidden=hidden, heads=heads, dropout=0.0, seed=seed)
+        fine_tune(model, tokenizer, train, epochs=3, lr=2e-3, batch_size=32, seed=seed, device="cpu", progress=False)
+        path = root / f"{name}.pt"
+        save_bundle(from_model(model, tokenizer, LABELS, task="pair", provenance={"method": "test", "role": name}), path)
+        paths.append(path)
+    dev = write_rows(root / "dev.tsv", XSS_ROWS + generate_task(90, seed=12))
+    return paths[0], paths[1], dev

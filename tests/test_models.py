@@ -145,7 +145,7 @@ def _permuted_copy(bundle, order: list[int], path: Path) -> Path:
 
 def test_pair_aligns_labels_by_name(tiny_bundle_path: Path, tmp_path: Path, dev_tsv: Path) -> None:
     from trustaudit.data import load_dataset
-    from trustaudit.predict import predict
+    from trustaudit._predict import predict
 
     base = load_model(tiny_bundle_path)
     order = [2, 0, 1]

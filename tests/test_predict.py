@@ -15,7 +15,7 @@ from trustaudit._engine import Evaluator
 from trustaudit.data import load_dataset
 from trustaudit.exceptions import InvalidInputError
 from trustaudit.models import load_model
-from trustaudit.predict import predict
+from trustaudit._predict import predict
 
 
 def test_probabilities_match_a_direct_forward_pass(tiny_bundle_path: Path, dev_tsv: Path) -> None:

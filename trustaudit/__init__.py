@@ -30,8 +30,16 @@ _LAZY: dict[str, str] = {
     "save_bundle": "trustaudit.models",
     "Dataset": "trustaudit.data",
     "load_dataset": "trustaudit.data",
-    "Predictions": "trustaudit.predict",
-    "predict": "trustaudit.predict",
+    "Predictions": "trustaudit._predict",
+    "predict": "trustaudit._predict",
+    "AuditConfig": "trustaudit._audit",
+    "AuditResult": "trustaudit._audit",
+    "audit": "trustaudit._audit",
+    "GateConfig": "trustaudit.gate",
+    "load_gate_config": "trustaudit.gate",
+    "explain_pair": "trustaudit.explain",
+    "render_html": "trustaudit.report.render",
+    "write_report": "trustaudit.report.render",
 }
 
 __all__ = [

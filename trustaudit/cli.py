@@ -114,7 +114,7 @@ def _cmd_pack(args: argparse.Namespace) -> int:
 def _cmd_predict(args: argparse.Namespace) -> int:
     from trustaudit.data import load_dataset
     from trustaudit.models import load_model
-    from trustaudit.predict import predict, write_predictions
+    from trustaudit._predict import predict, write_predictions
 
     bundle = load_model(args.model, args.labels, allow_pickle=args.allow_pickle, tokenizer=args.tokenizer, max_length=args.max_length)
     dataset = load_dataset(args.data, bundle.labels, **data_kwargs(args))
@@ -138,6 +138,83 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         parts.append(f"written to {args.out}")
     print(" | ".join(parts), file=sys.stdout if args.out else sys.stderr)
     return EXIT_OK
+
+
+def _top_k(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected integers like 5 or 5,10, got {text!r}") from None
+    if not values or any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"expected positive integers like 5 or 5,10, got {text!r}")
+    return values
+
+
+def _write_outputs(result: Any, args: argparse.Namespace) -> None:
+    from trustaudit.gate import junit_xml
+    from trustaudit.report.render import summary_markdown, write_report
+    from trustaudit._io import write_text_atomic
+
+    if args.json:
+        result.write_json(args.json)
+    if args.out:
+        write_report(result, args.out)
+    if args.junit:
+        write_text_atomic(args.junit, junit_xml(result.gate))
+    if args.summary:
+        write_text_atomic(args.summary, summary_markdown(result, report=args.out))
+
+
+def _gate_config(args: argparse.Namespace) -> tuple[Any, str]:
+    from trustaudit.gate import load_gate_config
+
+    return load_gate_config(args.gate)
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    import shlex
+
+    from trustaudit._audit import AuditConfig, audit
+    from trustaudit.models import load_pair
+    from trustaudit.report.render import summary_text
+
+    gate, source = _gate_config(args)
+    config = AuditConfig(
+        explain_n=args.explain_n,
+        lime_samples=args.lime_samples,
+        shap_max_evals=args.shap_max_evals,
+        top_k=args.top_k,
+        seed=args.seed,
+        n_bins=args.n_bins,
+        n_resamples=args.n_resamples,
+        segment=args.explain_segment,
+        target=args.explain_target,
+        explainers=tuple(args.explainers.split(",")),
+        batch_size=args.batch_size,
+        device=args.device,
+        gate=gate,
+        gate_source=source,
+    )
+    pair = load_pair(args.base, args.small, labels=args.labels, small_labels=args.small_labels,
+                     allow_pickle=args.allow_pickle, max_length=args.max_length)
+    command = "trustaudit " + " ".join(shlex.quote(a) for a in (args.argv or []))
+    result = audit(pair, None, args.data, config, cache=cache_arg(args), command=command, data_options=data_kwargs(args))
+    _write_outputs(result, args)
+    print(summary_text(result, report=args.out, json_path=args.json))
+    return EXIT_OK if result.passed else EXIT_GATE_FAILED
+
+
+def _cmd_render(args: argparse.Namespace) -> int:
+    from trustaudit._audit import AuditResult, rejudge
+    from trustaudit.report.render import summary_text
+
+    result = AuditResult.read_json(args.results)
+    if args.gate:
+        result = rejudge(result, *_gate_config(args))
+    args.json = None
+    _write_outputs(result, args)
+    print(summary_text(result, report=args.out))
+    return EXIT_OK if result.passed else EXIT_GATE_FAILED
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -173,6 +250,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="FILE", help="write JSONL here (default: stdout)")
     p.set_defaults(func=_cmd_predict)
 
+    p = sub.add_parser("compare", help="audit a base/small model pair: report, JSON results, CI gate")
+    p.add_argument("base", metavar="BASE", help="the large model: a .pt bundle or a Hugging Face directory")
+    p.add_argument("small", metavar="SMALL", help="the compressed candidate")
+    add_data_options(p)
+    add_model_options(p)
+    p.add_argument("--small-labels", metavar="NAMES", help="label names of the small model, if they differ from --labels")
+    group = p.add_argument_group("audit")
+    group.add_argument("--explain-n", type=_non_negative_int, default=100, metavar="N", help="rows to explain, stratified by gold label (default: 100; 0 turns explanations off)")
+    group.add_argument("--lime-samples", type=_positive_int, default=1000, metavar="N", help="LIME samples per explanation (default: 1000)")
+    group.add_argument("--shap-max-evals", type=_positive_int, default=500, metavar="N", help="SHAP Partition budget per explanation (default: 500)")
+    group.add_argument("--top-k", type=_top_k, default=(5,), metavar="K[,K...]", help="k of the top-k agreement metrics; the first is the headline (default: 5)")
+    group.add_argument("--explain-segment", choices=("both", "a", "b"), default="both", help="which texts of a pair give features (default: both)")
+    group.add_argument("--explain-target", choices=("base_predicted", "gold"), default="base_predicted", help="the class explained (default: the base model's prediction)")
+    group.add_argument("--explainers", default="lime,shap", help="lime, shap or lime,shap (default)")
+    group.add_argument("--n-bins", type=_positive_int, default=15, metavar="N", help="calibration bins (default: 15)")
+    group.add_argument("--n-resamples", type=_non_negative_int, default=1000, metavar="N", help="bootstrap resamples for intervals (default: 1000)")
+    add_runtime_options(p)
+    out = p.add_argument_group("outputs")
+    out.add_argument("--out", default="trustaudit-report.html", metavar="FILE", help="HTML report (default: trustaudit-report.html)")
+    out.add_argument("--json", metavar="FILE", help="machine-readable results")
+    out.add_argument("--gate", metavar="FILE", help="gate thresholds (TOML); default: [tool.trustaudit.gate] in ./pyproject.toml, else built-in")
+    out.add_argument("--junit", metavar="FILE", help="JUnit XML, one test case per gate check")
+    out.add_argument("--summary", metavar="FILE", help="Markdown summary for a pull-request comment")
+    p.set_defaults(func=_cmd_compare)
+
+    p = sub.add_parser("render", help="re-render a report from results JSON, without recomputing")
+    p.add_argument("results", metavar="RESULTS_JSON")
+    p.add_argument("-o", "--out", required=True, metavar="FILE", help="HTML report to write")
+    p.add_argument("--gate", metavar="FILE", help="judge the stored results against these thresholds instead")
+    p.add_argument("--junit", metavar="FILE")
+    p.add_argument("--summary", metavar="FILE")
+    p.set_defaults(func=_cmd_render)
+
     p = sub.add_parser("demo", help="train a small model pair on a built-in task and audit it (no files, no network)")
     p.add_argument("--out", default="trustaudit-demo", metavar="DIR", help="where to write models, data and reports (default: ./trustaudit-demo)")
     p.add_argument("--seed", type=int, default=0)
@@ -198,6 +308,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from trustaudit._progress import set_progress
 
     set_progress(args.progress)
+    args.argv = list(argv) if argv is not None else sys.argv[1:]
     if not args.debug:
         warnings.filterwarnings("ignore", category=FutureWarning)
     try:

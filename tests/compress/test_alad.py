@@ -16,7 +16,7 @@ from trustaudit.compress._alad import ClassificationHead, window_stack
 from trustaudit.compress._arch import architecture
 from trustaudit.exceptions import InvalidInputError, LabelMismatchError
 from trustaudit.models import from_model, load_model, load_pair, save_bundle
-from trustaudit.predict import predict
+from trustaudit._predict import predict
 
 
 def _bundle(model, tokenizer, labels=LABELS):

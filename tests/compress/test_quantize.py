@@ -13,7 +13,7 @@ from tests.conftest import LABELS
 from trustaudit.compress import QuantizedClassifier, quantize
 from trustaudit.exceptions import InvalidInputError
 from trustaudit.models import from_model, load_model, load_pair, save_bundle
-from trustaudit.predict import predict
+from trustaudit._predict import predict
 
 
 @pytest.fixture(scope="module")

@@ -269,7 +269,7 @@ def asc(
     if epochs > 0:
         teacher = None
         if distill:
-            from trustaudit.predict import predict
+            from trustaudit._predict import predict
 
             teacher = predict(bundle, data, batch_size=batch_size, device=device, cache=False, progress=progress).probs
         stats = fine_tune(

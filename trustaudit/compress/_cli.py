@@ -102,7 +102,7 @@ def _train_data(args: argparse.Namespace, labels: tuple[str, ...]) -> Any:
 def _accuracies(args: argparse.Namespace, models: dict[str, Any]) -> str:
     """One line with each model's accuracy on ``--eval`` (read with the --data column options)."""
     from trustaudit.data import load_dataset
-    from trustaudit.predict import predict
+    from trustaudit._predict import predict
 
     first = next(iter(models.values()))
     kwargs = {**data_kwargs(args), "limit": None, "sample": None}

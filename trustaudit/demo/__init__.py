@@ -1,7 +1,7 @@
 """``trustaudit demo``: the embedded default, with no files and no network.
 
 Generates a small NLI task, trains a "base" BERT and a smaller "compressed" one from
-scratch on the CPU, and compares them.
+scratch on the CPU, and audits the pair end to end: the same ``compare`` a user runs.
 """
 
 from __future__ import annotations
@@ -95,24 +95,62 @@ def train_demo_models(out: Path, seed: int = 0, device: str = "auto") -> DemoMod
     return paths
 
 
+DEMO_AUDIT = {"explain_n": 30, "lime_samples": 500, "shap_max_evals": 300, "batch_size": 128}
+CANDIDATES = (
+    ("small", "a 2-layer, 32-wide BERT trained from scratch on the same data"),
+    ("asc", "ASC: the base with its 2 most redundant layers removed, then fine-tuned"),
+    ("alad", "AlAd: the small model with a window adapter onto the base's states and the base's head, fine-tuned jointly"),
+)
+
+
+def make_candidates(paths: DemoModels, out: Path, seed: int, device: str) -> dict[str, Path]:
+    """Create the ASC and AlAd candidates of the demo (reused when present)."""
+    from trustaudit.compress import alad, asc
+    from trustaudit.models import load_model
+
+    candidates = {"small": paths.small, "asc": out / "asc.pt", "alad": out / "alad.pt"}
+    base = load_model(paths.base)
+    train = load_dataset(paths.train, base.labels)
+    if not candidates["asc"].exists():
+        _say("ASC: measuring how much each layer of the base changes the representation of the task's data")
+        pruned, info = asc(base, train, n_remove=2, epochs=2, lr=5e-4, batch_size=32, seed=seed, device=device)
+        _say(f"     removed layers {list(info.layers_removed)}: {info.params_before:,} -> {info.params_after:,} parameters")
+        save_bundle(pruned, candidates["asc"])
+    if not candidates["alad"].exists():
+        _say("AlAd: aligning the small model's token states to the base's, then fine-tuning adapter and head")
+        aligned, ainfo = alad(base, load_model(paths.small), train, window=3, mode="joint", epochs=2, joint_epochs=2,
+                              joint_lr=5e-4, batch_size=32, seed=seed, device=device)
+        _say(f"     token cosine to the base: {ainfo.cosine_before:.3f} (best linear map) -> {ainfo.cosine_after:.3f} (adapter)")
+        save_bundle(aligned, candidates["alad"])
+    return candidates
+
+
 def run_demo(out: Path, seed: int = 0, device: str = "auto") -> int:
-    """Train the demo pair and compare their predictions on the held-out split."""
-    from trustaudit.models import load_pair
-    from trustaudit.predict import predict
+    """Train the demo pair, create ASC and AlAd candidates, audit each against the base, write an index."""
+    from trustaudit._io import write_text_atomic
+    from trustaudit._audit import AuditConfig, audit
+    from trustaudit.report.render import index_row, render_index, summary_text, write_report
 
     start = time.perf_counter()
     paths = train_demo_models(out, seed=seed, device=device)
-    pair = load_pair(paths.base, paths.small)
-    dev = load_dataset(paths.dev, pair.labels)
-    base = predict(pair.base, dev, device=device)
-    small = predict(pair.small, dev, device=device).reorder(pair.permutation, pair.labels)
-    agree = float(np.mean(base.predicted == small.predicted))
-    print(f"demo task: {len(dev):,} held-out NLI pairs ({', '.join(pair.labels)})")
-    for name, bundle, preds in (("base", pair.base, base), ("small", pair.small, small)):
-        print(
-            f"  {name:5} {bundle.n_params:>9,} parameters  accuracy {preds.accuracy(dev.labels):.3f}  "
-            f"mean confidence {preds.confidence.mean():.3f}"
+    candidates = make_candidates(paths, out, seed, device)
+    config = AuditConfig(seed=seed, device=device, **DEMO_AUDIT)
+    rows = []
+    for name, description in CANDIDATES:
+        _say(
+            f"auditing {name}.pt against base.pt on {paths.dev.name}: predictions, calibration, and LIME/SHAP on "
+            f"{config.explain_n} rows ({config.lime_samples} LIME samples, SHAP budget {config.shap_max_evals})"
         )
-    print(f"  prediction agreement {agree:.3f} ({int((base.predicted != small.predicted).sum())} flips)")
-    print(f"models and data in {out}/ ({time.perf_counter() - start:.0f} s)")
+        result = audit(paths.base, candidates[name], paths.dev, config, command=f"trustaudit demo --out {out} --seed {seed}")
+        write_report(result, out / name / "report.html")
+        result.write_json(out / name / "results.json")
+        print(summary_text(result, report=str(out / name / "report.html")) + "\n")
+        rows.append(index_row(result, href=f"{name}/report.html", name=f"{name}.pt", description=description))
+    index = out / "index.html"
+    write_text_atomic(index, render_index(
+        rows,
+        title="trustaudit demo: three compressed candidates of one base model",
+        intro="A generated NLI task; a 4-layer base BERT and three smaller candidates, each audited against the base.",
+    ))
+    print(f"demo finished in {time.perf_counter() - start:.0f} s; open {index} in a browser")
     return 0

@@ -1,0 +1,171 @@
+"""Explaining a pair: same class and features for both models, shared samples, one engine."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from trustaudit.exceptions import InvalidInputError
+from trustaudit.explain import FeatureSet, PairExplanations, explain_pair, lime, shap
+from trustaudit.models import ModelPair, label_permutation
+
+SMALL_BUDGET = {"lime_samples": 120, "shap_max_evals": 128, "cache": False, "progress": False}
+
+
+def _permuted(bundle, order):
+    """The same model with its classes in another order (classifier rows permuted)."""
+    from trustaudit.models import build_hf_model
+
+    model = build_hf_model(bundle.config, bundle.model.state_dict())
+    with torch.no_grad():
+        model.classifier.weight.copy_(bundle.model.classifier.weight[order])
+        model.classifier.bias.copy_(bundle.model.classifier.bias[order])
+    return replace(bundle, model=model, labels=tuple(bundle.labels[i] for i in order), fingerprint="permuted")
+
+
+@pytest.fixture()
+def recorded_texts(monkeypatch):
+    """Every text each model is run on, by model path."""
+    from trustaudit import _engine
+
+    seen: dict[str, list] = defaultdict(list)
+    original = _engine.Evaluator.logits
+
+    def logits(self, pairs):
+        seen[self.desc].extend(pairs)
+        return original(self, pairs)
+
+    monkeypatch.setattr(_engine.Evaluator, "logits", logits)
+    return seen
+
+
+def _scores(result, group):
+    return {
+        (example.index, name): attributions.scores
+        for example in result.examples
+        for name, attributions in getattr(example, group).items()
+    }
+
+
+@pytest.mark.parametrize("order", [None, [2, 0, 1]])
+def test_identical_models_give_identical_attributions(base_bundle, nli_data, order) -> None:
+    small = base_bundle if order is None else _permuted(base_bundle, order)
+    pair = ModelPair(base_bundle, small, label_permutation(base_bundle.labels, small.labels))
+    result = explain_pair(pair, nli_data, [0, 3], **SMALL_BUDGET)
+    base, small_scores = _scores(result, "base"), _scores(result, "small")
+    assert base.keys() == small_scores.keys() and len(base) == 4
+    for key in base:
+        assert np.array_equal(base[key], small_scores[key]), key
+    for example in result.examples:
+        assert np.array_equal(example.base_probs, example.small_probs)
+        assert example.base["lime"].target == example.small["lime"].target
+
+
+def test_class_is_the_base_prediction_taken_by_name(model_pair, nli_data) -> None:
+    result = explain_pair(model_pair, nli_data, [1, 2, 5], explainers=("lime",), **SMALL_BUDGET)
+    assert result.labels == model_pair.labels
+    for example in result.examples:
+        assert example.target.source == "base_predicted"
+        assert example.target.index == int(np.argmax(example.base_probs))
+        assert example.target.label == model_pair.labels[example.target.index]
+        assert example.small["lime"].output == example.small_probs[example.target.index]
+        assert example.base["lime"].output == example.base_probs[example.target.index]
+    gold = explain_pair(model_pair, nli_data, [1, 2], target="gold", explainers=("lime",), **SMALL_BUDGET)
+    assert [e.target.index for e in gold.examples] == [int(nli_data.labels[1]), int(nli_data.labels[2])]
+    assert gold.config["target"] == "gold" and gold.examples[0].target.source == "gold"
+
+
+def test_unique_evaluations_are_the_distinct_texts_and_both_models_see_the_same(
+    model_pair, nli_data, recorded_texts
+) -> None:
+    result = explain_pair(model_pair, nli_data, [4], segment="b", self_agreement=False, **SMALL_BUDGET)
+    example = result.examples[0]
+    features = FeatureSet(nli_data.text_a[4], nli_data.text_b[4], "b")
+    assert example.base["shap"].params["algorithm"] == "exact"
+    lime_texts = lime.sample(features, num_samples=120, seed=0).texts
+    expected = {features.text} | set(lime_texts) | set(features.perturb_many(shap.planned_masks(features, 128)))
+    for name in ("base", "small"):
+        assert result.stats[name].unique == len(expected)
+        assert set(recorded_texts[name]) == expected
+        assert len(recorded_texts[name]) == len(expected)
+        assert result.stats[name].requested > result.stats[name].unique
+    assert example.base["lime"].unique_evaluations == len(set(lime_texts)) < 120
+
+
+def test_noise_floor_runs_use_another_seed(model_pair, nli_data) -> None:
+    result = explain_pair(model_pair, nli_data, [0, 6], **{**SMALL_BUDGET, "shap_max_evals": 120})
+    assert result.config["noise_seed"] == 1
+    for example in result.examples:
+        assert example.noise["lime"].params["seed"] == 1 and example.base["lime"].params["seed"] == 0
+        assert not np.array_equal(example.noise["lime"].scores, example.base["lime"].scores)
+        if example.base["shap"].params["complete"]:
+            assert example.noise_exact == ("shap",) and example.noise["shap"] is example.base["shap"]
+        else:
+            assert example.noise_exact == () and example.noise["shap"].params["seed"] == 1
+    assert [e.base["shap"].params["complete"] for e in result.examples] == [False, True]
+    quiet = explain_pair(model_pair, nli_data, [0], self_agreement=False, **SMALL_BUDGET)
+    assert quiet.examples[0].noise == {} and quiet.config["noise_seed"] is None
+
+
+def test_same_seed_same_results_other_seed_other_lime(model_pair, nli_data) -> None:
+    first = explain_pair(model_pair, nli_data, [2, 7], **SMALL_BUDGET)
+    again = explain_pair(model_pair, nli_data, [2, 7], **SMALL_BUDGET)
+    other = explain_pair(model_pair, nli_data, [2, 7], seed=5, **SMALL_BUDGET)
+    for group in ("base", "small", "noise"):
+        a, b = _scores(first, group), _scores(again, group)
+        assert all(np.array_equal(a[k], b[k]) for k in a)
+    changed = _scores(other, "base")
+    assert not any(np.array_equal(first_scores, changed[k]) for k, first_scores in _scores(first, "base").items() if k[1] == "lime")
+
+
+def test_round_trip_through_json_is_exact(model_pair, nli_data) -> None:
+    result = explain_pair(model_pair, nli_data, [0, 4], segment="b", **SMALL_BUDGET)
+    data = result.to_dict()
+    again = PairExplanations.from_dict(json.loads(json.dumps(data)))
+    assert again.to_dict() == data
+    for old, new in zip(result.examples, again.examples):
+        for group in ("base", "small", "noise"):
+            for name, attributions in getattr(old, group).items():
+                assert np.array_equal(getattr(new, group)[name].scores, attributions.scores)
+        assert new.features.features == old.features.features
+    assert data["stats"]["base"]["unique"] == result.stats["base"].unique
+
+
+def test_stats_and_config_are_recorded(model_pair, nli_data) -> None:
+    result = explain_pair(model_pair, nli_data, [0], segment="a", **SMALL_BUDGET)
+    assert result.config["segment"] == "a" and result.config["explainers"] == ["lime", "shap"]
+    assert all(f.segment == "a" for f in result.examples[0].features.features)
+    for name in ("base", "small"):
+        stats = result.stats[name]
+        assert 0 < stats.unique == stats.evaluated <= stats.requested
+        assert 0 <= stats.padding_share < 0.5 and 0 < stats.model_seconds <= stats.seconds <= result.seconds
+    assert result.models["base"]["fingerprint"] == model_pair.base.fingerprint
+
+
+def test_bad_arguments_are_input_errors(model_pair, nli_data) -> None:
+    from trustaudit.data import Dataset
+
+    single = Dataset(("a text",), None, None, (), "<single>", np.arange(1))
+    cases = [
+        ({"explainers": ("lime", "lime")}, "explainers"),
+        ({"explainers": ("integrated_gradients",)}, "explainers"),
+        ({"segment": "c"}, "segment"),
+        ({"target": "small_predicted"}, "target"),
+        ({"lime_samples": 1}, "lime_samples"),
+        ({"shap_max_evals": 1}, "max_evals"),
+        ({"seed": -1}, "seed"),
+    ]
+    for kwargs, word in cases:
+        with pytest.raises(InvalidInputError, match=word):
+            explain_pair(model_pair, nli_data, [0], **kwargs)
+    with pytest.raises(InvalidInputError, match="out of range"):
+        explain_pair(model_pair, nli_data, [len(nli_data)])
+    with pytest.raises(InvalidInputError, match="segment='b'"):
+        explain_pair(model_pair, single, [0], segment="b")
+    with pytest.raises(InvalidInputError, match="gold"):
+        explain_pair(model_pair, single, [0], target="gold")

@@ -1,0 +1,126 @@
+"""Report plots: deterministic, self-contained SVG without global matplotlib state."""
+
+from __future__ import annotations
+
+import re
+
+import matplotlib
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+
+from trustaudit.exceptions import InvalidInputError
+from trustaudit.metrics import reliability_bins
+from trustaudit.report.plots import (
+    agreement_distribution,
+    figure_to_svg,
+    reliability_diagram,
+    save_png,
+    similarity_heatmap,
+)
+
+
+def _probs(n: int, seed: int, power: float) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    probs = rng.dirichlet([2.0, 1.0, 1.0], size=n) ** power
+    probs /= probs.sum(axis=1, keepdims=True)
+    return probs, rng.integers(0, 3, n)
+
+
+def _reliability_figure() -> Figure:
+    base, labels = _probs(400, 0, 1.0)
+    small, _ = _probs(400, 0, 1.8)
+    return reliability_diagram(
+        reliability_bins(base, labels),
+        reliability_bins(small, labels),
+        base.max(axis=1),
+        small.max(axis=1),
+        labels=("BERT-base", "pruned"),
+    )
+
+
+def _agreement_figure() -> Figure:
+    rng = np.random.default_rng(1)
+    return agreement_distribution(
+        {"LIME feature_agreement@5": rng.random(50), "SHAP feature_agreement@5": rng.beta(5, 2, 50)},
+        floors={"LIME feature_agreement@5": 0.7},
+    )
+
+
+def _heatmap_figure() -> Figure:
+    rng = np.random.default_rng(2)
+    matrix = rng.uniform(0.5, 1.0, (7, 7))
+    matrix = (matrix + matrix.T) / 2
+    np.fill_diagonal(matrix, 1.0)
+    return similarity_heatmap(matrix, removed_layers=[2, 5])
+
+
+BUILDERS = [_reliability_figure, _agreement_figure, _heatmap_figure]
+
+
+@pytest.mark.parametrize("build", BUILDERS, ids=lambda b: b.__name__.strip("_"))
+def test_svg_is_deterministic_small_and_inert(build) -> None:
+    import matplotlib.pyplot as plt
+
+    figures_before = plt.get_fignums()
+    rc_before = {key: matplotlib.rcParams[key] for key in ("svg.hashsalt", "svg.fonttype", "font.family", "font.size")}
+    first, second = figure_to_svg(build()), figure_to_svg(build())
+    assert first == second
+    assert first.lstrip().startswith("<?xml") and "</svg>" in first
+    assert "<script" not in first.lower()
+    assert "<dc:date>" not in first and not re.search(r"\d{4}-\d{2}-\d{2}T", first)
+    assert len(first.encode()) < 80_000
+    assert "DejaVu Sans" in first
+    assert plt.get_fignums() == figures_before
+    assert {key: matplotlib.rcParams[key] for key in rc_before} == rc_before
+
+
+def test_reliability_diagram_content() -> None:
+    fig = _reliability_figure()
+    assert len(fig.axes) == 2  # the diagram and the confidence histograms beneath it
+    svg = figure_to_svg(fig)
+    assert "BERT-base (n=400)" in svg and "pruned (n=400)" in svg and "perfect calibration" in svg
+
+
+def test_reliability_diagram_on_a_given_axes_without_confidences() -> None:
+    base, labels = _probs(200, 3, 1.0)
+    fig = Figure()
+    ax = fig.add_subplot()
+    returned = reliability_diagram(reliability_bins(base, labels), reliability_bins(base, labels, n_bins=5), ax=ax)
+    assert returned is fig and len(fig.axes) == 2
+
+
+def test_heatmap_marks_removed_layers() -> None:
+    svg = figure_to_svg(_heatmap_figure())
+    assert "removed, in red: 2, 5" in svg and "emb" in svg and "1.00" in svg
+
+
+def test_save_png(tmp_path) -> None:
+    path = tmp_path / "diagram.png"
+    save_png(_agreement_figure(), path)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize(
+    "call,message",
+    [
+        (lambda: reliability_diagram(None, None), r"base_bins must be ReliabilityBins, got NoneType"),
+        (
+            lambda: reliability_diagram(*[reliability_bins([[0.6, 0.4]], [0])] * 2, base_conf=[1.5]),
+            r"base_conf\[0\] = 1.5 is outside \[0, 1\]",
+        ),
+        (lambda: reliability_diagram(*[reliability_bins([[0.6, 0.4]], [0])] * 2, labels=("a",)), r"labels must be two"),
+        (lambda: agreement_distribution({}), r"per_example must be a non-empty mapping"),
+        (lambda: agreement_distribution({"a": [0.5]}, floors={"b": 0.5}), r"floors has 'b'"),
+        (lambda: agreement_distribution({"a": [np.nan]}), r"per_example\['a'\]\[0\] is nan"),
+        (lambda: agreement_distribution({"a": [0.5]}, floors={"a": np.inf}), r"floors\['a'\] must be finite"),
+        (lambda: agreement_distribution({"a": [0.5]}, bins=0), r"bins must be an integer >= 1"),
+        (lambda: similarity_heatmap(np.ones((3, 4)), []), r"matrix must be square"),
+        (lambda: similarity_heatmap(np.ones((3, 3)), [3]), r"removed_layers holds 3, not a layer index in \[0, 3\)"),
+        (lambda: similarity_heatmap(np.full((2, 2), np.inf), []), r"matrix\[0, 0\] is inf"),
+        (lambda: figure_to_svg("not a figure"), r"fig must be a matplotlib Figure, got str"),
+    ],
+)
+def test_validation(call, message: str) -> None:
+    with pytest.raises(InvalidInputError, match=message):
+        call()

@@ -1,0 +1,150 @@
+"""The audit facade: the results document, its round trip, and sanity on identical models."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import LABELS
+from trustaudit._audit import AuditConfig, AuditResult, audit, rejudge, stratified_sample
+from trustaudit.data import load_dataset
+from trustaudit.exceptions import InvalidInputError
+from trustaudit.gate import GateConfig
+from trustaudit.models import load_pair
+
+REQUIRED_NUMBERS = [
+    "predictions.base.accuracy",
+    "predictions.small.accuracy",
+    "predictions.agreement",
+    "predictions.kappa",
+    "calibration.base.ece",
+    "calibration.small.ece",
+    "calibration.base.mce",
+    "calibration.small.mce",
+    "calibration.base.brier",
+    "calibration.small.brier",
+]
+REQUIRED_ATTRIBUTION = [
+    "attribution.lime.feature_agreement",
+    "attribution.shap.feature_agreement",
+    "attribution.lime.rank_correlation",
+    "attribution.shap.rank_correlation",
+]
+QUICK = dict(explain_n=0, n_resamples=200)
+
+
+@pytest.fixture(scope="module")
+def pair_result(trained_pair) -> AuditResult:
+    base, small, dev = trained_pair
+    return audit(base, small, dev, AuditConfig(**QUICK))
+
+
+def test_document_has_the_documented_paths(pair_result: AuditResult) -> None:
+    assert isinstance(pair_result.get("verdict.passed"), bool)
+    for path in REQUIRED_NUMBERS:
+        value = pair_result.get(path)
+        assert isinstance(value, float) and not isinstance(value, bool), path
+    assert pair_result["schema_version"] == 1
+    for key in ("models", "data", "config", "versions", "timings", "examples"):
+        assert key in pair_result.document
+    base = pair_result["models"]["base"]
+    for key in ("path", "labels", "parameters", "bytes", "fingerprint", "latency"):
+        assert key in base
+    data = pair_result["data"]
+    assert data["rows_used"] == 92 and len(data["sha256"]) == 64 and data["rows_skipped"] == 0
+
+
+def test_values_are_consistent(pair_result: AuditResult, trained_pair) -> None:
+    base, small, dev = trained_pair
+    from trustaudit.metrics import expected_calibration_error
+    from trustaudit._predict import predict
+
+    pair = load_pair(base, small)
+    data = load_dataset(dev, pair.labels)
+    base_preds = predict(pair.base, data)
+    assert pair_result.get("predictions.base.accuracy") == pytest.approx(base_preds.accuracy(data.labels))
+    assert pair_result.get("calibration.base.ece") == pytest.approx(expected_calibration_error(base_preds.probs, data.labels))
+    drop = pair_result.get("predictions.base.accuracy") - pair_result.get("predictions.small.accuracy")
+    assert pair_result.get("predictions.accuracy_drop") == pytest.approx(drop)
+    lo, hi = pair_result.get("predictions.accuracy_drop_interval")
+    assert lo <= drop <= hi
+    flips = np.array(pair_result.get("predictions.flip_matrix"))
+    assert flips.sum() == 92 and np.trace(flips) == 92 - pair_result.get("predictions.flips")
+
+
+def test_round_trip_is_exact(pair_result: AuditResult, tmp_path: Path) -> None:
+    path = pair_result.write_json(tmp_path / "r.json")
+    again = AuditResult.read_json(path)
+    assert again.to_dict() == pair_result.to_dict()
+    assert AuditResult.from_dict(json.loads(json.dumps(pair_result.to_dict()))).to_dict() == pair_result.to_dict()
+    assert "NaN" not in path.read_text()
+
+
+def test_bad_results_documents(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInputError, match="schema_version"):
+        AuditResult.from_dict({"verdict": {}})
+    with pytest.raises(InvalidInputError, match="newer"):
+        AuditResult.from_dict({"schema_version": 99})
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(InvalidInputError, match="not valid JSON"):
+        AuditResult.read_json(bad)
+
+
+def test_identical_models_are_trust_equivalent(trained_pair) -> None:
+    base, _, dev = trained_pair
+    result = audit(base, base, dev, AuditConfig(**QUICK))
+    assert result.get("predictions.agreement") == 1.0
+    assert result.get("predictions.kappa") == 1.0
+    assert result.get("calibration.ece_increase") == 0.0
+    assert result.get("calibration.ece_increase_interval") == [0.0, 0.0]
+    assert result.passed
+
+
+def test_rejudging_with_another_gate(pair_result: AuditResult) -> None:
+    lenient = GateConfig(max_accuracy_drop=1.0, min_prediction_agreement=0.0, max_ece_increase=1.0, max_brier_increase=2.0)
+    result = rejudge(pair_result, lenient, "test")
+    assert result.passed and result["verdict"]["source"] == "test"
+    assert result.get("predictions.agreement") == pair_result.get("predictions.agreement")
+
+
+def test_unlabelled_data_skips_accuracy_and_calibration(trained_pair, tmp_path: Path) -> None:
+    base, small, dev = trained_pair
+    lines = dev.read_text().splitlines()
+    unlabelled = tmp_path / "u.tsv"
+    unlabelled.write_text("\n".join("\t".join(line.split("\t")[:2]) for line in lines) + "\n")
+    result = audit(base, small, unlabelled, AuditConfig(**QUICK))
+    assert result.get("calibration.available") is False
+    assert result.get("predictions.base.accuracy") is None
+    statuses = {c["key"]: c["status"] for c in result["verdict"]["checks"]}
+    assert statuses["max_accuracy_drop"] == "skipped" and statuses["min_prediction_agreement"] in ("pass", "fail")
+
+
+def test_dataset_must_use_the_pairs_labels(trained_pair, tmp_path: Path) -> None:
+    base, small, dev = trained_pair
+    data = load_dataset(dev, ("contradiction", "entailment", "neutral"))
+    with pytest.raises(InvalidInputError, match="not the base model's"):
+        audit(base, small, data, AuditConfig(**QUICK))
+
+
+def test_config_is_validated() -> None:
+    with pytest.raises(InvalidInputError, match="segment"):
+        AuditConfig(segment="c")
+    with pytest.raises(InvalidInputError, match="explainers"):
+        AuditConfig(explainers=("gradcam",))
+    config = AuditConfig(top_k=(5, 10), gate=GateConfig(use_intervals=True))
+    assert AuditConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+
+
+def test_stratified_sample_is_proportional_and_seeded() -> None:
+    labels = np.array([0] * 60 + [1] * 30 + [2] * 10)
+    rows = stratified_sample(labels, 20, seed=3)
+    assert Counter(labels[rows].tolist()) == {0: 12, 1: 6, 2: 2}
+    assert np.all(np.diff(rows) > 0)
+    assert rows.tolist() == stratified_sample(labels, 20, seed=3).tolist()
+    assert rows.tolist() != stratified_sample(labels, 20, seed=4).tolist()
+    assert len(stratified_sample(labels, 500, seed=0)) == 100

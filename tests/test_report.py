@@ -1,0 +1,117 @@
+"""The HTML report: self-contained, escaped, small; summaries; re-rendering from JSON."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from trustaudit._audit import AuditConfig, AuditResult, audit
+from trustaudit.report.render import render_html, summary_markdown, summary_text, write_report
+
+
+@pytest.fixture(scope="module")
+def result(trained_pair, tmp_path_factory: pytest.TempPathFactory) -> AuditResult:
+    """An audit of the trained tiny pair on 12 rows, every one explained, two carrying HTML payloads."""
+    base, small, dev = trained_pair
+    lines = dev.read_text(encoding="utf-8").splitlines()
+    path = tmp_path_factory.mktemp("xss") / "dev-small.tsv"
+    path.write_text("\n".join(lines[:13]) + "\n", encoding="utf-8")
+    return audit(base, small, path, AuditConfig(explain_n=12, lime_samples=200, shap_max_evals=100, n_resamples=200))
+
+
+@pytest.fixture(scope="module")
+def html(result: AuditResult) -> str:
+    return render_html(result)
+
+
+def test_report_is_self_contained(html: str) -> None:
+    assert html.startswith("<!DOCTYPE html>")
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html), "a resource from the network"
+    assert "<link" not in html and "@import" not in html
+    assert not re.search(r"url\((?!#)", html), "only in-document url(#id) references"
+    assert html.count("<script") == 1, "only the package's own inline script"
+    assert "<svg" in html
+
+
+def test_data_text_is_escaped(html: str, result: AuditResult) -> None:
+    assert "<script>alert(1)</script>" not in html
+    assert "<img src=x onerror=alert(1)>" not in html
+    assert "onerror=alert(1)>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html
+    explained = {ex["row"] for ex in result["examples"]}
+    assert {0, 1} <= explained, "the payload rows are among the explained examples"
+
+
+def test_report_sections(html: str, result: AuditResult) -> None:
+    for anchor in ("verdict", "models", "predictions", "calibration", "alignment", "reproducibility"):
+        assert f'id="{anchor}"' in html
+    verdict = "Trust-equivalent" if result.passed else "Not trust-equivalent"
+    assert verdict in html
+    for check in result["verdict"]["checks"]:
+        assert check["key"] in html
+    assert result["data"]["sha256"][:16] in html
+    assert "Flip matrix" in html and "Reliability" in html
+
+
+def test_explained_examples_are_drilled_down(html: str, result: AuditResult) -> None:
+    assert html.count('class="example"') == len(result["examples"]) == 12
+    assert html.count('class="w"') > 12 * 4
+    divergences = [ex["divergence"] for ex in result["examples"]]
+    assert max(divergences) >= min(divergences)
+
+
+def test_render_from_json_reproduces_the_report(result: AuditResult, tmp_path: Path) -> None:
+    path = result.write_json(tmp_path / "r.json")
+    again = AuditResult.read_json(path)
+    assert render_html(again) == render_html(result)
+    out = write_report(again, tmp_path / "sub" / "report.html")
+    assert out.read_text(encoding="utf-8") == render_html(result)
+    assert oct(out.stat().st_mode & 0o777) != oct(0o600)
+
+
+def test_summaries(result: AuditResult) -> None:
+    text = summary_text(result, report="r.html")
+    assert ("NOT TRUST-EQUIVALENT" in text) != result.passed
+    assert "r.html" in text and len(text.splitlines()) < 40
+    markdown = summary_markdown(result, report="r.html")
+    assert markdown.startswith("### ") and "| check | value | limit | result |" in markdown
+    assert markdown.count("\n| `") == len(result["verdict"]["checks"])
+
+
+GOLD = Path(__file__).parent / "gold"
+_SCRUB = [
+    (re.compile(r"<svg.*?</svg>", re.S), "<svg/>"),
+    (re.compile(r"trustaudit \d+\.\d+\.\d+\S*"), "trustaudit X"),
+    (re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"), "TIMESTAMP"),
+    (re.compile(r'(<tr><th>versions</th><td class="mono">).*?(</td>)', re.S), r"\1VERSIONS\2"),
+]
+
+
+def _scrub(html: str) -> str:
+    for pattern, replacement in _SCRUB:
+        html = pattern.sub(replacement, html)
+    return html
+
+
+def test_stored_report_matches(result: AuditResult) -> None:
+    """Rendering the stored results must give the stored report (timestamps, versions, plots scrubbed).
+
+    Regenerate both after an intended template change with TRUSTAUDIT_UPDATE_GOLD=1.
+    """
+    import os
+
+    if os.environ.get("TRUSTAUDIT_UPDATE_GOLD"):
+        doc = result.to_dict()
+        for role in ("base", "small"):
+            doc["models"][role]["path"] = f"{role}.pt"
+        doc["data"]["path"] = "dev.tsv"
+        doc["command"] = "trustaudit compare base.pt small.pt --data dev.tsv --explain-n 12"
+        GOLD.mkdir(exist_ok=True)
+        AuditResult.from_dict(doc).write_json(GOLD / "results.json")
+        (GOLD / "report.html").write_text(_scrub(render_html(doc)), encoding="utf-8")
+    stored = AuditResult.read_json(GOLD / "results.json")
+    expected = (GOLD / "report.html").read_text(encoding="utf-8")
+    assert _scrub(render_html(stored)) == expected

@@ -1,0 +1,163 @@
+"""Interpretability alignment of an audit: explain both models, then measure agreement.
+
+Joins :func:`trustaudit.explain.explain_pair` (the attributions) and
+:func:`trustaudit.metrics.attribution_agreement` (the agreement metrics) into the
+``attribution`` and ``examples`` sections of a results document, with every base-vs-small
+figure set beside the explainer's self-agreement (its noise floor).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from trustaudit.data import Dataset
+from trustaudit.models import ModelPair
+
+if TYPE_CHECKING:
+    from trustaudit._audit import AuditConfig
+    from trustaudit.metrics import AttributionAgreement
+
+
+def _statistics(agreement: AttributionAgreement) -> dict[str, dict[str, float | None]]:
+    return {
+        key: {"mean": stat.mean, "ci_low": stat.ci_low, "ci_high": stat.ci_high}
+        for key, stat in agreement.statistics.items()
+    }
+
+
+def _headline(agreement: AttributionAgreement, k: int) -> dict[str, Any]:
+    feature = agreement.get("feature_agreement", k)
+    spearman = agreement.get("rank_correlation")
+    return {
+        "feature_agreement": feature.mean,
+        "feature_agreement_interval": [feature.ci_low, feature.ci_high] if feature.ci_low is not None else None,
+        "rank_correlation": spearman.mean,
+        "rank_correlation_interval": [spearman.ci_low, spearman.ci_high] if spearman.ci_low is not None else None,
+        "metrics": _statistics(agreement),
+    }
+
+
+def _params_summary(name: str, attributions: Sequence[Any]) -> dict[str, Any]:
+    """The settings shared by every explanation of one explainer, plus what varied."""
+    shared = dict(attributions[0].params)
+    for a in attributions[1:]:
+        for key in list(shared):
+            if a.params.get(key) != shared[key]:
+                shared.pop(key)
+    summary: dict[str, Any] = {k: v for k, v in shared.items() if isinstance(v, (str, int, float, bool)) or v is None}
+    algorithms = Counter(str(a.params.get("algorithm")) for a in attributions if "algorithm" in a.params)
+    if len(algorithms) > 1 or (algorithms and "algorithm" not in summary):
+        summary["algorithm"] = ", ".join(f"{alg} on {n}" for alg, n in sorted(algorithms.items()))
+    summary["evaluations_per_example"] = float(np.mean([a.evaluations for a in attributions]))
+    summary["unique_evaluations_per_example"] = float(np.mean([a.unique_evaluations for a in attributions]))
+    return summary
+
+
+def explain_and_compare(
+    pair: ModelPair,
+    dataset: Dataset,
+    rows: np.ndarray,
+    config: AuditConfig,
+    *,
+    cache: Any = True,
+    progress: bool | None = None,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The ``attribution`` section and the per-example ``examples`` list of an audit."""
+    from trustaudit.explain import explain_pair
+    from trustaudit.metrics import attribution_agreement, fraction_of_floor
+
+    explanations = explain_pair(
+        pair,
+        dataset,
+        rows,
+        explainers=config.explainers,
+        lime_samples=config.lime_samples,
+        shap_max_evals=config.shap_max_evals,
+        seed=config.seed,
+        segment=config.segment,
+        target=config.target,
+        self_agreement=config.self_agreement,
+        device=config.device,
+        batch_size=config.batch_size,
+        cache=cache,
+        progress=progress,
+    )
+    examples = explanations.examples
+    k = config.top_k[0]
+    agreement_args = {"ks": config.top_k, "n_resamples": config.n_resamples, "seed": config.seed}
+    section: dict[str, Any] = {
+        "available": True,
+        "explained": len(examples),
+        "explainers": list(config.explainers),
+        "segment": config.segment,
+        "target": config.target,
+        "ks": list(config.top_k),
+        "k": k,
+        "seed": config.seed,
+        "seconds": explanations.seconds,
+        "engine": {name: {**vars(stats), "padding_share": stats.padding_share} for name, stats in explanations.stats.items()},
+    }
+    per_example: dict[str, dict[str, np.ndarray]] = {}
+    for name in config.explainers:
+        base_scores = [ex.base[name].scores for ex in examples]
+        small_scores = [ex.small[name].scores for ex in examples]
+        agreement = attribution_agreement(base_scores, small_scores, **agreement_args)
+        entry = _headline(agreement, k)
+        entry["params"] = _params_summary(name, [ex.base[name] for ex in examples])
+        per_example[name] = {
+            "feature_agreement": np.asarray(agreement.get("feature_agreement", k).per_example),
+            "rank_correlation": np.asarray(agreement.get("rank_correlation").per_example),
+        }
+        noisy = [ex for ex in examples if name in ex.noise]
+        if config.self_agreement and len(noisy) == len(examples):
+            own = attribution_agreement(base_scores, [ex.noise[name].scores for ex in examples], **agreement_args)
+            exact = sum(name in ex.noise_exact for ex in examples)
+            entry["self_agreement"] = {**_headline(own, k), "deterministic_examples": exact}
+            entry["floor"] = own.get("feature_agreement", k).mean
+            ratio = fraction_of_floor(entry["feature_agreement"], entry["floor"])
+            entry["floor_ratio"] = None if np.isnan(ratio) else float(ratio)
+            per_example[name]["self_feature_agreement"] = np.asarray(own.get("feature_agreement", k).per_example)
+        else:
+            entry["self_agreement"] = None
+            entry["floor"] = None
+            entry["floor_ratio"] = None
+        section[name] = entry
+    if {"lime", "shap"} <= set(config.explainers):
+        cross = attribution_agreement(
+            [ex.base["lime"].scores for ex in examples], [ex.base["shap"].scores for ex in examples], **agreement_args
+        )
+        section["cross_explainer"] = _headline(cross, k)
+
+    labels = pair.labels
+    documents = []
+    for i, ex in enumerate(examples):
+        position = int(ex.index)
+        gold = dataset.labels[position] if dataset.labels is not None else None
+        agreement_i = {name: {key: float(values[i]) for key, values in per_example[name].items()} for name in config.explainers}
+        documents.append({
+            "row": int(ex.row),
+            "text_a": ex.features.text_a,
+            "text_b": ex.features.text_b,
+            "gold": labels[int(gold)] if gold is not None else None,
+            "base_probs": {label: float(p) for label, p in zip(labels, ex.base_probs)},
+            "small_probs": {label: float(p) for label, p in zip(labels, ex.small_probs)},
+            "target": ex.target.label,
+            "target_source": ex.target.source,
+            "features": [f.to_dict() for f in ex.features.features],
+            "scores": {
+                name: {
+                    "base": [float(s) for s in ex.base[name].scores],
+                    "small": [float(s) for s in ex.small[name].scores],
+                    "base_repeat": [float(s) for s in ex.noise[name].scores] if name in ex.noise else None,
+                    "algorithm": ex.base[name].params.get("algorithm"),
+                }
+                for name in config.explainers
+            },
+            "agreement": agreement_i,
+            "divergence": float(1.0 - np.mean([agreement_i[n]["feature_agreement"] for n in config.explainers])),
+        })
+    return section, documents

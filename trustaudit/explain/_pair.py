@@ -1,0 +1,352 @@
+"""Explaining a model pair: both models, the same features, the same class, one engine.
+
+For every example, the texts both models need that are known in advance (LIME's samples,
+drawn once and shared by the two models; exact SHAP coalitions, or the levels of the
+Partition tree that fit the budget) go to each model in one call, the base model's extra
+texts for the noise floor in a second, and only then do the explainers run, served from
+the engine's memo. A Partition run whose budget ends inside a level of its tree chooses
+that level's coalitions from its model's outputs: one more batch per run.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import numpy as np
+import torch
+
+from trustaudit._cache import EvalCache
+from trustaudit._engine import EngineStats
+from trustaudit._progress import bar
+from trustaudit.data import Dataset
+from trustaudit.exceptions import InvalidInputError
+from trustaudit.explain import lime, shap
+from trustaudit.explain._attributions import Attributions, Target, check_seed
+from trustaudit.explain._engine import ExplainEngine
+from trustaudit.explain.features import SEGMENTS, FeatureSet, Pair
+from trustaudit.models import ModelPair
+
+EXPLAINERS = (lime.NAME, shap.NAME)
+TARGETS = ("base_predicted", "gold")
+FORMAT = "trustaudit.explanations"
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True, eq=False)
+class ExampleExplanation:
+    """Everything explained about one example.
+
+    ``base`` and ``small`` map explainer names to the two models' attributions (same
+    features, same target, same LIME samples); ``noise`` to the base model explained again
+    with ``noise_seed``, the floor for agreement scores. Explainers listed in
+    ``noise_exact`` are deterministic here — exact SHAP, or Partition SHAP whose whole tree
+    fits the budget (it visits every coalition whatever the seed): their noise entry *is*
+    the base attributions, and self-agreement is exact by construction. ``base_probs`` and
+    ``small_probs`` are the models' probabilities on the unperturbed input, in the base
+    model's label order.
+    """
+
+    index: int
+    row: int
+    features: FeatureSet
+    target: Target
+    base_probs: np.ndarray
+    small_probs: np.ndarray
+    base: Mapping[str, Attributions]
+    small: Mapping[str, Attributions]
+    noise: Mapping[str, Attributions]
+    noise_exact: tuple[str, ...]
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form; the texts and features are stored once, not in every attribution."""
+        return {
+            "index": self.index,
+            "row": self.row,
+            "input": self.features.to_dict(),
+            "target": self.target.to_dict(),
+            "probs": {"base": [float(p) for p in self.base_probs], "small": [float(p) for p in self.small_probs]},
+            "base": {name: a.to_dict(include_features=False) for name, a in self.base.items()},
+            "small": {name: a.to_dict(include_features=False) for name, a in self.small.items()},
+            "noise": {
+                name: a.to_dict(include_features=False) for name, a in self.noise.items() if name not in self.noise_exact
+            },
+            "noise_exact": list(self.noise_exact),
+            "seconds": float(self.seconds),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ExampleExplanation:
+        """Rebuild from :meth:`to_dict`."""
+        features = FeatureSet.from_dict(data["input"])
+
+        def load(group: Mapping[str, Any]) -> dict[str, Attributions]:
+            return {name: Attributions.from_dict(value, features) for name, value in group.items()}
+
+        base = load(data["base"])
+        noise_exact = tuple(data.get("noise_exact", ()))
+        noise = load(data.get("noise", {}))
+        for name in noise_exact:
+            noise[name] = base[name]
+        return cls(
+            index=int(data["index"]),
+            row=int(data["row"]),
+            features=features,
+            target=Target.from_dict(data["target"]),
+            base_probs=np.asarray(data["probs"]["base"], dtype=np.float64),
+            small_probs=np.asarray(data["probs"]["small"], dtype=np.float64),
+            base=base,
+            small=load(data["small"]),
+            noise=noise,
+            noise_exact=noise_exact,
+            seconds=float(data["seconds"]),
+        )
+
+
+def _stats_to_dict(stats: EngineStats) -> dict[str, Any]:
+    return {**asdict(stats), "padding_share": stats.padding_share}
+
+
+def _stats_from_dict(data: Mapping[str, Any]) -> EngineStats:
+    return EngineStats(**{f.name: data[f.name] for f in fields(EngineStats) if f.name in data})
+
+
+@dataclass(frozen=True, eq=False)
+class PairExplanations:
+    """Attributions of a model pair over examples of a dataset, with how they were computed.
+
+    ``config`` holds the settings (explainers, budgets, seeds, segment, target rule...);
+    ``models`` each model's fingerprint and path; ``stats`` per model what the engine did
+    (``requested`` by the explainers vs ``unique`` texts sent to the model, padding share,
+    seconds in the model vs in the engine); ``seconds`` the wall time of the whole run.
+    """
+
+    labels: tuple[str, ...]
+    examples: tuple[ExampleExplanation, ...]
+    config: Mapping[str, Any]
+    models: Mapping[str, Mapping[str, Any]]
+    stats: Mapping[str, EngineStats]
+    seconds: float
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form that :meth:`from_dict` restores exactly (floats through ``repr``)."""
+        return {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "labels": list(self.labels),
+            "config": dict(self.config),
+            "models": {name: dict(model) for name, model in self.models.items()},
+            "stats": {name: _stats_to_dict(s) for name, s in self.stats.items()},
+            "seconds": float(self.seconds),
+            "examples": [example.to_dict() for example in self.examples],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PairExplanations:
+        """Rebuild from :meth:`to_dict`."""
+        if data.get("format") != FORMAT:
+            raise InvalidInputError(f"not a trustaudit explanations record (format {data.get('format')!r})")
+        if int(data.get("format_version", 0)) > FORMAT_VERSION:
+            raise InvalidInputError(
+                f"explanations format version {data['format_version']} is newer than this trustaudit reads ({FORMAT_VERSION})"
+            )
+        return cls(
+            labels=tuple(data["labels"]),
+            examples=tuple(ExampleExplanation.from_dict(e) for e in data["examples"]),
+            config=dict(data["config"]),
+            models={name: dict(model) for name, model in data["models"].items()},
+            stats={name: _stats_from_dict(s) for name, s in data["stats"].items()},
+            seconds=float(data["seconds"]),
+        )
+
+
+def _check_explainers(explainers: Sequence[str] | str) -> tuple[str, ...]:
+    names = (explainers,) if isinstance(explainers, str) else tuple(explainers)
+    unknown = [n for n in names if n not in EXPLAINERS]
+    if not names or unknown or len(set(names)) != len(names):
+        raise InvalidInputError(
+            f"explainers must be a non-empty selection of {', '.join(EXPLAINERS)} without repeats, got {explainers!r}"
+        )
+    return tuple(n for n in EXPLAINERS if n in names)
+
+
+def _check_indices(indices: Sequence[int] | np.ndarray, n: int) -> list[int]:
+    values = np.asarray(indices).reshape(-1) if not isinstance(indices, range) else np.asarray(list(indices))
+    if values.size and not np.issubdtype(values.dtype, np.integer):
+        raise InvalidInputError(f"indices must be integer positions in the dataset, got {indices!r}")
+    bad = [int(i) for i in values if not 0 <= int(i) < n]
+    if bad:
+        raise InvalidInputError(f"indices out of range for a dataset of {n} examples: {bad[:5]}")
+    return [int(i) for i in values]
+
+
+def _targets(rule: str, base_probs: np.ndarray, data: Dataset, idx: list[int], labels: tuple[str, ...]) -> list[Target]:
+    if rule == "base_predicted":
+        return [Target(labels[int(k)], int(k), rule) for k in base_probs.argmax(axis=1)]
+    lookup = {name.lower(): i for i, name in enumerate(labels)}
+    targets = []
+    for i in idx:
+        name = data.label_names[int(data.labels[i])]  # type: ignore[index]
+        if name.lower() not in lookup:
+            raise InvalidInputError(f"gold label {name!r} of example {i} is not a label of the models ({', '.join(labels)})")
+        targets.append(Target(labels[lookup[name.lower()]], lookup[name.lower()], rule))
+    return targets
+
+
+@dataclass(frozen=True)
+class _Settings:
+    names: tuple[str, ...]
+    lime_samples: int
+    shap_max_evals: int
+    seed: int
+    noise_seed: int | None
+
+
+def _explain_example(engine: ExplainEngine, s: _Settings, features: FeatureSet, target: Target) -> tuple[dict, dict, dict, tuple]:
+    """The base, small and noise attributions of one example (see the module docstring)."""
+    shared: list[Pair] = []
+    drawn: dict[str, lime.LimeSample] = {}
+    if lime.NAME in s.names:
+        drawn["main"] = lime.sample(features, num_samples=s.lime_samples, seed=s.seed)
+        shared += drawn["main"].texts
+        if s.noise_seed is not None:
+            drawn["noise"] = lime.sample(features, num_samples=s.lime_samples, seed=s.noise_seed)
+    if shap.NAME in s.names:
+        shared += features.perturb_many(shap.planned_masks(features, s.shap_max_evals))
+    for name in ("base", "small"):
+        engine.prefetch(name, shared)
+    if "noise" in drawn:
+        engine.prefetch("base", drawn["noise"].texts)
+
+    base_fn, small_fn = engine.predictor("base"), engine.predictor("small")
+    base: dict[str, Attributions] = {}
+    small: dict[str, Attributions] = {}
+    noise: dict[str, Attributions] = {}
+    noise_exact: list[str] = []
+    if lime.NAME in s.names:
+        base[lime.NAME] = lime.fit(drawn["main"], base_fn(drawn["main"].texts), target)
+        small[lime.NAME] = lime.fit(drawn["main"], small_fn(drawn["main"].texts), target)
+        if "noise" in drawn:
+            noise[lime.NAME] = lime.fit(drawn["noise"], base_fn(drawn["noise"].texts), target)
+    if shap.NAME in s.names:
+        base[shap.NAME] = shap.explain(features, base_fn, target, max_evals=s.shap_max_evals, seed=s.seed)
+        small[shap.NAME] = shap.explain(features, small_fn, target, max_evals=s.shap_max_evals, seed=s.seed)
+        if s.noise_seed is not None:
+            if base[shap.NAME].params["complete"]:
+                noise[shap.NAME] = base[shap.NAME]
+                noise_exact.append(shap.NAME)
+            else:
+                noise[shap.NAME] = shap.explain(features, base_fn, target, max_evals=s.shap_max_evals, seed=s.noise_seed)
+    return base, small, noise, tuple(noise_exact)
+
+
+def explain_pair(
+    pair: ModelPair,
+    data: Dataset,
+    indices: Sequence[int] | np.ndarray,
+    *,
+    explainers: Sequence[str] = EXPLAINERS,
+    lime_samples: int = lime.DEFAULT_SAMPLES,
+    shap_max_evals: int = shap.DEFAULT_MAX_EVALS,
+    seed: int = 0,
+    segment: str = "both",
+    target: str = "base_predicted",
+    self_agreement: bool = True,
+    device: str | torch.device | None = "auto",
+    batch_size: int = 32,
+    cache: bool | str | os.PathLike[str] | EvalCache | None = True,
+    progress: bool | None = None,
+) -> PairExplanations:
+    """Explain the examples at ``indices`` with both models of ``pair`` (LIME and SHAP by default).
+
+    Both models are explained for the same class — the base model's prediction, or the gold
+    label with ``target="gold"`` — taken by label name, and over the same word features
+    (``segment``: ``both`` texts of a pair, or only ``a`` or ``b``). With ``self_agreement``
+    the base model is explained again with seed ``seed + 1`` (LIME, and SHAP Partition when
+    the budget does not cover its whole tree; otherwise SHAP is deterministic and its
+    self-agreement exact), the noise floor of agreement. Every model input goes through one de-duplicating,
+    cached, length-bucketed engine (see :mod:`trustaudit.explain._engine`).
+    """
+    start = time.perf_counter()
+    if not isinstance(pair, ModelPair):
+        raise InvalidInputError(f"pair must be a ModelPair (see load_pair), got {type(pair).__name__}")
+    if not isinstance(data, Dataset):
+        raise InvalidInputError(f"data must be a Dataset (see load_dataset), got {type(data).__name__}")
+    names = _check_explainers(explainers)
+    lime_samples = lime.check_num_samples(lime_samples, "lime_samples")
+    shap_max_evals = shap.check_max_evals(shap_max_evals, "shap_max_evals")
+    seed = check_seed(seed)
+    if segment not in SEGMENTS:
+        raise InvalidInputError(f"segment must be one of {', '.join(SEGMENTS)}, got {segment!r}")
+    if segment == "b" and not data.is_pair:
+        raise InvalidInputError(f"segment='b' explains the second text of pairs, but {data.path} holds single texts")
+    if target not in TARGETS:
+        raise InvalidInputError(f"target must be one of {', '.join(TARGETS)}, got {target!r}")
+    if target == "gold" and data.labels is None:
+        raise InvalidInputError(f"target='gold' needs gold labels, but {data.path} has no label column")
+    idx = _check_indices(indices, len(data))
+    settings = _Settings(names, lime_samples, shap_max_evals, seed, (seed + 1) % 2**32 if self_agreement else None)
+
+    engine = ExplainEngine.for_pair(pair, device=device, batch_size=batch_size, cache=cache)
+    inputs: list[Pair] = [(data.text_a[i], data.text_b[i] if data.text_b is not None else None) for i in idx]
+    for name in ("base", "small"):
+        engine.prefetch(name, inputs)
+    full = {name: engine.probs(name, inputs) for name in ("base", "small")}
+    targets = _targets(target, full["base"], data, idx, pair.labels)
+
+    examples: list[ExampleExplanation] = []
+    with bar(len(idx), "explain", progress, unit="example") as progress_bar:
+        for j, i in enumerate(idx):
+            t0 = time.perf_counter()
+            engine.clear(keep=inputs)
+            features = FeatureSet(inputs[j][0], inputs[j][1], segment)
+            base, small, noise, noise_exact = _explain_example(engine, settings, features, targets[j])
+            examples.append(
+                ExampleExplanation(
+                    index=i,
+                    row=int(data.rows[i]),
+                    features=features,
+                    target=targets[j],
+                    base_probs=full["base"][j],
+                    small_probs=full["small"][j],
+                    base=base,
+                    small=small,
+                    noise=noise,
+                    noise_exact=noise_exact,
+                    seconds=time.perf_counter() - t0,
+                )
+            )
+            progress_bar.update(1)
+    engine.clear()
+    config = {
+        "explainers": list(names),
+        "lime_samples": settings.lime_samples,
+        "lime_kernel_width": lime.DEFAULT_KERNEL_WIDTH,
+        "shap_max_evals": shap_max_evals,
+        "seed": seed,
+        "noise_seed": settings.noise_seed,
+        "segment": segment,
+        "target": target,
+        "self_agreement": bool(self_agreement),
+        "batch_size": batch_size,
+        "device": str(engine.device),
+    }
+    models = {
+        name: {"fingerprint": bundle.fingerprint, "path": bundle.path, "labels": list(bundle.labels)}
+        for name, bundle in (("base", pair.base), ("small", pair.small))
+    }
+    return PairExplanations(
+        labels=pair.labels,
+        examples=tuple(examples),
+        config=config,
+        models=models,
+        stats={name: engine.stats(name) for name in ("base", "small")},
+        seconds=time.perf_counter() - start,
+    )

@@ -1,0 +1,257 @@
+"""SHAP over word features, with the ``shap`` library's Exact and Partition explainers.
+
+Both run over the same :class:`~trustaudit.explain.features.FeatureSet` as LIME, through a
+masker of our own: a mask row over the features is passed to the model function, which
+rebuilds a real text (pair) with the masked words removed and lets the model tokenize it.
+Nothing like a ``[SEP]`` string is ever masked, and two segments stay two segments.
+
+The algorithm follows the budget ``max_evals``: exact Shapley values (``shap``'s
+``ExactExplainer``, every one of the ``2**d`` coalitions) when they cost no more than
+the budget, Owen values from ``PartitionExplainer`` above it, over a hierarchy of
+contiguous words — a balanced binary tree within each text, the two texts joined last.
+The explained output is the probability of the target class.
+
+Partition picks its next coalitions from the outputs so far, so each model may follow
+its own path. It is called with ``batch_size = max_evals`` (by default), the largest
+shap allows: each round of its ``owen`` loop then takes every queued node, so the rounds
+are the levels of the tree and only the level where the budget runs out depends on the
+outputs. :func:`planned_masks` lists the levels that fit, so they are evaluated in
+advance with everything else of the example, and a Partition explanation adds one batch
+of its own at most. When the whole tree fits, the explanation is *complete*
+(``params["complete"]``): it visits every coalition and does not depend on the seed,
+like exact values. Coalitions are evaluated in pairs, so an odd budget may be exceeded
+by one. Partition breaks ties with ``np.random``: the global numpy
+generator is seeded with ``seed`` for the explanation and restored afterwards.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from trustaudit.exceptions import InvalidInputError
+from trustaudit.explain._attributions import Attributions, PredictFn, Target, as_target, check_probs, check_seed
+from trustaudit.explain.features import FeatureSet, Pair
+
+NAME = "shap"
+DEFAULT_MAX_EVALS = 500
+CLUSTERING = "balanced binary tree over contiguous words within each text, texts joined last"
+
+
+@dataclass
+class _FeatureMasker:
+    """A shap masker whose masked input is the mask row itself (the model function rebuilds the text)."""
+
+    n_features: int
+    clustering: np.ndarray | None = None
+    immutable_outputs: bool = True
+
+    def __call__(self, mask: np.ndarray, x: Any) -> np.ndarray:
+        return np.asarray(mask, dtype=bool).reshape(1, -1).copy()
+
+    def shape(self, x: Any) -> tuple[int, int]:
+        return (1, self.n_features)
+
+    def mask_shapes(self, x: Any) -> list[tuple[int]]:
+        return [(self.n_features,)]
+
+
+def _import_shap() -> Any:
+    """The shap library, without the deprecation warnings its plotting colours raise on import."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import shap
+    return shap
+
+
+def check_max_evals(max_evals: int, name: str = "max_evals") -> int:
+    """A SHAP budget of at least 2 evaluations (the input with none and with all features)."""
+    if isinstance(max_evals, bool) or not isinstance(max_evals, (int, np.integer)) or max_evals < 2:
+        raise InvalidInputError(f"{name} must be an integer of at least 2, got {max_evals!r}")
+    return int(max_evals)
+
+
+def uses_exact(n_features: int, max_evals: int = DEFAULT_MAX_EVALS) -> bool:
+    """True when exact Shapley values (``2**n_features`` evaluations) fit in ``max_evals``."""
+    return n_features < 63 and 2**n_features <= max_evals
+
+
+def clustering(features: FeatureSet) -> np.ndarray:
+    """A scipy-style linkage matrix over the features: contiguous words within a text first.
+
+    Each text's words form a balanced binary tree (halves, then halves of halves); the
+    texts' trees are joined at the root. Heights count merge levels, so they grow
+    towards the root as a linkage requires.
+    """
+    d = len(features)
+    rows: list[list[float]] = []
+    sizes: dict[int, int] = {}
+
+    def build(lo: int, hi: int) -> tuple[int, int]:
+        if hi - lo == 1:
+            sizes[lo] = 1
+            return lo, 0
+        mid = lo + (hi - lo + 1) // 2
+        left, left_height = build(lo, mid)
+        right, right_height = build(mid, hi)
+        height = max(left_height, right_height) + 1
+        rows.append([left, right, height, hi - lo])
+        node = d + len(rows) - 1
+        sizes[node] = hi - lo
+        return node, height
+
+    runs: list[tuple[int, int]] = []
+    for feature in features.features:
+        if runs and features.features[runs[-1][0]].segment == feature.segment:
+            runs[-1] = (runs[-1][0], feature.index + 1)
+        else:
+            runs.append((feature.index, feature.index + 1))
+    tops = [build(lo, hi) for lo, hi in runs]
+    while len(tops) > 1:
+        (left, left_height), (right, right_height) = tops[0], tops[1]
+        height = max(left_height, right_height) + 1
+        rows.append([left, right, height, sizes[left] + sizes[right]])
+        sizes[d + len(rows) - 1] = sizes[left] + sizes[right]
+        tops = [(d + len(rows) - 1, height), *tops[2:]]
+    return np.asarray(rows, dtype=np.float64).reshape(-1, 4)
+
+
+def _all_masks(d: int) -> np.ndarray:
+    codes = np.arange(2**d, dtype=np.int64)[:, None]
+    return ((codes >> np.arange(d, dtype=np.int64)) & 1).astype(bool)
+
+
+def _owen_levels(tree: np.ndarray, d: int) -> Iterator[list[np.ndarray]]:
+    """The coalitions Partition evaluates, level by level of the tree (two per internal node visit).
+
+    A node is visited once per context its ancestors create: the root once with nothing
+    kept, each child of a visit (context ``m00``) with ``m00`` and with ``m00`` plus its
+    sibling, as ``PartitionExplainer.owen`` recurses.
+    """
+    node_masks = [np.eye(d, dtype=bool)[i] for i in range(d)]
+    for left, right, _, _ in tree:
+        node_masks.append(node_masks[int(left)] | node_masks[int(right)])
+    visits = [(np.zeros(d, dtype=bool), 2 * d - 2)]
+    while visits:
+        masks: list[np.ndarray] = []
+        children = []
+        for m00, node in visits:
+            if node < d:
+                continue
+            left, right = int(tree[node - d, 0]), int(tree[node - d, 1])
+            m10, m01 = m00 | node_masks[left], m00 | node_masks[right]
+            masks += [m10, m01]
+            children += [(m00, left), (m00, right), (m01, left), (m10, right)]
+        if masks:
+            yield masks
+        visits = children
+
+
+def _partition_plan(features: FeatureSet, max_evals: int) -> tuple[list[np.ndarray], bool]:
+    """The coalitions Partition will evaluate whatever the outputs, and whether that is all of them.
+
+    With ``batch_size >= max_evals`` each round of ``owen`` takes every queued node, so a
+    round is a level of the tree; a level is evaluated in full while the pairs it adds start
+    below the budget (``max_evals - 2`` after the empty and full coalitions), and only the
+    level where the budget runs out is chosen from the outputs.
+    """
+    d = len(features)
+    masks = [np.zeros(d, dtype=bool), np.ones(d, dtype=bool)]
+    count = 0
+    for level in _owen_levels(clustering(features), d):
+        if count + len(level) > max_evals - 1:
+            return masks, False
+        masks += level
+        count += len(level)
+    return masks, True
+
+
+def planned_masks(features: FeatureSet, max_evals: int = DEFAULT_MAX_EVALS) -> np.ndarray:
+    """The masks an explanation with the default batch size evaluates whatever the model's outputs.
+
+    All ``2**d`` coalitions for exact Shapley values; for Partition, every level of the tree
+    that fits in ``max_evals`` — the whole tree when it fits, in which case nothing is left
+    to choose. A Partition explanation then adds at most one batch of its own (part of the
+    next level, chosen from the outputs).
+    """
+    d = len(features)
+    max_evals = check_max_evals(max_evals)
+    if uses_exact(d, max_evals):
+        return _all_masks(d)
+    return np.asarray(_partition_plan(features, max_evals)[0])
+
+
+def explain(
+    features: FeatureSet,
+    predict: PredictFn,
+    target: Target | int,
+    *,
+    max_evals: int = DEFAULT_MAX_EVALS,
+    seed: int = 0,
+    batch_size: int | None = None,
+) -> Attributions:
+    """SHAP values of ``target`` for one model function: exact within the budget, Partition above."""
+    shap = _import_shap()
+    target = as_target(target)
+    max_evals = check_max_evals(max_evals)
+    seed = check_seed(seed)
+    if batch_size is not None and (isinstance(batch_size, bool) or batch_size < 1):
+        raise InvalidInputError(f"batch_size must be a positive integer, got {batch_size!r}")
+    d = len(features)
+    seen: set[Pair] = set()
+    requested = 0
+
+    def model(masks: np.ndarray) -> np.ndarray:
+        nonlocal requested
+        texts = features.perturb_many(masks)
+        requested += len(texts)
+        seen.update(texts)
+        return check_probs(predict(texts), len(texts), target, NAME)[:, target.index]
+
+    output = float(check_probs(predict([features.text]), 1, target, NAME)[0, target.index])
+    exact = uses_exact(d, max_evals)
+    algorithm = "none" if d == 0 else "exact" if exact else "partition"
+    params: dict[str, Any] = {
+        "algorithm": algorithm,
+        "max_evals": max_evals,
+        "seed": seed,
+        "output": "probability",
+        "complete": exact or _partition_plan(features, max_evals)[1],
+    }
+    if d == 0:
+        scores, base_value = np.zeros(0), output
+    else:
+        row = np.asarray([features.words], dtype=object)
+        state = np.random.get_state()
+        np.random.seed(seed)
+        try:
+            if exact:
+                explainer = shap.explainers.Exact(model, _FeatureMasker(d))
+                result = explainer(row, max_evals=2**d, batch_size=2**d, silent=True)
+                params["batch_size"] = 2**d
+            else:
+                batch = batch_size or max_evals
+                explainer = shap.explainers.Partition(model, _FeatureMasker(d, clustering(features)))
+                result = explainer(row, max_evals=max_evals, batch_size=batch, silent=True)
+                params.update(batch_size=batch, clustering=CLUSTERING)
+        finally:
+            np.random.set_state(state)
+        scores = np.asarray(result.values, dtype=np.float64).reshape(-1)
+        base_value = float(np.ravel(result.base_values)[0])
+    return Attributions(
+        explainer=NAME,
+        features=features,
+        scores=scores,
+        target=target,
+        params=params,
+        evaluations=requested,
+        unique_evaluations=len(seen),
+        output=output,
+        base_value=base_value,
+        diagnostics={"additivity_gap": float(scores.sum() - (output - base_value))},
+    )

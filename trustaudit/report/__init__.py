@@ -1,0 +1,1 @@
+"""Building the audit report: plots rendered to inline SVG."""

@@ -1,0 +1,267 @@
+"""Plots of the audit report, drawn from computed results and rendered to deterministic SVG.
+
+Every function takes results computed elsewhere (compute and draw stay apart), draws on
+a new :class:`matplotlib.figure.Figure` or on a given ``ax``, and returns the figure.
+pyplot is never used, so no figure is registered globally and nothing is shown.
+:func:`figure_to_svg` renders byte-identical SVG for identical input: a fixed hash
+salt for element ids, no date in the metadata, text kept as ``<text>`` in a fixed font
+family (DejaVu Sans, shipped with matplotlib) so the files stay a few tens of KB.
+All style settings live in a :func:`matplotlib.rc_context`, so rcParams never leak.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import matplotlib
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+from mpl_toolkits.axes_grid1 import make_axes_locatable
+from numpy.typing import ArrayLike
+
+from trustaudit.exceptions import InvalidInputError
+from trustaudit.metrics._validation import check_real, check_scores, check_unit_scores
+from trustaudit.metrics.calibration import ReliabilityBins
+
+__all__ = [
+    "agreement_distribution",
+    "figure_to_svg",
+    "reliability_diagram",
+    "save_png",
+    "similarity_heatmap",
+]
+
+_STYLE: dict[str, Any] = {
+    "svg.hashsalt": "trustaudit",
+    "svg.fonttype": "none",
+    "font.family": "DejaVu Sans",
+    "font.size": 8.5,
+    "axes.titlesize": 9.5,
+    "axes.labelsize": 8.5,
+    "legend.fontsize": 7.5,
+    "legend.frameon": False,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "path.simplify": True,
+}
+# Colour-blind-safe pairs (Okabe-Ito blue and orange), each with its own marker and line style.
+_SERIES = (
+    ("#0072B2", "o", "-"),
+    ("#D55E00", "s", "--"),
+    ("#009E73", "^", "-."),
+    ("#CC79A7", "D", ":"),
+    ("#E69F00", "v", (0, (5, 1))),
+    ("#56B4E9", "P", (0, (3, 1, 1, 1))),
+)
+_HISTOGRAM_BINS = 40
+
+
+def _series(i: int) -> tuple[str, str, Any]:
+    return _SERIES[i % len(_SERIES)]
+
+
+def _canvas(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
+    """The figure and axes to draw on: ``ax`` and its figure, or a new figure of ``figsize``."""
+    if ax is not None:
+        return ax.get_figure(root=True), ax
+    fig = Figure(figsize=figsize)
+    return fig, fig.add_subplot()
+
+
+def _confidence_shares(bins: ReliabilityBins, conf: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """(shares, edges) for the confidence histogram: from raw confidences when given, else the bins."""
+    if conf is None:
+        total = max(int(bins.counts.sum()), 1)
+        return bins.counts / total, np.asarray(bins.edges)
+    counts, edges = np.histogram(conf, bins=_HISTOGRAM_BINS, range=(0.0, 1.0))
+    return counts / conf.shape[0], edges
+
+
+def reliability_diagram(
+    base_bins: ReliabilityBins,
+    small_bins: ReliabilityBins,
+    base_conf: ArrayLike | None = None,
+    small_conf: ArrayLike | None = None,
+    labels: Sequence[str] = ("base", "small"),
+    ax: Axes | None = None,
+) -> Figure:
+    """Reliability diagram of both models on one axes, with their confidence histograms beneath.
+
+    Each model's non-empty bins are drawn at (mean confidence, accuracy) with their
+    Clopper-Pearson intervals as error bars, in its own colour, marker and line style,
+    against the diagonal of perfect calibration. The lower axes shows the share of rows
+    per confidence value: a 40-bin histogram of ``base_conf``/``small_conf`` when given,
+    otherwise the bins' own counts. With ``ax`` the histogram axes is split off below it.
+    """
+    for name, bins in (("base_bins", base_bins), ("small_bins", small_bins)):
+        if not isinstance(bins, ReliabilityBins):
+            raise InvalidInputError(f"{name} must be ReliabilityBins, got {type(bins).__name__}")
+    if isinstance(labels, str) or len(labels) != 2 or not all(isinstance(label, str) for label in labels):
+        raise InvalidInputError(f"labels must be two strings, got {labels!r}")
+    confs = [
+        None if conf is None else check_unit_scores(conf, name)
+        for name, conf in (("base_conf", base_conf), ("small_conf", small_conf))
+    ]
+    with matplotlib.rc_context(_STYLE):
+        fig, ax = _canvas(ax, (4.6, 5.0))
+        hist_ax = make_axes_locatable(ax).append_axes("bottom", size="32%", pad=0.12, sharex=ax)
+        ax.plot([0, 1], [0, 1], color="#7f7f7f", linewidth=0.8, linestyle=(0, (2, 2)), label="perfect calibration")
+        for i, (bins, conf, label) in enumerate(zip((base_bins, small_bins), confs, labels)):
+            colour, marker, style = _series(i)
+            filled = bins.counts > 0
+            accuracy = bins.accuracy[filled]
+            ax.errorbar(
+                bins.mean_confidence[filled],
+                accuracy,
+                yerr=np.vstack([accuracy - bins.ci_low[filled], bins.ci_high[filled] - accuracy]),
+                color=colour,
+                marker=marker,
+                markersize=4,
+                linestyle=style,
+                linewidth=1.1,
+                elinewidth=0.8,
+                capsize=2,
+                label=f"{label} (n={int(bins.counts.sum())})",
+            )
+            shares, edges = _confidence_shares(bins, conf)
+            hist_ax.stairs(shares, edges, color=colour, linestyle=style, linewidth=1.1, label=label)
+        ax.set_xlim(0.0, 1.0)
+        ax.set_ylim(0.0, 1.02)
+        ax.set_ylabel("accuracy")
+        ax.set_title(f"Reliability ({base_bins.n_bins} {base_bins.strategy} bins, {base_bins.ci_level:.0%} CI)")
+        ax.legend(loc="upper left")
+        ax.tick_params(labelbottom=False)
+        hist_ax.set_xlabel("confidence")
+        hist_ax.set_ylabel("share of rows")
+        hist_ax.set_ylim(bottom=0.0)
+    return fig
+
+
+def agreement_distribution(
+    per_example: Mapping[str, ArrayLike],
+    floors: Mapping[str, float] | None = None,
+    ax: Axes | None = None,
+    bins: int = 20,
+) -> Figure:
+    """Distribution of per-example agreement values of each series, with noise-floor lines.
+
+    One step histogram per series (e.g. "LIME feature agreement@5", "SHAP feature
+    agreement@5") as the share of examples, over common bins spanning [min(0, lowest
+    value), 1]; the legend gives each series' mean. ``floors[name]``, when given, is drawn
+    as a dotted vertical line in the series' colour: the agreement the explainer reaches
+    with itself, below which disagreement cannot be told from noise.
+    """
+    if not isinstance(per_example, Mapping) or not per_example:
+        raise InvalidInputError("per_example must be a non-empty mapping of series name to values")
+    series = {str(name): check_scores(values, f"per_example[{name!r}]") for name, values in per_example.items()}
+    floors = {name: check_real(floor, f"floors[{name!r}]") for name, floor in (floors or {}).items()}
+    for name in floors:
+        if name not in series:
+            raise InvalidInputError(f"floors has {name!r}, which is not a series of per_example")
+    if isinstance(bins, (bool, np.bool_)) or not isinstance(bins, (int, np.integer)) or bins < 1:
+        raise InvalidInputError(f"bins must be an integer >= 1, got {bins!r}")
+    low = min(0.0, min(float(v.min()) for v in series.values()), min(floors.values(), default=0.0))
+    high = max(1.0, max(float(v.max()) for v in series.values()))
+    edges = np.linspace(low, high, int(bins) + 1)
+    with matplotlib.rc_context(_STYLE):
+        fig, ax = _canvas(ax, (4.8, 3.0))
+        for i, (name, values) in enumerate(series.items()):
+            colour, _, style = _series(i)
+            counts, _ = np.histogram(values, bins=edges)
+            ax.stairs(
+                counts / values.shape[0],
+                edges,
+                color=colour,
+                linestyle=style,
+                linewidth=1.2,
+                label=f"{name} (mean {values.mean():.2f}, n={values.shape[0]})",
+            )
+            if name in floors:
+                ax.axvline(floors[name], color=colour, linestyle=":", linewidth=1.2, label=f"{name}: noise floor")
+        ax.set_xlim(low, high)
+        ax.set_ylim(bottom=0.0)
+        ax.set_xlabel("agreement")
+        ax.set_ylabel("share of examples")
+        ax.set_title("Per-example agreement")
+        ax.legend(loc="upper left")
+    return fig
+
+
+def similarity_heatmap(matrix: ArrayLike, removed_layers: Sequence[int], ax: Axes | None = None) -> Figure:
+    """Annotated heatmap of the (L+1) x (L+1) similarity of hidden states, removed layers in red.
+
+    Row and column 0 are the embeddings, i the output of layer i; each cell shows its
+    value. Removed layers (indices into the matrix) get red, bold tick labels and a red
+    outline on their diagonal cell.
+    """
+    array = np.asarray(matrix)
+    if array.ndim != 2 or array.shape[0] != array.shape[1] or array.shape[0] < 1:
+        raise InvalidInputError(f"matrix must be square (L+1, L+1), got shape {array.shape}")
+    if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
+        raise InvalidInputError(f"matrix must be numeric, got dtype {array.dtype}")
+    array = array.astype(np.float64)
+    if not np.isfinite(array).all():
+        i, j = (int(v) for v in np.argwhere(~np.isfinite(array))[0])
+        raise InvalidInputError(f"matrix[{i}, {j}] is {array[i, j]}; values must be finite")
+    size = array.shape[0]
+    removed = []
+    for layer in removed_layers:
+        if isinstance(layer, (bool, np.bool_)) or not isinstance(layer, (int, np.integer)) or not 0 <= layer < size:
+            raise InvalidInputError(f"removed_layers holds {layer!r}, not a layer index in [0, {size})")
+        removed.append(int(layer))
+    names = ["emb"] + [str(i) for i in range(1, size)]
+    low, high = min(0.0, float(array.min())), max(1.0, float(array.max()))
+    with matplotlib.rc_context(_STYLE):
+        fig, ax = _canvas(ax, (0.42 * size + 1.8, 0.42 * size + 1.2))
+        image = ax.imshow(array, cmap="viridis", vmin=low, vmax=high, interpolation="nearest")
+        midpoint = (low + high) / 2.0
+        for i in range(size):
+            for j in range(size):
+                ax.text(
+                    j,
+                    i,
+                    f"{array[i, j]:.2f}",
+                    ha="center",
+                    va="center",
+                    fontsize=6.5,
+                    color="black" if array[i, j] > midpoint else "white",
+                )
+        ax.set_xticks(range(size), names)
+        ax.set_yticks(range(size), names)
+        for tick_labels in (ax.get_xticklabels(), ax.get_yticklabels()):
+            for layer in removed:
+                tick_labels[layer].set_color("#C00000")
+                tick_labels[layer].set_fontweight("bold")
+        for layer in removed:
+            ax.add_patch(Rectangle((layer - 0.5, layer - 0.5), 1, 1, fill=False, edgecolor="#C00000", linewidth=1.6))
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+        ax.set_xlabel("layer")
+        ax.set_ylabel("layer")
+        title = "Hidden-state similarity"
+        ax.set_title(title + (f" (removed, in red: {', '.join(names[i] for i in removed)})" if removed else ""))
+        fig.colorbar(image, ax=ax, fraction=0.046, pad=0.03)
+    return fig
+
+
+def figure_to_svg(fig: Figure) -> str:
+    """Render ``fig`` as an SVG string, byte-identical for identical figures (no date, fixed ids)."""
+    if not isinstance(fig, Figure):
+        raise InvalidInputError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
+    buffer = io.StringIO()
+    with matplotlib.rc_context(_STYLE):
+        fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+    return buffer.getvalue()
+
+
+def save_png(fig: Figure, path: str | os.PathLike[str], dpi: int = 150) -> None:
+    """Write ``fig`` as a PNG file (for reading outside the HTML report)."""
+    if not isinstance(fig, Figure):
+        raise InvalidInputError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
+    with matplotlib.rc_context(_STYLE):
+        fig.savefig(os.fspath(path), format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
