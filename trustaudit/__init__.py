@@ -38,6 +38,10 @@ _LAZY: dict[str, str] = {
     "GateConfig": "trustaudit.gate",
     "load_gate_config": "trustaudit.gate",
     "explain_pair": "trustaudit.explain",
+    "PairExplanations": "trustaudit.explain",
+    "ExampleExplanation": "trustaudit.explain",
+    "Attributions": "trustaudit.explain",
+    "FeatureSet": "trustaudit.explain",
     "render_html": "trustaudit.report.render",
     "write_report": "trustaudit.report.render",
 }
