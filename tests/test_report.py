@@ -115,3 +115,15 @@ def test_stored_report_matches(result: AuditResult) -> None:
     stored = AuditResult.read_json(GOLD / "results.json")
     expected = (GOLD / "report.html").read_text(encoding="utf-8")
     assert _scrub(render_html(stored)) == expected
+
+
+def test_index_page_links_and_tabulates(result: AuditResult) -> None:
+    from trustaudit.report.render import index_row, render_index
+
+    row = index_row(result, href="pair/report.html", name="pair-<b>", description="a candidate")
+    assert row["agreement"] == result.get("predictions.agreement")
+    assert row["small_ece"] == result.get("calibration.small.ece")
+    assert row["lime"] == result.get("attribution.lime.feature_agreement")
+    html = render_index([row, {**row, "href": None, "name": "second"}], title="audits <all>")
+    assert 'href="pair/report.html"' in html and "pair-&lt;b&gt;" in html and "audits &lt;all&gt;" in html
+    assert html.count("<tr>") == 3
