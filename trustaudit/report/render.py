@@ -286,9 +286,7 @@ def build_context(doc: Mapping[str, Any]) -> dict[str, Any]:
     data["name"] = os.path.basename(str(data.get("path", "data")))
     data["skipped_text"] = ", ".join(f"{n} {why}" for why, n in (data.get("skipped") or {}).items())
     config = doc["config"]
-    config_text = ", ".join(
-        f"{k}={v}" for k, v in config.items() if k not in ("gate",) and not isinstance(v, (dict, list)) or k in ("top_k", "explainers")
-    )
+    config_text = ", ".join(f"{k}={v}" for k, v in config.items() if k != "gate")
     versions_text = ", ".join(f"{k} {v}" for k, v in doc.get("versions", {}).items())
     timings_text = ", ".join(f"{k} {v:.1f} s" for k, v in doc.get("timings", {}).items())
     return {
