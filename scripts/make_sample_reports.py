@@ -39,6 +39,12 @@ sys.path.insert(0, str(ROOT / "bench"))
 from _common import finetuned_minilm, machine, task_data, work_dir  # noqa: E402
 
 OUT = ROOT / "sample_reports"
+DESCRIPTIONS = {
+    "asc": "ASC: layers of the base that barely change {task}'s representation removed (threshold {threshold:g}), then fine-tuned",
+    "int8": "dynamic int8 quantization of every Linear layer of the base",
+    "l3": "paraphrase-MiniLM-L3-v2 fine-tuned the same way as the base (3 layers instead of 6)",
+    "l3-alad": "the fine-tuned L3 with an AlAd window adapter onto the base's states and the base's head (joint)",
+}
 
 
 def log(message: str) -> None:
@@ -74,9 +80,8 @@ def candidates(task: str, args: argparse.Namespace) -> tuple[Path, dict[str, tup
         return pruned
 
     out = {
-        "asc": (cached(store / f"{tag}-asc{args.asc_threshold:g}.pt", make_asc),
-                f"ASC: layers of the base that barely change {task.upper()}'s representation removed (threshold {args.asc_threshold:g}), then fine-tuned"),
-        "int8": (cached(store / f"{tag}-int8.pt", lambda: quantize(base)), "dynamic int8 quantization of every Linear layer of the base"),
+        "asc": (cached(store / f"{tag}-asc{args.asc_threshold:g}.pt", make_asc), DESCRIPTIONS["asc"].format(task=task.upper(), threshold=args.asc_threshold)),
+        "int8": (cached(store / f"{tag}-int8.pt", lambda: quantize(base)), DESCRIPTIONS["int8"]),
     }
     if task == "snli":
         l3_path = finetuned_minilm(task, encoder="L3", **ft)
@@ -86,8 +91,8 @@ def candidates(task: str, args: argparse.Namespace) -> tuple[Path, dict[str, tup
             log(f"AlAd: token cosine {info.cosine_before:.3f} (best linear map) -> {info.cosine_after:.3f}")
             return aligned
 
-        out["l3"] = (l3_path, "paraphrase-MiniLM-L3-v2 fine-tuned the same way as the base (3 layers instead of 6)")
-        out["l3-alad"] = (cached(store / f"{tag}-l3-alad-joint.pt", make_alad), "the fine-tuned L3 with an AlAd window adapter onto the base's states and the base's head (joint)")
+        out["l3"] = (l3_path, DESCRIPTIONS["l3"])
+        out["l3-alad"] = (cached(store / f"{tag}-l3-alad-joint.pt", make_alad), DESCRIPTIONS["l3-alad"])
     return base_path, out
 
 
@@ -101,20 +106,17 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--asc-threshold", type=float, default=0.8)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--render-only", action="store_true", help="only re-render the reports and the index from the stored results")
     args = parser.parse_args()
 
     import trustaudit
-    from trustaudit._io import write_text_atomic
-    from trustaudit.report.render import index_row, render_index
 
     torch.set_num_threads(2)
     OUT.mkdir(exist_ok=True)
-    index_path = OUT / "index.json"
-    rows = json.loads(index_path.read_text()) if index_path.exists() else {}
-    for task in args.tasks:
+    for task in args.tasks if not args.render_only else ():
         base_path, made = candidates(task, args)
         held_out = task_data(task, "held_out", args.rows)
-        for name, (path, description) in made.items():
+        for name, (path, _) in made.items():
             key = f"{task}-{name}"
             if args.only and key not in args.only:
                 continue
@@ -134,12 +136,28 @@ def main() -> None:
             result.write_json(folder / "results.json")
             size = (folder / "report.html").stat().st_size
             log(f"{key}: {'trust-equivalent' if result.passed else 'not trust-equivalent'}; report {size / 1e6:.2f} MB")
-            rows[key] = index_row(result, href=f"{key}/report.html", name=key, description=description)
-            rows[key]["timings"] = doc["timings"]
-            write_text_atomic(index_path, json.dumps(rows, indent=1) + "\n")
-    ordered = [rows[k] for k in sorted(rows, key=lambda k: (k.split("-")[0] != "snli", k))]
+    write_index(args)
+
+
+def write_index(args: argparse.Namespace) -> None:
+    """``index.html`` (and ``index.json``, the rows for the README) from every stored results file
+    (with ``--render-only``, each report is re-rendered from its results first)."""
+    import trustaudit
+    from trustaudit._io import write_text_atomic
+    from trustaudit.report.render import index_row, render_index
+
+    rows = {}
+    for path in sorted(OUT.glob("*/results.json"), key=lambda p: (not p.parent.name.startswith("snli"), p.parent.name)):
+        key = path.parent.name
+        task, name = key.split("-", 1)
+        result = trustaudit.AuditResult.read_json(path)
+        if args.render_only:
+            trustaudit.write_report(result, path.parent / "report.html")
+        description = DESCRIPTIONS[name].format(task=task.upper(), threshold=args.asc_threshold)
+        rows[key] = index_row(result, href=f"{key}/report.html", name=key, description=description)
+    write_text_atomic(OUT / "index.json", json.dumps(rows, indent=1) + "\n")
     write_text_atomic(OUT / "index.html", render_index(
-        ordered,
+        list(rows.values()),
         title="trustaudit sample reports: real MiniLM models on SNLI and MRPC",
         intro=f"Every pair audited with the default configuration and gate by scripts/make_sample_reports.py on {machine()}.",
     ))

@@ -86,6 +86,9 @@ def _model_view(model: Mapping[str, Any]) -> dict[str, Any]:
     view = dict(model)
     view["name"] = os.path.basename(str(model.get("path", "model")).rstrip("/")) or "model"
     view["size_text"] = _size_text(model.get("bytes"))
+    int8 = (model.get("provenance") or {}).get("int8_bytes")
+    if int8:
+        view["size_text"] += f" (float weights, re-quantized on load; int8 weights {_size_text(int8)})"
     view["provenance"] = dict(model.get("provenance") or {})
     view["provenance_text"] = _provenance_text(view["provenance"])
     return view
@@ -410,7 +413,8 @@ def index_row(result: Any, href: str | None = None, name: str | None = None, des
     doc = result.to_dict() if hasattr(result, "to_dict") else result
     models, p = doc["models"], doc["predictions"]
     c, a = doc.get("calibration") or {}, doc.get("attribution") or {}
-    base_bytes, small_bytes = models["base"].get("bytes") or 0, models["small"].get("bytes") or 0
+    base_bytes = models["base"].get("bytes") or 0
+    small_bytes = (models["small"].get("provenance") or {}).get("int8_bytes") or models["small"].get("bytes") or 0
     size_ratio = small_bytes / base_bytes if base_bytes and small_bytes else models.get("param_ratio")
 
     def explainer(name_: str, key: str) -> float | None:
