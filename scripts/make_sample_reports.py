@@ -127,8 +127,8 @@ def main() -> None:
                 command=f"python scripts/make_sample_reports.py --only {key} --rows {args.rows} --explain-n {args.explain_n} --seed {args.seed}",
             )
             doc = result.to_dict()
-            doc["models"]["base"]["path"] = f"all-MiniLM-L6-v2 fine-tuned on {task.upper()} ({base_path.name})"
-            doc["models"]["small"]["path"] = f"{key} ({path.name})"
+            doc["models"]["base"]["path"] = f"$TRUSTAUDIT_WORK/minilm-L6-{task}.pt"
+            doc["models"]["small"]["path"] = f"$TRUSTAUDIT_WORK/{key}.pt"
             doc["data"]["path"] = f"../shared/data/{task}/{Path(doc['data']['path']).name}"
             result = trustaudit.AuditResult.from_dict(doc)
             folder = OUT / key
