@@ -98,6 +98,8 @@ def test_config_from_pyproject(tmp_path: Path) -> None:
         ("max_accuracy_drop = 'big'\n", "must be a number"),
         ("use_intervals = 1\n", "true or false"),
         ("max_accuracy_drop = \n", "not valid TOML"),
+        ("max_acuracy_drop = 0.1\n[gate]\nmin_prediction_agreement = 0.8\n", r"outside the \[gate\] table: max_acuracy_drop"),
+        ("[gate]\nmin_prediction_agreement = 0.8\n[tool.trustaudit.gate]\nmax_accuracy_drop = 0.1\n", r"outside the \[tool.trustaudit.gate\] table: gate"),
     ],
 )
 def test_bad_config_is_an_error(tmp_path: Path, content: str, match: str) -> None:

@@ -122,6 +122,12 @@ def load_gate_config(path: str | Path | None = None, cwd: str | Path | None = No
             for part in table:
                 section = section.get(part) if isinstance(section, Mapping) else None
             if isinstance(section, Mapping):
+                stray = sorted(set(data) - {table[0]})
+                if stray:
+                    raise GateConfigError(
+                        f"{path}: keys outside the [{'.'.join(table)}] table: {', '.join(stray)}; "
+                        "put every threshold in that table"
+                    )
                 return GateConfig.from_dict(section, str(path)), str(path)
         return GateConfig.from_dict(data, str(path)), str(path)
     pyproject = Path(cwd or Path.cwd()) / "pyproject.toml"
