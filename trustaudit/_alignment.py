@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from trustaudit.data import Dataset
+from trustaudit.metrics import fraction_of_floor
 from trustaudit.models import ModelPair
 
 if TYPE_CHECKING:
@@ -39,6 +40,14 @@ def _headline(agreement: AttributionAgreement, k: int) -> dict[str, Any]:
         "rank_correlation_interval": [spearman.ci_low, spearman.ci_high] if spearman.ci_low is not None else None,
         "metrics": _statistics(agreement),
     }
+
+
+def _ratio(value: float | None, floor: float | None) -> float | None:
+    """``value`` as a share of its noise floor; ``None`` where either is missing or the floor is not positive."""
+    if value is None or floor is None:
+        return None
+    ratio = fraction_of_floor(value, floor)
+    return None if np.isnan(ratio) else float(ratio)
 
 
 def _params_summary(name: str, attributions: Sequence[Any]) -> dict[str, Any]:
@@ -68,7 +77,7 @@ def explain_and_compare(
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The ``attribution`` section and the per-example ``examples`` list of an audit."""
     from trustaudit.explain import explain_pair
-    from trustaudit.metrics import attribution_agreement, fraction_of_floor
+    from trustaudit.metrics import attribution_agreement
 
     explanations = explain_pair(
         pair,
@@ -118,12 +127,15 @@ def explain_and_compare(
             exact = sum(name in ex.noise_exact for ex in examples)
             entry["self_agreement"] = {**_headline(own, k), "deterministic_examples": exact}
             entry["floor"] = own.get("feature_agreement", k).mean
-            ratio = fraction_of_floor(entry["feature_agreement"], entry["floor"])
-            entry["floor_ratio"] = None if np.isnan(ratio) else float(ratio)
+            entry["floor_ratios"] = {
+                key: _ratio(entry["metrics"][key]["mean"], stat["mean"]) for key, stat in entry["self_agreement"]["metrics"].items()
+            }
+            entry["floor_ratio"] = entry["floor_ratios"][f"feature_agreement@{k}"]
             per_example[name]["self_feature_agreement"] = np.asarray(own.get("feature_agreement", k).per_example)
         else:
             entry["self_agreement"] = None
             entry["floor"] = None
+            entry["floor_ratios"] = None
             entry["floor_ratio"] = None
         section[name] = entry
     if {"lime", "shap"} <= set(config.explainers):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import traceback
 import warnings
@@ -116,6 +117,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from trustaudit.models import load_model
     from trustaudit._predict import predict, write_predictions
 
+    _check_outputs(args, ("out",))
     bundle = load_model(args.model, args.labels, allow_pickle=args.allow_pickle, tokenizer=args.tokenizer, max_length=args.max_length)
     dataset = load_dataset(args.data, bundle.labels, **data_kwargs(args))
     preds = predict(bundle, dataset, batch_size=args.batch_size, device=args.device, cache=cache_arg(args))
@@ -165,6 +167,24 @@ def _write_outputs(result: Any, args: argparse.Namespace) -> None:
         write_text_atomic(args.summary, summary_markdown(result, report=args.out))
 
 
+def _check_outputs(args: argparse.Namespace, options: Sequence[str] = ("out", "json", "junit", "summary")) -> None:
+    """Refuse, before any work is done, an output path that cannot be written."""
+    from trustaudit.exceptions import InvalidInputError
+
+    for option in options:
+        value = getattr(args, option, None)
+        if not value:
+            continue
+        path = Path(value)
+        if path.is_dir():
+            raise InvalidInputError(f"--{option} {value}: is a directory; give a file path")
+        parent = path.parent
+        while not parent.exists() and parent != parent.parent:
+            parent = parent.parent
+        if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+            raise InvalidInputError(f"--{option} {value}: cannot write there ({parent} is not a writable directory)")
+
+
 def _gate_config(args: argparse.Namespace) -> tuple[Any, str]:
     from trustaudit.gate import load_gate_config
 
@@ -178,6 +198,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     from trustaudit.models import load_pair
     from trustaudit.report.render import summary_text
 
+    _check_outputs(args)
     gate, source = _gate_config(args)
     config = AuditConfig(
         explain_n=args.explain_n,
@@ -208,6 +229,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
     from trustaudit._audit import AuditResult, rejudge
     from trustaudit.report.render import summary_text
 
+    _check_outputs(args, ("out", "junit", "summary"))
     result = AuditResult.read_json(args.results)
     if args.gate:
         result = rejudge(result, *_gate_config(args))
@@ -318,11 +340,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         print(f"trustaudit: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:
+        return EXIT_OK
+    except OSError as exc:
+        if args.debug:
+            traceback.print_exc()
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"trustaudit: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("trustaudit: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except BrokenPipeError:
-        return EXIT_OK
 
 
 if __name__ == "__main__":
