@@ -93,12 +93,33 @@ class TestHandComputed:
         # resolution  = (2 * (0.25^2 + 0.25^2) + 2 * (0.25^2 + 0.25^2)) / 4 = 0.125
         # uncertainty = 2 * 0.25 * 0.75 = 0.375; Brier = 0.25 - 0.125 + 0.375 = 0.5
         probs = np.array([[0.8, 0.2], [0.8, 0.2], [0.4, 0.6], [0.4, 0.6]])
-        parts = brier_decomposition(probs, [0, 1, 1, 1])
-        assert parts.reliability == pytest.approx(0.25)
-        assert parts.resolution == pytest.approx(0.125)
-        assert parts.uncertainty == pytest.approx(0.375)
-        assert parts.brier == pytest.approx(0.5)
-        assert parts.n_groups == 2
+        for n_bins in (None, 10):
+            parts = brier_decomposition(probs, [0, 1, 1, 1], n_bins=n_bins)
+            assert parts.reliability == pytest.approx(0.25)
+            assert parts.resolution == pytest.approx(0.125)
+            assert parts.uncertainty == pytest.approx(0.375)
+            assert parts.within_variance == 0 and parts.within_covariance == 0
+            assert parts.brier == pytest.approx(0.5)
+            assert parts.n_groups == 2
+
+    def test_binned_brier_decomposition_by_hand(self) -> None:
+        # Two bins: [0.7, 0.3] and [0.9, 0.1] share a group (first class in (0.5, 1]) with labels {0, 1}:
+        # f_g = [0.8, 0.2], o_g = [0.5, 0.5]; [0.2, 0.8] is alone with label 1: f = [0.2, 0.8], o = [0, 1].
+        # Overall o = [1/3, 2/3]; uncertainty = 2 * 1/3 * 2/3 = 4/9.
+        # reliability = (2 * (0.3^2 + 0.3^2) + (0.2^2 + 0.2^2)) / 3 = 0.44 / 3
+        # resolution  = (2 * 2 * (1/6)^2 + 2 * (1/3)^2) / 3 = 1/9
+        # within variance = (2 * (0.1^2 + 0.1^2)) / 3 = 0.04 / 3
+        # within covariance = 2 * ((-0.1, 0.1).(0.5, -0.5) + (0.1, -0.1).(-0.5, 0.5)) / 3 = -0.4 / 3
+        # Brier = (0.18 + 1.62 + 0.08) / 3 = 1.88 / 3 = reliability - resolution + uncertainty + variance - covariance
+        probs = np.array([[0.7, 0.3], [0.9, 0.1], [0.2, 0.8]])
+        parts = brier_decomposition(probs, [0, 1, 1], n_bins=2)
+        assert parts.n_groups == 2 and parts.n_bins == 2
+        assert parts.reliability == pytest.approx(0.44 / 3)
+        assert parts.resolution == pytest.approx(1 / 9)
+        assert parts.uncertainty == pytest.approx(4 / 9)
+        assert parts.within_variance == pytest.approx(0.04 / 3)
+        assert parts.within_covariance == pytest.approx(-0.4 / 3)
+        assert parts.brier == pytest.approx(1.88 / 3)
 
     def test_reliability_bins_clopper_pearson(self) -> None:
         # Bin (0.6, 0.8] of the 5-bin case holds 2 rows, 1 correct: the exact 95% interval is
@@ -207,10 +228,22 @@ class TestReferences:
         for probs in (np.round(random_probs(400, 3, seed=7), 1), random_probs(400, 4, seed=8)):
             probs = probs / probs.sum(axis=1, keepdims=True)
             labels = np.random.default_rng(9).integers(0, probs.shape[1], probs.shape[0])
-            parts = brier_decomposition(probs, labels)
-            assert parts.reliability - parts.resolution + parts.uncertainty == pytest.approx(
-                brier_score_loss(probs, labels), abs=1e-12
-            )
+            exact = brier_decomposition(probs, labels, n_bins=None)
+            assert exact.within_variance == 0 and exact.within_covariance == 0
+            for parts in (exact, brier_decomposition(probs, labels), brier_decomposition(probs, labels, n_bins=3)):
+                total = parts.reliability - parts.resolution + parts.uncertainty + parts.within_variance - parts.within_covariance
+                assert total == pytest.approx(brier_score_loss(probs, labels), abs=1e-12)
+
+    def test_binned_decomposition_is_informative_on_continuous_outputs(self) -> None:
+        # Every softmax row is distinct: exact grouping degenerates (reliability = Brier), bins do not.
+        probs = random_probs(20_000, 3, seed=5)
+        labels = labels_from(probs, 6)
+        exact = brier_decomposition(probs, labels, n_bins=None)
+        assert exact.n_groups == 20_000 and exact.reliability == pytest.approx(exact.brier)
+        binned = brier_decomposition(probs, labels)
+        assert binned.n_groups < 200
+        assert binned.reliability < 0.01, "labels drawn from the forecasts: nearly calibrated"
+        assert binned.resolution > 0.05
 
 
 def _brute_smooth_ece_at(conf: np.ndarray, correct: np.ndarray, sigma: float) -> float:
@@ -329,14 +362,14 @@ def test_invariant_under_row_permutation(problem: tuple[np.ndarray, np.ndarray],
         assert fn(probs[order], labels[order]) == pytest.approx(fn(probs, labels), abs=1e-12)
 
 
-def test_ece_of_calibrated_labels_shrinks_with_n() -> None:
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), k=st.integers(2, 5), sharpness=st.floats(0.5, 3.0))
+def test_ece_of_calibrated_labels_shrinks_with_n(seed: int, k: int, sharpness: float) -> None:
     # Labels drawn from the predicted distribution: the model is calibrated, so ECE is pure
-    # sampling noise, of order sqrt(bins / n).
-    small, large = [], []
-    for seed in range(3):
-        probs = random_probs(100_000, 3, seed, sharpness=1.5)
-        labels = labels_from(probs, seed + 100)
-        small.append(expected_calibration_error(probs[:300], labels[:300]))
-        large.append(expected_calibration_error(probs, labels))
-    assert max(large) < 0.01
-    assert np.mean(large) < np.mean(small) / 4
+    # sampling noise, of order sqrt(bins / n): 100 times the rows, about a tenth of the ECE.
+    probs = random_probs(30_000, k, seed, sharpness=sharpness)
+    labels = labels_from(probs, seed + 1)
+    small = expected_calibration_error(probs[:300], labels[:300])
+    large = expected_calibration_error(probs, labels)
+    assert large < 0.015
+    assert large < small / 2

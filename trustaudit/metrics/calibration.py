@@ -210,44 +210,80 @@ def negative_log_likelihood(probs: ArrayLike, labels: ArrayLike, eps: float = _N
 
 @dataclass(frozen=True)
 class BrierDecomposition:
-    """Murphy's decomposition of the multiclass Brier score: BS = reliability - resolution + uncertainty."""
+    """The multiclass Brier score split into parts that add up to it exactly.
+
+    ``brier = reliability - resolution + uncertainty + within_variance - within_covariance``;
+    the last two are zero when rows are grouped by their exact forecast (``n_bins=None``).
+    """
 
     reliability: float
     resolution: float
     uncertainty: float
+    within_variance: float
+    within_covariance: float
     brier: float
     n_groups: int
+    n_bins: int | None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe plain-Python form."""
         return to_jsonable(self)
 
 
-def brier_decomposition(probs: ArrayLike, labels: ArrayLike) -> BrierDecomposition:
-    """Murphy decomposition of the multiclass Brier score into reliability, resolution, uncertainty.
+def brier_decomposition(probs: ArrayLike, labels: ArrayLike, n_bins: int | None = 10) -> BrierDecomposition:
+    """Murphy decomposition of the multiclass Brier score: reliability, resolution, uncertainty.
 
-    Rows are grouped by their *unique forecast vector* f_g (no binning). With n_g rows in
-    group g, o_g the mean one-hot label of the group and o the overall label frequencies:
-    reliability = (1/n) sum_g n_g ||f_g - o_g||^2, resolution = (1/n) sum_g n_g ||o_g - o||^2,
-    uncertainty = sum_c o_c (1 - o_c). With this grouping reliability - resolution +
-    uncertainty equals :func:`brier_score_loss` exactly (up to float rounding); binned
-    variants do not. Murphy, "A New Vector Partition of the Probability Score", J. Applied
-    Meteorology, 1973.
+    Rows are grouped by forecast: with ``n_bins`` each class probability is put into one of
+    ``n_bins`` equal-width bins (``(lo, hi]``, the first closed at 0) and a group is one
+    cell of that grid; with ``n_bins=None`` a group is one exact forecast vector. Softmax
+    outputs are almost never exactly equal, so exact grouping makes every row its own group
+    (reliability = Brier, resolution = uncertainty) and says nothing: bin them.
+
+    With n_g rows in group g, f_g their mean forecast, o_g their mean one-hot label and o
+    the overall label frequencies: reliability = (1/n) sum_g n_g ||f_g - o_g||^2,
+    resolution = (1/n) sum_g n_g ||o_g - o||^2, uncertainty = sum_c o_c (1 - o_c). Binning
+    adds the within-group variance of the forecasts, (1/n) sum_i ||p_i - f_g||^2, and the
+    within-group covariance of forecasts and outcomes, (2/n) sum_i (p_i - f_g).(y_i - o_g),
+    so that reliability - resolution + uncertainty + variance - covariance equals
+    :func:`brier_score_loss` exactly (up to float rounding). Murphy, "A New Vector
+    Partition of the Probability Score", J. Applied Meteorology, 1973; the within-bin terms
+    from Stephenson, Coelho & Jolliffe, "Two Extra Components in the Brier Score
+    Decomposition", Weather and Forecasting, 2008.
     """
     p, y = check_probs_labels(probs, labels)
     n, k = p.shape
-    forecasts, group = np.unique(p, axis=0, return_inverse=True)
+    if n_bins is not None:
+        n_bins = check_int(n_bins, "n_bins", 1)
+        edges = np.linspace(0.0, 1.0, n_bins + 1)
+        cells = np.stack([_bin_index(p[:, c], edges) for c in range(k)], axis=1)
+    else:
+        cells = p
+    unique, group = np.unique(cells, axis=0, return_inverse=True)
     group = group.reshape(-1)
-    n_groups = forecasts.shape[0]
+    n_groups = unique.shape[0]
     sizes = np.bincount(group, minlength=n_groups).astype(np.float64)
-    hits = np.zeros((n_groups, k))
-    np.add.at(hits, (group, y), 1.0)
-    observed = hits / sizes[:, None]
-    overall = np.bincount(y, minlength=k) / n
+    onehot = np.zeros((n, k))
+    onehot[np.arange(n), y] = 1.0
+    if n_bins is None:
+        forecasts = unique
+    else:
+        forecasts = np.zeros((n_groups, k))
+        np.add.at(forecasts, group, p)
+        forecasts /= sizes[:, None]
+    observed = np.zeros((n_groups, k))
+    np.add.at(observed, group, onehot)
+    observed /= sizes[:, None]
+    overall = onehot.mean(axis=0)
+    spread = p - forecasts[group]
     reliability = float(np.sum(sizes * np.sum((forecasts - observed) ** 2, axis=1)) / n)
     resolution = float(np.sum(sizes * np.sum((observed - overall) ** 2, axis=1)) / n)
     uncertainty = float(np.sum(overall * (1.0 - overall)))
-    return BrierDecomposition(reliability, resolution, uncertainty, float(np.mean(_brier_rows(p, y))), n_groups)
+    within_variance = float(np.sum(spread**2) / n)
+    within_covariance = float(2.0 * np.sum(spread * (onehot - observed[group])) / n)
+    return BrierDecomposition(
+        reliability, resolution, uncertainty, within_variance, within_covariance,
+        float(np.mean(_brier_rows(p, y))), n_groups, n_bins,
+    )
 
 
 # ----------------------------------------------------------------------------- smooth ECE
