@@ -83,6 +83,10 @@ def test_explicit_columns_without_header(tmp_path: Path) -> None:
         load_dataset(path, LABELS, no_header=True)
     with pytest.raises(DataError, match="out of range"):
         load_dataset(path, LABELS, no_header=True, text_col=9)
+    short = tmp_path / "short.tsv"
+    short.write_text("x\tp one\th one\tneutral\ny\tp two\th two\n")
+    with pytest.raises(DataError, match="row 1: 3 fields where the widest row has 4"):
+        load_dataset(short, LABELS, no_header=True, text_col=1, pair_col=2, label_col=3)
 
 
 def test_explicit_column_names_and_delimiter(tmp_path: Path) -> None:
@@ -99,6 +103,13 @@ def test_unknown_labels_are_skipped_and_counted(tmp_path: Path) -> None:
     data = load_dataset(path, LABELS)
     assert len(data) == 3 and data.skipped == {"missing label": 2}
     assert data.rows.tolist() == [0, 1, 2]
+
+
+def test_a_class_named_like_a_missing_marker_is_a_class(tmp_path: Path) -> None:
+    names = ("none", "some")
+    path = write_rows(tmp_path / "d.tsv", [("p", "h", "none"), ("p", "h", "some"), ("p", "h", "-")])
+    data = load_dataset(path, names)
+    assert data.labels.tolist() == [0, 1] and data.skipped == {"missing label": 1}
 
 
 def test_label_the_model_does_not_know(tmp_path: Path) -> None:

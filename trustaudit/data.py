@@ -188,10 +188,11 @@ def _read_records(path: Path, no_header: bool, delimiter: str | None) -> tuple[l
         body = rows[1:]
         if not body:
             raise DataError(f"{path}: the file has a header but no data rows")
+    expected = "the widest row has" if no_header else "the header has"
     for i, row in enumerate(body):
-        if len(row) < len(header) and not no_header:
+        if len(row) < len(header):
             raise DataError(
-                f"{path}: row {i}: {len(row)} fields where the header has {len(header)} "
+                f"{path}: row {i}: {len(row)} fields where {expected} {len(header)} "
                 f"(delimiter {delim!r}); check the quoting or pass --delimiter"
             )
     return header, body
@@ -275,12 +276,12 @@ def _label_index(
     if raw is None or isinstance(raw, bool):
         return None
     value = str(int(raw)) if isinstance(raw, float) and float(raw).is_integer() else str(raw).strip()
-    if value.lower() in MISSING_LABELS:
-        return None
     if label_map is not None and value in label_map:
         value = label_map[value]
     if value.lower() in lookup:
         return lookup[value.lower()]
+    if value.lower() in MISSING_LABELS:
+        return None
     if label_map is None and names is not None and value.lstrip("-").isdigit():
         index = int(value)
         if 0 <= index < len(names):
