@@ -65,6 +65,9 @@ def test_pickled_payload_is_not_run_without_allow_pickle(tmp_path: Path) -> None
     assert not marker.exists()
     message = str(info.value)
     assert "\n" not in message and "--allow-pickle" in message
+    with pytest.warns(UserWarning, match="arbitrary code"), pytest.raises(ModelLoadError):
+        load_model(evil, allow_pickle=True, tokenizer=str(tmp_path))
+    assert marker.exists(), "the payload is real: with --allow-pickle, unpickling runs it"
 
 
 def test_pickled_module_refused_then_loaded_when_allowed(tiny_model_dir: Path, tmp_path: Path) -> None:
@@ -98,6 +101,12 @@ def test_damaged_and_missing_inputs(tmp_path: Path, tiny_bundle_path: Path) -> N
     cut.write_bytes(tiny_bundle_path.read_bytes()[:2000])
     with pytest.raises(ModelLoadError, match="damaged"):
         load_model(cut)
+    payload = torch.load(tiny_bundle_path, weights_only=True)
+    for broken in ({k: v for k, v in payload.items() if k != "state_dict"}, {**payload, "state_dict": {"junk": torch.zeros(1)}}):
+        path = tmp_path / "broken.pt"
+        torch.save(broken, path)
+        with pytest.raises(ModelLoadError, match="weights do not"):
+            load_model(path)
 
 
 def test_encoder_without_head_is_refused(tmp_path: Path, tokenizer) -> None:

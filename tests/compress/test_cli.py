@@ -47,8 +47,10 @@ def test_asc_n_remove_to_a_save_pretrained_directory(base_path: Path, dev_tsv: P
     assert main(["compress", "asc", str(base_path), "--data", str(dev_tsv), "-o", str(out), "--n-remove", "2",
                  "--epochs", "0", "--device", "cpu"]) == 0
     assert "n_remove 2" in capsys.readouterr().out
-    assert load_model(out).config["num_hidden_layers"] == 1
+    loaded = load_model(out)
+    assert loaded.config["num_hidden_layers"] == 1
     assert (out / "trustaudit_provenance.json").is_file()
+    assert loaded.provenance["method"] == "asc" and len(loaded.provenance["layers_removed"]) == 2
 
 
 def test_alad_writes_an_aligned_bundle(base_path: Path, small_path: Path, dev_tsv: Path, tmp_path: Path, capsys) -> None:

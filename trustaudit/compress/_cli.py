@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -122,8 +121,7 @@ def _save(bundle: Any, out: str, allow_dir: bool) -> str:
     from trustaudit.models import save_bundle, save_hf_dir
 
     if allow_dir and Path(out).suffix != ".pt":
-        path = save_hf_dir(bundle, out)
-        (path / "trustaudit_provenance.json").write_text(json.dumps(dict(bundle.provenance), indent=1), encoding="utf-8")
+        save_hf_dir(bundle, out)
         return f"{out} (save_pretrained directory)"
     save_bundle(bundle, out)
     return out

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from trustaudit._io import write_text_atomic
 from trustaudit.exceptions import LabelMismatchError, ModelLoadError, UnsafeModelError
 from trustaudit.models._bundle import (
     BUNDLE_FORMAT,
@@ -33,6 +34,7 @@ from trustaudit.models._bundle import (
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
 
+PROVENANCE_FILE = "trustaudit_provenance.json"
 _GENERIC_LABEL = re.compile(r"^LABEL_\d+$")
 _ZIP_MAGIC = b"PK\x03\x04"
 _PICKLE_MAGIC = b"\x80"
@@ -160,6 +162,14 @@ def _load_hf_dir(path: Path, labels: Any, max_length: int | None) -> ModelBundle
         raise ModelLoadError(f"{path}: no usable tokenizer files in the directory: {exc}") from exc
     model.eval()
     config = _config_dict(model.config)
+    provenance: dict[str, Any] = {}
+    if (path / PROVENANCE_FILE).is_file():
+        try:
+            provenance = json.loads((path / PROVENANCE_FILE).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ModelLoadError(f"{path / PROVENANCE_FILE}: not readable JSON ({exc})") from exc
+        if not isinstance(provenance, dict):
+            raise ModelLoadError(f"{path / PROVENANCE_FILE}: expected a JSON object, got {type(provenance).__name__}")
     return ModelBundle(
         model=model,
         tokenizer=tokenizer,
@@ -171,7 +181,7 @@ def _load_hf_dir(path: Path, labels: Any, max_length: int | None) -> ModelBundle
         path=str(path),
         max_length=_max_length(tokenizer, config, max_length),
         kind="hf",
-        provenance={},
+        provenance=provenance,
         config=config,
     )
 
@@ -190,14 +200,19 @@ def _bundle_from_payload(payload: Mapping[str, Any], path: str, size: int, label
         tokenizer = load_tokenizer_files(payload["tokenizer_files"])
     except (KeyError, TypeError, json.JSONDecodeError) as exc:
         raise ModelLoadError(f"{path}: the bundle is incomplete or damaged ({exc!r})") from exc
-    model = kind_builder(kind).build(payload).eval()
+    builder = kind_builder(kind)
+    try:
+        model = builder.build(payload).eval()
+        fingerprint = weights_fingerprint(payload["state_dict"]) if kind == "hf" else str(payload.get("fingerprint") or weights_fingerprint(model.state_dict()))
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise ModelLoadError(f"{path}: the bundle's weights do not build its model ({type(exc).__name__}: {exc})") from exc
     task = payload.get("task")
     return ModelBundle(
         model=model,
         tokenizer=tokenizer,
         labels=_resolve_labels(stored_labels, labels, path),
         task=task if task in TASKS else None,
-        fingerprint=weights_fingerprint(payload["state_dict"]) if kind == "hf" else str(payload.get("fingerprint") or weights_fingerprint(model.state_dict())),
+        fingerprint=fingerprint,
         n_params=int(payload.get("n_params") or _n_params(model)),
         bytes_on_disk=size,
         path=path,
@@ -345,7 +360,11 @@ def save_bundle(
 
 
 def save_hf_dir(bundle: ModelBundle, path: str | os.PathLike[str]) -> Path:
-    """Save a plain Hugging Face model as a ``save_pretrained`` directory with its label names."""
+    """Save a plain Hugging Face model as a ``save_pretrained`` directory with its label names.
+
+    Its provenance (how trustaudit made it) goes beside the weights in ``trustaudit_provenance.json``,
+    which :func:`load_model` reads back; transformers ignores the file.
+    """
     if bundle.kind != "hf":
         raise ModelLoadError(f"a {bundle.kind!r} model cannot be saved as a plain Hugging Face directory")
     path = Path(path)
@@ -354,6 +373,8 @@ def save_hf_dir(bundle: ModelBundle, path: str | os.PathLike[str]) -> Path:
     model.config.label2id = {name: i for i, name in enumerate(bundle.labels)}
     model.save_pretrained(str(path))
     bundle.tokenizer.save_pretrained(str(path))
+    if bundle.provenance:
+        write_text_atomic(path / PROVENANCE_FILE, json.dumps(dict(bundle.provenance), indent=1, sort_keys=True))
     return path
 
 
