@@ -1,7 +1,8 @@
 """The ``trustaudit`` command line: ``main(argv=None) -> int``.
 
 Exit codes: 0 success (or a passed gate), 1 a failed gate, 2 a usage or input error (one
-line on stderr; the traceback only with ``--debug``), 130 interrupted.
+line on stderr; the traceback only with ``--debug``), 3 an internal error (a bug: the
+traceback is printed), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ import traceback
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from trustaudit._version import __version__
 from trustaudit.exceptions import TrustAuditError
 
-EXIT_OK, EXIT_GATE_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_GATE_FAILED, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
 def _positive_int(text: str) -> int:
@@ -245,9 +246,16 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(out=Path(args.out), seed=args.seed, device=args.device)
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line on stderr, exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="trustaudit",
         description="Audit a large/compressed text-classifier pair: can the small one be trusted as the large one was?",
     )
@@ -351,6 +359,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("trustaudit: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Exception:
+        traceback.print_exc()
+        print("trustaudit: internal error (a bug in trustaudit, not in your input); the traceback is above", file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":
