@@ -16,7 +16,9 @@ def test_demo_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     out = tmp_path / "demo"
     assert main(["--no-progress", "demo", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "TRUST-EQUIVALENT" in printed and str(out / "index.html") in printed
+    assert str(out / "index.html") in printed
+    verdicts = [line for line in printed.splitlines() if line.startswith("trustaudit: ") and "TRUST-EQUIVALENT" in line]
+    assert [line.split("(")[1].split(" vs ")[0] for line in verdicts] == ["small.pt", "asc.pt", "alad.pt"]
     for name in ("train.tsv", "dev.tsv", "base.pt", "small.pt", "asc.pt", "alad.pt", "index.html"):
         assert (out / name).is_file(), name
     index = (out / "index.html").read_text()
@@ -26,6 +28,8 @@ def test_demo_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]
         assert results["attribution"]["explained"] == 30
         assert results["models"]["small"]["parameters"] < results["models"]["base"]["parameters"]
         assert (out / candidate / "report.html").is_file()
+        printed_verdict = next(line for line in verdicts if f"({candidate}.pt vs" in line)
+        assert ("NOT TRUST-EQUIVALENT" not in printed_verdict) == results["verdict"]["passed"]
         assert f'href="{candidate}/report.html"' in index
     asc = json.loads((out / "asc" / "results.json").read_text())["models"]["small"]
     assert asc["provenance"]["method"] == "asc" and asc["layers"] == 2

@@ -31,3 +31,16 @@ def test_entailment_restates_and_contradiction_changes_a_fact() -> None:
             assert not new_words, (premise, hypothesis)
         elif label == "contradiction":
             assert new_words and new_words <= set(VOCABULARY), (premise, hypothesis)
+
+
+def test_models_of_other_settings_are_not_reused(trained_pair, tmp_path) -> None:
+    from trustaudit.demo import _reusable
+
+    base, _, _ = trained_pair
+    assert _reusable(base, method="test", role="base")
+    assert not _reusable(base, method="test", role="small")
+    assert not _reusable(base, method="demo", role="base", seed=0)
+    assert not _reusable(tmp_path / "absent.pt", method="test")
+    damaged = tmp_path / "damaged.pt"
+    damaged.write_bytes(b"not a model")
+    assert not _reusable(damaged, method="test")

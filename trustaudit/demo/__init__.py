@@ -53,6 +53,24 @@ def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def _reusable(path: Path, **expected: object) -> bool:
+    """Whether ``path`` holds a model of an earlier demo run made with exactly these settings."""
+    from trustaudit.exceptions import TrustAuditError
+    from trustaudit.models import load_model
+
+    if not path.exists():
+        return False
+    try:
+        provenance = load_model(path).provenance
+    except TrustAuditError:
+        return False
+    if all(provenance.get(key) == value for key, value in expected.items()):
+        _say(f"reusing {path}")
+        return True
+    _say(f"{path} was made with other settings; making it again")
+    return False
+
+
 def _train(tokenizer, size: DemoSize, train: Dataset, seed: int, device: str, desc: str, provenance: dict) -> ModelBundle:
     model = make_bert(tokenizer, LABELS, layers=size.layers, hidden=size.hidden, heads=size.heads, dropout=0.0, seed=seed)
     stats = fine_tune(model, tokenizer, train, epochs=size.epochs, lr=size.lr, batch_size=32, seed=seed, device=device, desc=desc)
@@ -63,7 +81,7 @@ def _train(tokenizer, size: DemoSize, train: Dataset, seed: int, device: str, de
 def train_demo_models(out: Path, seed: int = 0, device: str = "auto") -> DemoModels:
     """Write the demo task (train.tsv, dev.tsv) and the trained base.pt and small.pt under ``out``.
 
-    Models already present (from an earlier run with the same seed) are reused.
+    Models already present from an earlier run with the same seed are reused; others are replaced.
     """
     from trustaudit.data import write_dataset
 
@@ -86,8 +104,7 @@ def train_demo_models(out: Path, seed: int = 0, device: str = "auto") -> DemoMod
     tokenizer = make_tokenizer(VOCABULARY)
     torch.manual_seed(seed)
     for path, size, name in ((paths.base, BASE, "base"), (paths.small, SMALL, "small")):
-        if path.exists():
-            _say(f"reusing {path}")
+        if _reusable(path, method="demo", role=name, seed=seed):
             continue
         _say(f"training the {name} model ({size.layers} layers, {size.hidden} wide) on {len(train):,} pairs")
         provenance = {"method": "demo", "role": name, "layers": size.layers, "hidden": size.hidden, "seed": seed}
@@ -110,15 +127,17 @@ def make_candidates(paths: DemoModels, out: Path, seed: int, device: str) -> dic
 
     candidates = {"small": paths.small, "asc": out / "asc.pt", "alad": out / "alad.pt"}
     base = load_model(paths.base)
+    small = load_model(paths.small)
     train = load_dataset(paths.train, base.labels)
-    if not candidates["asc"].exists():
+    if not _reusable(candidates["asc"], method="asc", seed=seed, base_fingerprint=base.fingerprint):
         _say("ASC: measuring how much each layer of the base changes the representation of the task's data")
         pruned, info = asc(base, train, n_remove=2, epochs=2, lr=5e-4, batch_size=32, seed=seed, device=device)
         _say(f"     removed layers {list(info.layers_removed)}: {info.params_before:,} -> {info.params_after:,} parameters")
         save_bundle(pruned, candidates["asc"])
-    if not candidates["alad"].exists():
+    if not _reusable(candidates["alad"], method="alad", seed=seed, base_fingerprint=base.fingerprint,
+                     small_fingerprint=small.fingerprint):
         _say("AlAd: aligning the small model's token states to the base's, then fine-tuning adapter and head")
-        aligned, ainfo = alad(base, load_model(paths.small), train, window=3, mode="joint", epochs=2, joint_epochs=2,
+        aligned, ainfo = alad(base, small, train, window=3, mode="joint", epochs=2, joint_epochs=2,
                               joint_lr=5e-4, batch_size=32, seed=seed, device=device)
         _say(f"     token cosine to the base: {ainfo.cosine_before:.3f} (best linear map) -> {ainfo.cosine_after:.3f} (adapter)")
         save_bundle(aligned, candidates["alad"])
