@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import LABELS
 from trustaudit._audit import AuditConfig, AuditResult, audit, rejudge, stratified_sample
 from trustaudit.data import load_dataset
 from trustaudit.exceptions import InvalidInputError

@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import datetime as _dt
 import json
-import math
 import os
 import platform
 import statistics
