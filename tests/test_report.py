@@ -130,3 +130,37 @@ def test_index_page_links_and_tabulates(result: AuditResult) -> None:
     html = render_index([row, {**row, "href": None, "name": "second"}], title="audits <all>")
     assert 'href="pair/report.html"' in html and "pair-&lt;b&gt;" in html and "audits &lt;all&gt;" in html
     assert html.count("<tr>") == 3
+
+
+def _long_example(template: dict, row: int, rng) -> dict:
+    """A stored example rewritten as a paraphrase-length pair: 24 + 22 words, all of them features."""
+    import copy
+
+    words = [f"word{i}" for i in range(400)]
+    example = copy.deepcopy(template)
+    texts, features = {}, []
+    for segment, n in (("a", 24), ("b", 22)):
+        chosen = [str(w) for w in rng.choice(words, n)]
+        texts[segment] = " ".join(chosen)
+        start = 0
+        for word in chosen:
+            features.append({"index": len(features), "word": word, "segment": segment, "start": start, "end": start + len(word)})
+            start += len(word) + 1
+    example.update(row=row, text_a=texts["a"], text_b=texts["b"], features=features)
+    for scores in example["scores"].values():
+        for role in ("base", "small", "base_repeat"):
+            if scores.get(role) is not None:
+                scores[role] = rng.normal(size=len(features)).tolist()
+    return example
+
+
+def test_report_for_200_explained_examples_stays_under_5_mb(tmp_path: Path) -> None:
+    import numpy as np
+
+    doc = AuditResult.read_json(GOLD / "results.json").to_dict()
+    rng = np.random.default_rng(0)
+    doc["examples"] = [_long_example(doc["examples"][i % len(doc["examples"])], i, rng) for i in range(200)]
+    doc["attribution"]["explained"] = 200
+    html = render_html(AuditResult.from_dict(doc))
+    assert html.count('class="example"') == 200
+    assert len(html.encode("utf-8")) < 5_000_000
