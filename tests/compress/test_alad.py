@@ -79,6 +79,7 @@ def test_alignment_training_reduces_the_loss(base, small, nli_data) -> None:
     assert len(info.align_losses) == 6
     assert info.cosine_identity is None  # widths differ (32 vs 48)
     assert -1 <= info.cosine_before <= 1 and -1 <= info.cosine_after <= 1
+    assert info.cosine_after > info.cosine_untrained, "alignment training moves the states toward the base's"
     assert info.hidden == 4 * 48 and info.window == 3
     assert info.adapter_params == (3 * 32 * 192 + 192) + (192 * 48 + 48)
     assert info.head_params == 48 * 48 + 48 + 48 * 3 + 3

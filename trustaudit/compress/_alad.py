@@ -211,8 +211,8 @@ class AlAdInfo:
     token and dimension. ``cosine_before`` is the best *linear* map from small to large
     states (least squares with a bias, fitted on the same tokens): what alignment gets
     without the adapter's window and non-linearity. ``cosine_identity`` compares the raw
-    states and exists only when the widths are equal. ``mse_before`` is the untrained
-    adapter's. ``cosine_joint`` is measured after joint fine-tuning. ``params_added`` is
+    states and exists only when the widths are equal. ``cosine_untrained`` and ``mse_before``
+    are the adapter's at initialisation, before alignment training. ``cosine_joint`` is measured after joint fine-tuning. ``params_added`` is
     the aligned model's parameters minus the small classifier's.
     """
 
@@ -225,6 +225,7 @@ class AlAdInfo:
     joint_epochs: float | None
     cosine_before: float
     cosine_identity: float | None
+    cosine_untrained: float
     cosine_after: float
     cosine_joint: float | None
     mse_before: float
@@ -471,7 +472,7 @@ def alad(
     cosine_before, _ = _measure(states, linear, len(data))
     same_width = spec["small_width"] == spec["base_width"]
     cosine_identity = _measure(states, lambda s, m: s, len(data))[0] if same_width else None
-    _, mse_before = _measure(states, model.adapter, len(data))
+    cosine_untrained, mse_before = _measure(states, model.adapter, len(data))
     losses = _align(model, states, epochs, lr, seed, progress)
     cosine_after, mse_after = _measure(states, model.adapter, len(data))
     align_seconds = time.perf_counter() - start
@@ -505,6 +506,7 @@ def alad(
         joint_epochs=float(joint_epochs) if mode == "joint" else None,
         cosine_before=cosine_before,
         cosine_identity=cosine_identity,
+        cosine_untrained=cosine_untrained,
         cosine_after=cosine_after,
         cosine_joint=cosine_joint,
         mse_before=mse_before,

@@ -177,7 +177,7 @@ def _cmd_alad(args: argparse.Namespace) -> int:
     identity = f", raw states {info.cosine_identity:.4f}" if info.cosine_identity is not None else ""
     lines = [
         f"AlAd ({info.mode}, window {info.window}, hidden {info.hidden}) on {info.rows:,} rows: token cosine to the base "
-        f"{info.cosine_after:.4f} (best linear map {info.cosine_before:.4f}{identity}); "
+        f"{info.cosine_untrained:.4f} -> {info.cosine_after:.4f} (best linear map {info.cosine_before:.4f}{identity}); "
         f"alignment MSE {info.mse_before:.4f} -> {info.mse_after:.4f} in {info.align_seconds:.0f} s",
         f"parameters: small {small.n_params:,} + {info.params_added:,} added (adapter {info.adapter_params:,}, "
         f"base head {info.head_params:,}) = {aligned.n_params:,}; labels of the base: {', '.join(aligned.labels)}",
