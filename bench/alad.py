@@ -9,11 +9,14 @@ The adapter is aligned on the text of the same training rows (labels unused). Ro
 - AlAd joint: the same, then adapter and head fine-tuned on the labelled rows;
 - AlAd frozen on the *pretrained* L3 encoder (never fine-tuned on the task): plug and play.
 
-Accuracy, agreement with the base and ECE (top-label, 10 equal-width bins, computed here)
-are on held-out SNLI ``validation.tsv`` rows; latency is the best of 5 interleaved passes
-(batch 32, ``cache=False``, 1 thread) over the first ``--speed-rows`` of them.
+Each candidate is audited against the base with ``trustaudit.audit`` on held-out SNLI
+``validation.tsv`` rows: accuracy, agreement with the base, ECE (top-label, 15 equal-width
+bins), and LIME/SHAP top-5 feature agreement with the base on ``--explain-n`` of them
+(LIME 1,000 samples, SHAP budget 500, against the base's own noise floor). Latency is the
+best of 5 interleaved passes (batch 32, ``cache=False``, 1 thread) over the first
+``--speed-rows`` held-out rows.
 
-    python bench/alad.py [--train-rows 5000] [--eval-rows 2000] [--epochs 3]
+    python bench/alad.py [--train-rows 5000] [--eval-rows 2000] [--epochs 3] [--explain-n 30]
 
 Aligned models are cached under $TRUSTAUDIT_WORK/bench-alad (default /work/trustaudit-work).
 """
@@ -24,7 +27,6 @@ import argparse
 import sys
 import time
 
-import numpy as np
 import torch
 
 from _common import (
@@ -39,19 +41,6 @@ from _common import (
 )
 
 
-def expected_calibration_error(probs: np.ndarray, gold: np.ndarray, bins: int = 10) -> float:
-    """Top-label ECE over equal-width confidence bins; confidence 1.0 falls in the last bin."""
-    confidence = probs.max(axis=1)
-    correct = probs.argmax(axis=1) == gold
-    index = np.minimum((confidence * bins).astype(int), bins - 1)
-    total = 0.0
-    for b in range(bins):
-        member = index == b
-        if member.any():
-            total += member.mean() * abs(correct[member].mean() - confidence[member].mean())
-    return float(total)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train-rows", type=int, default=5000)
@@ -61,13 +50,13 @@ def main() -> None:
     parser.add_argument("--asc-student", metavar="PT", help="also align this ASC-pruned model (same width as the base)")
     parser.add_argument("--epochs", type=float, default=3, help="alignment epochs")
     parser.add_argument("--joint-epochs", type=float, default=2)
+    parser.add_argument("--explain-n", type=int, default=30, help="held-out rows explained per audit (default 30)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     import trustaudit
-    from trustaudit._predict import predict
     from trustaudit.compress import alad
     from trustaudit.models import from_model, save_bundle
 
@@ -112,13 +101,24 @@ def main() -> None:
         key = f"asc-{pruned.fingerprint[:8]}-frozen"
         rows.append(("AlAd frozen on the ASC model", key, aligned(key, pruned, mode="frozen")))
 
+    config = trustaudit.AuditConfig(explain_n=args.explain_n, n_resamples=200, seed=args.seed, device="cpu")
     results = {}
-    base_pred = None
-    for name, _, bundle in rows:
-        pred = predict(bundle, held_out, cache=eval_cache(), device="cpu", progress=False)
-        base_pred = pred.predicted if base_pred is None else base_pred
-        results[name] = (pred.accuracy(held_out.labels), float(np.mean(pred.predicted == base_pred)),
-                         expected_calibration_error(pred.probs, held_out.labels))
+    for name, _, bundle in rows[1:]:
+        start = time.perf_counter()
+        doc = trustaudit.audit(base, bundle, held_out, config, cache=eval_cache(), progress=False)
+        print(f"  audited {name}: {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
+        results[name] = {
+            "accuracy": doc.get("predictions.small.accuracy"),
+            "agreement": doc.get("predictions.agreement"),
+            "ece": doc.get("calibration.small.ece"),
+            "lime": doc.get("attribution.lime.feature_agreement"),
+            "shap": doc.get("attribution.shap.feature_agreement"),
+        }
+        floors = (doc.get("attribution.lime.floor"), doc.get("attribution.shap.floor"))
+        results[rows[0][0]] = {
+            "accuracy": doc.get("predictions.base.accuracy"), "agreement": 1.0, "ece": doc.get("calibration.base.ece"),
+            "lime": floors[0], "shap": floors[1],
+        }
     speed_data = held_out.subset(range(min(args.speed_rows, len(held_out))))
     seconds = best_seconds({name: bundle for name, _, bundle in rows}, speed_data, rounds=args.rounds)
 
@@ -126,23 +126,32 @@ def main() -> None:
     print(f"align/train: {len(train):,} SNLI test.tsv rows (seeded sample); alignment {args.epochs:g} epochs at lr 1e-3, "
           f"joint {args.joint_epochs:g} epochs at lr 5e-5 (adapter + head); held out: {len(held_out):,} SNLI "
           f"validation.tsv rows; latency: best of {args.rounds} passes over {len(speed_data):,} of them, batch 32, 1 thread")
+    print(f"audits: trustaudit.audit on the {len(held_out):,} held-out rows, {args.explain_n} of them explained "
+          "(LIME 1,000 samples, SHAP budget 500, top-5 feature agreement with the base; the base row gives "
+          "its noise floor: the base explained again with another seed)")
     print()
-    print("| model | accuracy | agreement with base | ECE | parameters | params added | ms / pair | latency vs small |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| model | accuracy | agreement with base | ECE | LIME agr. | SHAP agr. | parameters | params added "
+          "| ms / pair | latency vs small |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     small_name = rows[1][0]
     for name, key, bundle in rows:
-        acc, agree, ece = results[name]
+        r = results[name]
         added = f"{infos[key]['params_added']:+,}" if key in infos else "-"
-        print(f"| {name} | {acc:.4f} | {agree:.4f} | {ece:.4f} | {bundle.n_params:,} | {added} | "
-              f"{1000 * seconds[name] / len(speed_data):.2f} | {seconds[name] / seconds[small_name]:.2f}x |")
+        lime, shap = (f"{r[e]:.3f}" if r[e] is not None else "-" for e in ("lime", "shap"))
+        if name == rows[0][0]:
+            lime, shap = f"({lime} floor)", f"({shap} floor)"
+        print(f"| {name} | {r['accuracy']:.4f} | {r['agreement']:.4f} | {r['ece']:.4f} | {lime} | {shap} | "
+              f"{bundle.n_params:,} | {added} | {1000 * seconds[name] / len(speed_data):.2f} | "
+              f"{seconds[name] / seconds[small_name]:.2f}x |")
     print()
-    print("| AlAd run | token cosine: raw states | best linear map | after alignment | after joint "
+    print("| AlAd run | token cosine: raw states | untrained adapter | best linear map | after alignment | after joint "
           "| alignment MSE before -> after | align s | joint s |")
-    print("| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |")
     for key, info in infos.items():
         joint = f"{info['cosine_joint']:.4f}" if info["cosine_joint"] is not None else "-"
         raw = f"{info['cosine_identity']:.4f}" if info["cosine_identity"] is not None else "- (widths differ)"
-        print(f"| {key} | {raw} | {info['cosine_before']:.4f} | {info['cosine_after']:.4f} | {joint} | "
+        untrained = f"{info['cosine_untrained']:.4f}" if "cosine_untrained" in info else "-"
+        print(f"| {key} | {raw} | {untrained} | {info['cosine_before']:.4f} | {info['cosine_after']:.4f} | {joint} | "
               f"{info['mse_before']:.4f} -> {info['mse_after']:.4f} | {info['align_seconds']:.0f} | {info['joint_seconds']:.0f} |")
 
 
