@@ -7,7 +7,7 @@ bucketing, ``torch.inference_mode()``. trustaudit: length-bucketed batches of 32
 cache (``cache=False``), then a second run served from a warm cache. The two cold runs
 alternate for ``--rounds`` rounds and the best time of each counts.
 
-    python bench/predict.py [--rows 2000] [--rounds 3] [--threads 1]
+    python bench/predict.py [--rows N] [--rounds 3] [--threads 1]
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def naive(model, tokenizer, pairs, batch_size: int = 32) -> np.ndarray:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=2000, help="SNLI validation rows to use (default 2000)")
+    parser.add_argument("--rows", type=int, default=None, help="SNLI validation rows to use (default: the whole file)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved timed passes per method; the best counts (default 3)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: stable on a shared machine)")
     args = parser.parse_args()
