@@ -104,6 +104,16 @@ def test_identical_models_are_trust_equivalent(trained_pair) -> None:
     assert result.passed
 
 
+def test_stages_are_numbered_with_time_elapsed(trained_pair, capsys: pytest.CaptureFixture[str]) -> None:
+    base, small, dev = trained_pair
+    audit(base, small, dev, AuditConfig(explain_n=2, lime_samples=50, shap_max_evals=32, n_resamples=50),
+          progress=True, cache=False)
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("trustaudit: [")]
+    assert [line.split("]")[0] for line in lines] == [f"trustaudit: [{i}/5" for i in range(1, 6)]
+    assert all(line.endswith(" s elapsed)") for line in lines)
+    assert "explaining 2 rows" in lines[-1]
+
+
 def test_rejudging_with_another_gate(pair_result: AuditResult) -> None:
     lenient = GateConfig(max_accuracy_drop=1.0, min_prediction_agreement=0.0, max_ece_increase=1.0, max_brier_increase=2.0)
     result = rejudge(pair_result, lenient, "test")

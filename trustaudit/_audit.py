@@ -420,12 +420,17 @@ def audit(
     started = time.perf_counter()
     show = progress_enabled(progress)
 
-    def stage(name: str) -> None:
+    done = 0
+
+    def stage(name: str, total: int) -> None:
+        nonlocal done
+        done += 1
         if show:
-            print(f"trustaudit: {name}", file=sys.stderr, flush=True)
+            elapsed = time.perf_counter() - started
+            print(f"trustaudit: [{done}/{total}] {name} ({elapsed:.0f} s elapsed)", file=sys.stderr, flush=True)
 
     t0 = time.perf_counter()
-    stage("loading models")
+    stage("loading models", 5 if config.explain_n else 4)
     pair = base if isinstance(base, ModelPair) else load_pair(base, small)
     if not isinstance(dataset, Dataset):
         dataset = load_dataset(dataset, pair.labels, **dict(data_options or {}))
@@ -435,9 +440,11 @@ def audit(
             "load it with load_dataset(path, pair.labels)"
         )
     timings["load"] = time.perf_counter() - t0
+    rows = _sample_rows(dataset, config.explain_n, config.seed)
+    stages = 5 if len(rows) else 4
 
     t0 = time.perf_counter()
-    stage(f"predicting {len(dataset):,} rows with both models")
+    stage(f"predicting {len(dataset):,} rows with both models", stages)
     device = resolve_device(config.device)
     eval_cache = resolve_cache(cache)
     base_engine = Evaluator(pair.base, device=device, batch_size=config.batch_size, cache=eval_cache, progress=progress, desc="predict base")
@@ -447,23 +454,22 @@ def audit(
     timings["predict"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    stage("comparing predictions and calibration")
+    stage("comparing predictions and calibration", stages)
     predictions = _predictions_section(pair, dataset, base_preds, small_preds, config)
     calibration = _calibration_section(base_preds, small_preds, dataset.labels, config)
     timings["calibration"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    stage("measuring latency")
+    stage("measuring latency", stages)
     sample = dataset.pairs()[:32]
     latency = measure_latency({"base": pair.base, "small": pair.small}, sample, device)
     timings["latency"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    rows = _sample_rows(dataset, config.explain_n, config.seed)
     attribution: dict[str, Any] = {"available": False, "explained": 0}
     examples: list[dict[str, Any]] = []
     if len(rows):
-        stage(f"explaining {len(rows)} rows with {' and '.join(config.explainers)} on both models")
+        stage(f"explaining {len(rows)} rows with {' and '.join(config.explainers)} on both models", stages)
         from trustaudit._alignment import explain_and_compare
 
         attribution, examples = explain_and_compare(pair, dataset, rows, config, cache=eval_cache, progress=progress)
