@@ -39,6 +39,33 @@ def test_every_load_gives_the_same_int8_logits_close_to_float(float_bundle, toke
     assert first.n_params == float_bundle.n_params
 
 
+def test_a_texts_int8_logits_do_not_depend_on_its_batch(float_bundle, tokenizer, nli_data) -> None:
+    quantized = quantize(float_bundle)
+    pairs = [nli_data.pairs()[i] for i in range(12)]
+    batch = tokenizer([a for a, _ in pairs], [b for _, b in pairs], padding=True, return_tensors="pt")
+    with torch.inference_mode():
+        together = quantized.model(**batch).logits
+        alone = torch.cat([quantized.model(**tokenizer(a, b, return_tensors="pt")).logits for a, b in pairs])
+        reversed_batch = quantized.model(**{k: v.flip(0) for k, v in batch.items()}).logits.flip(0)
+        wrapped_alone = torch.cat([quantized.model.model(**tokenizer(a, b, return_tensors="pt")).logits for a, b in pairs])
+        wrapped_together = quantized.model.model(**batch).logits
+    assert (batch["attention_mask"] == 0).any(), "the batch must hold padding for the test to mean anything"
+    assert torch.equal(together, alone) and torch.equal(together, reversed_batch)
+    assert torch.equal(alone, wrapped_alone)
+    assert not torch.equal(wrapped_together, wrapped_alone), "plain dynamic int8 depends on the batch"
+
+
+def test_cached_outputs_of_quantized_models_have_their_own_key(float_bundle) -> None:
+    quantized = quantize(float_bundle)
+    assert float_bundle.cache_id != quantized.cache_id
+    salted = quantized.cache_id
+    type(quantized.model).cache_salt = ""
+    try:
+        assert quantized.cache_id != salted
+    finally:
+        type(quantized.model).cache_salt = "rows-alone"
+
+
 def test_provenance_records_float_and_int8_sizes(float_bundle) -> None:
     prov = quantize(float_bundle).provenance
     assert prov["method"] == "dynamic-int8" and prov["linear_layers"] == 2 * 6 + 2

@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from transformers.modeling_outputs import SequenceClassifierOutput
 
 from trustaudit.compress._common import serialized_bytes
 from trustaudit.exceptions import InvalidInputError
@@ -29,7 +30,16 @@ class QuantizedClassifier(nn.Module):
 
     int8 kernels exist only for the CPU, so ``to()`` leaves the module where it is and
     ``forward`` moves inputs to the CPU and the logits back to the inputs' device.
+
+    Dynamic quantization scales each Linear layer's input by its largest value over the
+    whole input tensor, so in a padded batch one row's logits would depend on the other
+    rows and on the padding (on a fine-tuned MiniLM, 27 of 400 SNLI predictions changed
+    between batches of 32 and of 8). ``forward`` therefore runs every row alone, without
+    its padding: a text gets the same logits in any batch, as it would served on its own.
     """
+
+    #: Part of the evaluation-cache key: outputs cached before rows ran alone are not reused.
+    cache_salt = "rows-alone"
 
     def __init__(self, config: Mapping[str, Any], float_state: Mapping[str, torch.Tensor]) -> None:
         super().__init__()
@@ -52,13 +62,26 @@ class QuantizedClassifier(nn.Module):
         """Stay on the CPU (dynamic int8 kernels run nowhere else)."""
         return self
 
-    def forward(self, **inputs: Any) -> Any:
-        """The wrapped model's output for the tokenizer's tensors, logits on the inputs' device."""
+    def forward(self, **inputs: Any) -> SequenceClassifierOutput:
+        """Logits for the tokenizer's tensors, each row run alone without its padding, on the inputs' device."""
         devices = [v.device for v in inputs.values() if isinstance(v, torch.Tensor)]
-        output = self.model(**{k: v.cpu() if isinstance(v, torch.Tensor) else v for k, v in inputs.items()})
+        cpu = {k: v.cpu() if isinstance(v, torch.Tensor) else v for k, v in inputs.items()}
+        ids = cpu.get("input_ids")
+        if not isinstance(ids, torch.Tensor) or ids.dim() != 2:
+            raise InvalidInputError("a quantized model takes input_ids of shape (batch, length)")
+        mask = cpu.get("attention_mask")
+        rows = []
+        for i in range(ids.shape[0]):
+            keep = mask[i].bool() if isinstance(mask, torch.Tensor) else slice(None)
+            row = {
+                k: v[i][keep].unsqueeze(0) if isinstance(v, torch.Tensor) and v.shape[:2] == ids.shape else v
+                for k, v in cpu.items()
+            }
+            rows.append(self.model(**row).logits)
+        logits = torch.cat(rows) if rows else torch.empty(0, self.model.config.num_labels)
         if devices and devices[0].type != "cpu":
-            output.logits = output.logits.to(devices[0])
-        return output
+            logits = logits.to(devices[0])
+        return SequenceClassifierOutput(logits=logits)
 
     def bundle_payload(self, bundle: ModelBundle) -> dict[str, Any]:
         """The bundle dictionary: float weights, config, tokenizer and provenance (tensors and strings)."""
@@ -91,8 +114,8 @@ register_kind("quantized", _build)
 def quantize(bundle: ModelBundle) -> ModelBundle:
     """Dynamic int8 quantization of every Linear layer of a plain Hugging Face classifier.
 
-    Weights are int8 with one scale per tensor; activations are quantized on the fly per
-    batch. The provenance records the float and int8 sizes (serialized state dicts) and the
+    Weights are int8 with one scale per tensor; activations are quantized on the fly, one
+    input text at a time (see :class:`QuantizedClassifier`). The provenance records the float and int8 sizes (serialized state dicts) and the
     quantization engine, whose kernels decide the exact outputs.
     """
     if not isinstance(bundle, ModelBundle):

@@ -71,10 +71,13 @@ class ModelBundle:
         """Key of this model's outputs in the evaluation cache.
 
         Mixes the weights fingerprint with everything else that changes an output for the
-        same text: the tokenizer's vocabulary, the maximum length and the model kind.
+        same text: the tokenizer's vocabulary, the maximum length, the model kind and the
+        model's own ``cache_salt`` (a change in how it computes its outputs).
         """
         digest = hashlib.sha256()
-        for part in (self.fingerprint, self.kind, str(self.max_length), tokenizer_digest(self.tokenizer)):
+        parts = [self.fingerprint, self.kind, str(self.max_length), tokenizer_digest(self.tokenizer)]
+        salt = getattr(self.model, "cache_salt", None)
+        for part in [*parts, str(salt)] if salt else parts:
             digest.update(part.encode())
             digest.update(b"\x00")
         return digest.hexdigest()
