@@ -420,17 +420,17 @@ def audit(
     started = time.perf_counter()
     show = progress_enabled(progress)
 
-    done = 0
+    stages, done = (5 if config.explain_n else 4), 0
 
-    def stage(name: str, total: int) -> None:
+    def stage(name: str) -> None:
         nonlocal done
         done += 1
         if show:
             elapsed = time.perf_counter() - started
-            print(f"trustaudit: [{done}/{total}] {name} ({elapsed:.0f} s elapsed)", file=sys.stderr, flush=True)
+            print(f"trustaudit: [{done}/{stages}] {name} ({elapsed:.0f} s elapsed)", file=sys.stderr, flush=True)
 
     t0 = time.perf_counter()
-    stage("loading models", 5 if config.explain_n else 4)
+    stage("loading models")
     pair = base if isinstance(base, ModelPair) else load_pair(base, small)
     if not isinstance(dataset, Dataset):
         dataset = load_dataset(dataset, pair.labels, **dict(data_options or {}))
@@ -440,11 +440,9 @@ def audit(
             "load it with load_dataset(path, pair.labels)"
         )
     timings["load"] = time.perf_counter() - t0
-    rows = _sample_rows(dataset, config.explain_n, config.seed)
-    stages = 5 if len(rows) else 4
 
     t0 = time.perf_counter()
-    stage(f"predicting {len(dataset):,} rows with both models", stages)
+    stage(f"predicting {len(dataset):,} rows with both models")
     device = resolve_device(config.device)
     eval_cache = resolve_cache(cache)
     base_engine = Evaluator(pair.base, device=device, batch_size=config.batch_size, cache=eval_cache, progress=progress, desc="predict base")
@@ -454,22 +452,23 @@ def audit(
     timings["predict"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    stage("comparing predictions and calibration", stages)
+    stage("comparing predictions and calibration")
     predictions = _predictions_section(pair, dataset, base_preds, small_preds, config)
     calibration = _calibration_section(base_preds, small_preds, dataset.labels, config)
     timings["calibration"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    stage("measuring latency", stages)
+    stage("measuring latency")
     sample = dataset.pairs()[:32]
     latency = measure_latency({"base": pair.base, "small": pair.small}, sample, device)
     timings["latency"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
+    rows = _sample_rows(dataset, config.explain_n, config.seed)
     attribution: dict[str, Any] = {"available": False, "explained": 0}
     examples: list[dict[str, Any]] = []
     if len(rows):
-        stage(f"explaining {len(rows)} rows with {' and '.join(config.explainers)} on both models", stages)
+        stage(f"explaining {len(rows)} rows with {' and '.join(config.explainers)} on both models")
         from trustaudit._alignment import explain_and_compare
 
         attribution, examples = explain_and_compare(pair, dataset, rows, config, cache=eval_cache, progress=progress)

@@ -115,8 +115,9 @@ def quantize(bundle: ModelBundle) -> ModelBundle:
     """Dynamic int8 quantization of every Linear layer of a plain Hugging Face classifier.
 
     Weights are int8 with one scale per tensor; activations are quantized on the fly, one
-    input text at a time (see :class:`QuantizedClassifier`). The provenance records the float and int8 sizes (serialized state dicts) and the
-    quantization engine, whose kernels decide the exact outputs.
+    input text at a time (see :class:`QuantizedClassifier`). The provenance records the
+    float and int8 sizes (serialized state dicts) and the quantization engine, whose
+    kernels decide the exact outputs.
     """
     if not isinstance(bundle, ModelBundle):
         raise InvalidInputError(f"bundle must be a ModelBundle (see load_model), got {type(bundle).__name__}")
