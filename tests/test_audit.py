@@ -47,7 +47,9 @@ def test_document_has_the_documented_paths(pair_result: AuditResult) -> None:
     for path in REQUIRED_NUMBERS:
         value = pair_result.get(path)
         assert isinstance(value, float) and not isinstance(value, bool), path
-    assert pair_result["schema_version"] == 1
+    assert pair_result["schema_version"] == 2
+    assert pair_result.status in ("trust-equivalent", "not trust-equivalent", "inconclusive", "incomplete")
+    assert pair_result.get("verdict.decision") == "interval"
     for key in ("models", "data", "config", "versions", "timings", "examples"):
         assert key in pair_result.document
     base = pair_result["models"]["base"]
@@ -94,14 +96,66 @@ def test_bad_results_documents(tmp_path: Path) -> None:
         AuditResult.read_json(bad)
 
 
-def test_identical_models_are_trust_equivalent(trained_pair) -> None:
+NO_ATTRIBUTION = {"min_lime_feature_agreement": None, "min_shap_feature_agreement": None}
+
+
+def test_identical_models_without_explanations_are_incomplete_not_passed(trained_pair) -> None:
     base, _, dev = trained_pair
     result = audit(base, base, dev, AuditConfig(**QUICK))
     assert result.get("predictions.agreement") == 1.0
     assert result.get("predictions.kappa") == 1.0
     assert result.get("calibration.ece_increase") == 0.0
     assert result.get("calibration.ece_increase_interval") == [0.0, 0.0]
-    assert result.passed
+    assert result.status == "incomplete" and not result.passed
+    statuses = {c["key"]: c["status"] for c in result["verdict"]["checks"]}
+    assert statuses == {
+        "max_accuracy_drop": "pass", "min_prediction_agreement": "pass", "max_ece_increase": "pass",
+        "max_brier_increase": "pass", "min_lime_feature_agreement": "not measured", "min_shap_feature_agreement": "not measured",
+    }
+    messages = {c["key"]: c["message"] for c in result["verdict"]["checks"]}
+    assert "no rows were explained" in messages["min_lime_feature_agreement"]
+
+
+def test_identical_models_are_trust_equivalent_when_the_gate_asks_only_what_was_measured(trained_pair) -> None:
+    base, _, dev = trained_pair
+    result = audit(base, base, dev, AuditConfig(**QUICK, gate=GateConfig(**NO_ATTRIBUTION)))
+    assert result.status == "trust-equivalent" and result.passed
+
+
+def test_calibration_is_judged_both_ways(pair_result: AuditResult) -> None:
+    c = pair_result["calibration"]
+    for name in ("ece", "mce", "brier"):
+        diff = c["comparison"][name]["diff"]
+        assert c[f"{name}_increase"] == pytest.approx(diff)
+        assert c[f"{name}_difference"] == pytest.approx(abs(diff))
+        low, high = c[f"{name}_difference_interval"]
+        assert 0 <= low <= high
+        inc_low, inc_high = c[f"{name}_increase_interval"]
+        assert high == pytest.approx(max(abs(inc_low), abs(inc_high)))
+
+
+@pytest.mark.parametrize(
+    "interval,expected",
+    [([0.01, 0.03], [0.01, 0.03]), ([-0.03, -0.01], [0.01, 0.03]), ([-0.02, 0.05], [0.0, 0.05]), (None, None)],
+)
+def test_absolute_difference_interval(interval, expected) -> None:
+    from trustaudit._audit import _absolute_interval
+
+    assert _absolute_interval(interval) == expected
+
+
+def test_results_of_schema_1_are_rejudged_under_the_current_rules() -> None:
+    gold = Path(__file__).parent / "gold" / "results.json"
+    old = json.loads(gold.read_text(encoding="utf-8"))
+    assert old["schema_version"] == 1 and "status" not in old["verdict"]
+    result = AuditResult.from_dict(old)
+    assert result["schema_version"] == 2
+    assert "Re-judged under the rules" in result["verdict"]["rejudged"]
+    statuses = {c["key"]: c["status"] for c in result["verdict"]["checks"]}
+    assert statuses["min_prediction_agreement"] == "fail"
+    assert statuses["max_accuracy_drop"] == "inconclusive"
+    assert result.status == "not trust-equivalent"
+    assert "use_intervals" not in result["config"]["gate"] and result["config"]["gate"]["decision"] == "interval"
 
 
 def test_stages_are_numbered_with_time_elapsed(trained_pair, capsys: pytest.CaptureFixture[str]) -> None:
@@ -115,22 +169,28 @@ def test_stages_are_numbered_with_time_elapsed(trained_pair, capsys: pytest.Capt
 
 
 def test_rejudging_with_another_gate(pair_result: AuditResult) -> None:
-    lenient = GateConfig(max_accuracy_drop=1.0, min_prediction_agreement=0.0, max_ece_increase=1.0, max_brier_increase=2.0)
+    lenient = GateConfig(max_accuracy_drop=1.0, min_prediction_agreement=0.0, max_ece_increase=1.0, max_brier_increase=2.0, **NO_ATTRIBUTION)
     result = rejudge(pair_result, lenient, "test")
-    assert result.passed and result["verdict"]["source"] == "test"
+    assert result.passed and result.status == "trust-equivalent" and result["verdict"]["source"] == "test"
     assert result.get("predictions.agreement") == pair_result.get("predictions.agreement")
+    strict = rejudge(pair_result, GateConfig(min_prediction_agreement=1.0, **NO_ATTRIBUTION), "strict")
+    assert strict.status == "not trust-equivalent" and pair_result.get("predictions.agreement") < 1.0
 
 
-def test_unlabelled_data_skips_accuracy_and_calibration(trained_pair, tmp_path: Path) -> None:
+def test_unlabelled_data_cannot_be_shown_trust_equivalent(trained_pair, tmp_path: Path) -> None:
     base, small, dev = trained_pair
     lines = dev.read_text().splitlines()
     unlabelled = tmp_path / "u.tsv"
     unlabelled.write_text("\n".join("\t".join(line.split("\t")[:2]) for line in lines) + "\n")
-    result = audit(base, small, unlabelled, AuditConfig(**QUICK))
+    result = audit(base, base, unlabelled, AuditConfig(**QUICK, gate=GateConfig(**NO_ATTRIBUTION)))
     assert result.get("calibration.available") is False
     assert result.get("predictions.base.accuracy") is None
-    statuses = {c["key"]: c["status"] for c in result["verdict"]["checks"]}
-    assert statuses["max_accuracy_drop"] == "skipped" and statuses["min_prediction_agreement"] in ("pass", "fail")
+    checks = {c["key"]: c for c in result["verdict"]["checks"]}
+    assert checks["max_accuracy_drop"]["status"] == "not measured"
+    assert "no gold labels" in checks["max_accuracy_drop"]["message"]
+    assert checks["max_ece_increase"]["status"] == "not measured"
+    assert checks["min_prediction_agreement"]["status"] == "pass" and checks["min_prediction_agreement"]["value"] == 1.0
+    assert result.status == "incomplete"
 
 
 def test_dataset_must_use_the_pairs_labels(trained_pair, tmp_path: Path) -> None:
@@ -145,7 +205,7 @@ def test_config_is_validated() -> None:
         AuditConfig(segment="c")
     with pytest.raises(InvalidInputError, match="explainers"):
         AuditConfig(explainers=("gradcam",))
-    config = AuditConfig(top_k=(5, 10), gate=GateConfig(use_intervals=True))
+    config = AuditConfig(top_k=(5, 10), gate=GateConfig(decision="point", max_negative_flip_rate=0.05))
     assert AuditConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
 
 

@@ -48,8 +48,7 @@ def test_data_text_is_escaped(html: str, result: AuditResult) -> None:
 def test_report_sections(html: str, result: AuditResult) -> None:
     for anchor in ("verdict", "models", "predictions", "calibration", "alignment", "reproducibility"):
         assert f'id="{anchor}"' in html
-    verdict = "Trust-equivalent" if result.passed else "Not trust-equivalent"
-    assert verdict in html
+    assert f'<div class="big">{result.status.capitalize()}</div>' in html
     for check in result["verdict"]["checks"]:
         assert check["key"] in html
     assert result["data"]["sha256"][:16] in html
@@ -74,10 +73,13 @@ def test_render_from_json_reproduces_the_report(result: AuditResult, tmp_path: P
 
 def test_summaries(result: AuditResult) -> None:
     text = summary_text(result, report="r.html")
-    assert ("NOT TRUST-EQUIVALENT" in text) != result.passed
+    first, second = text.splitlines()[:2]
+    assert first.startswith(f"trustaudit: {result.status.upper()}  ")
+    assert second.strip() == result["verdict"]["sentence"] and second.strip().lower().startswith(result.status)
     assert "r.html" in text and len(text.splitlines()) < 40
     markdown = summary_markdown(result, report="r.html")
-    assert markdown.startswith("### ") and "| check | value | limit | result |" in markdown
+    assert markdown.startswith("### ") and "| check | value | 95% interval | limit | result | to decide |" in markdown
+    assert markdown.splitlines()[2] == result["verdict"]["sentence"]
     assert markdown.count("\n| `") == len(result["verdict"]["checks"])
 
 

@@ -30,11 +30,11 @@ from trustaudit._progress import progress_enabled
 from trustaudit._version import __version__
 from trustaudit.data import Dataset, load_dataset
 from trustaudit.exceptions import InvalidInputError
-from trustaudit.gate import GateConfig, GateResult, evaluate
+from trustaudit.gate import GateConfig, GateResult, Measurement, evaluate, verdict_sentence
 from trustaudit.models import ModelBundle, ModelPair, load_pair
 from trustaudit._predict import Predictions, predict
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 EXPLAINERS = ("lime", "shap")
 SEGMENTS = ("both", "a", "b")
 TARGETS = ("base_predicted", "gold")
@@ -92,7 +92,7 @@ class AuditConfig:
         values = dict(data)
         values["top_k"] = tuple(values.get("top_k", (5,)))
         values["explainers"] = tuple(values.get("explainers", EXPLAINERS))
-        values["gate"] = GateConfig.from_dict(values.get("gate", {}))
+        values["gate"] = GateConfig.from_dict(values.get("gate", {}), "stored thresholds", warn=False)
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in values.items() if k in known})
 
@@ -105,8 +105,13 @@ class AuditResult:
 
     @property
     def passed(self) -> bool:
-        """The gate's verdict: True when the pair is trust-equivalent under the thresholds."""
+        """True only when the verdict is ``trust-equivalent``."""
         return bool(self.document["verdict"]["passed"])
+
+    @property
+    def status(self) -> str:
+        """The verdict: ``trust-equivalent``, ``not trust-equivalent``, ``inconclusive`` or ``incomplete``."""
+        return str(self.document["verdict"]["status"])
 
     @property
     def gate(self) -> GateResult:
@@ -114,7 +119,7 @@ class AuditResult:
         from trustaudit.gate import CheckResult
 
         verdict = self.document["verdict"]
-        return GateResult(tuple(CheckResult.from_dict(c) for c in verdict["checks"]), bool(verdict["use_intervals"]))
+        return GateResult(tuple(CheckResult.from_dict(c) for c in verdict["checks"]), str(verdict.get("decision", "interval")))
 
     def __getitem__(self, key: str) -> Any:
         return self.document[key]
@@ -134,16 +139,26 @@ class AuditResult:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditResult:
-        """Wrap a document read back from JSON, checking its schema version."""
+        """Wrap a document read back from JSON, checking its schema version.
+
+        A document of an earlier schema is brought to the current one: its verdict is
+        judged again under the current rules from its stored values and intervals (with
+        its stored thresholds), and ``verdict.rejudged`` says so.
+        """
         version = data.get("schema_version") if isinstance(data, Mapping) else None
         if version is None:
             raise InvalidInputError("not a trustaudit results document (no schema_version)")
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise InvalidInputError(f"results schema_version must be a positive integer, got {version!r}")
         if version > SCHEMA_VERSION:
             raise InvalidInputError(f"results schema_version {version} is newer than this trustaudit reads ({SCHEMA_VERSION})")
         missing = [k for k in ("verdict", "models", "data", "config", "predictions") if k not in data]
         if missing:
             raise InvalidInputError(f"results document lacks {', '.join(missing)}")
-        return cls(copy.deepcopy(dict(data)))
+        doc = copy.deepcopy(dict(data))
+        if version < SCHEMA_VERSION:
+            doc = _upgrade(doc, version)
+        return cls(doc)
 
     def to_json(self) -> str:
         """The document as JSON text (no NaN: missing values are null)."""
@@ -349,53 +364,102 @@ def _calibration_section(base: Predictions, small: Predictions, labels: np.ndarr
             "bins": jsonable(result.bins.to_dict()),
         }
     section["comparison"] = {name: jsonable(m.to_dict()) for name, m in comparison.metrics.items()}
-    section["ece_increase"] = comparison.metrics["ece"].diff
-    section["ece_increase_interval"] = _interval(comparison.metrics["ece"].ci_low, comparison.metrics["ece"].ci_high)
-    section["brier_increase"] = comparison.metrics["brier"].diff
-    section["brier_increase_interval"] = _interval(comparison.metrics["brier"].ci_low, comparison.metrics["brier"].ci_high)
+    for name in ("ece", "mce", "brier"):
+        metric = comparison.metrics[name]
+        interval = _interval(metric.ci_low, metric.ci_high)
+        section[f"{name}_increase"] = metric.diff
+        section[f"{name}_increase_interval"] = interval
+        section[f"{name}_difference"] = abs(metric.diff)
+        section[f"{name}_difference_interval"] = _absolute_interval(interval)
     return section
 
 
-def _gate_values(doc: Mapping[str, Any]) -> tuple[dict[str, float | None], dict[str, tuple[float, float]]]:
-    p, c, a = doc["predictions"], doc["calibration"], doc.get("attribution", {})
-    values: dict[str, float | None] = {
-        "predictions.accuracy_drop": p.get("accuracy_drop"),
-        "predictions.agreement": p.get("agreement"),
-        "calibration.ece_increase": c.get("ece_increase"),
-        "calibration.brier_increase": c.get("brier_increase"),
-    }
-    intervals: dict[str, tuple[float, float]] = {}
-    for metric, key in (("predictions.accuracy_drop", p.get("accuracy_drop_interval")), ("predictions.agreement", p.get("agreement_interval")),
-                        ("calibration.ece_increase", c.get("ece_increase_interval")), ("calibration.brier_increase", c.get("brier_increase_interval"))):
-        if key:
-            intervals[metric] = tuple(key)
-    for explainer in EXPLAINERS:
-        section = a.get(explainer) or {}
-        values[f"attribution.{explainer}.feature_agreement"] = section.get("feature_agreement")
-        values[f"attribution.{explainer}.floor_ratio"] = section.get("floor_ratio")
-        if section.get("feature_agreement_interval"):
-            intervals[f"attribution.{explainer}.feature_agreement"] = tuple(section["feature_agreement_interval"])
-    return values, intervals
+def _absolute_interval(interval: list[float] | None) -> list[float] | None:
+    """The interval of ``|d|`` implied by an interval of ``d``.
+
+    Judging ``|d| <= limit`` on it is judging whether the interval of ``d`` lies inside
+    ``[-limit, limit]`` (pass), wholly outside it (fail) or across its edge (inconclusive):
+    the equivalence test of two one-sided tests, read off the percentile interval.
+    """
+    if interval is None:
+        return None
+    low, high = interval
+    if low >= 0:
+        return [low, high]
+    if high <= 0:
+        return [-high, -low]
+    return [0.0, max(-low, high)]
+
+
+def _tuple(value: Any) -> tuple[float, float] | None:
+    return (float(value[0]), float(value[1])) if value else None
+
+
+def gate_measurements(doc: Mapping[str, Any]) -> dict[str, Measurement]:
+    """What a results document measured for every gate check: value, interval, rows, or why not.
+
+    Reads only the document, so stored results can be judged again (``render --gate``).
+    """
+    p, c, a = doc["predictions"], doc.get("calibration") or {}, doc.get("attribution") or {}
+    n_rows = int(p.get("n") or doc.get("data", {}).get("rows_used") or 0)
+    labelled = c.get("available", False) or p.get("base", {}).get("accuracy") is not None
+    no_labels = "the data has no gold labels"
+    out: dict[str, Measurement] = {}
+
+    def put(metric: str, section: Mapping[str, Any], key: str, n: int, reason: str, interval_key: str | None = None) -> None:
+        value = section.get(key)
+        out[metric] = Measurement(
+            value if value is not None else None,
+            _tuple(section.get(interval_key or f"{key}_interval")),
+            n,
+            "" if value is not None else reason,
+        )
+
+    put("predictions.accuracy_drop", p, "accuracy_drop", n_rows, no_labels)
+    put("predictions.agreement", p, "agreement", n_rows, "no predictions")
+    put("predictions.negative_flip_rate", p, "negative_flip_rate", n_rows, no_labels)
+    put("predictions.worst_class_recall_drop", p, "worst_class_recall_drop", n_rows, no_labels)
+    calibration_reason = no_labels if not labelled else "not in this results file (written by an earlier trustaudit)"
+    for key in ("ece_increase", "mce_increase", "brier_increase", "ece_difference", "brier_difference"):
+        put(f"calibration.{key}", c, key, n_rows, calibration_reason)
+    explained = int(a.get("explained") or 0)
+    run = set(a.get("explainers") or [])
+    for name in ("lime", "shap"):
+        section = a.get(name) or {}
+        if not a.get("available"):
+            reason = "no rows were explained (explain_n = 0)"
+        elif name not in run:
+            reason = f"the {name.upper()} explainer was not run"
+        else:
+            reason = ""
+        k = a.get("k")
+        jaccard = (section.get("metrics") or {}).get(f"topk_jaccard@{k}") or {}
+        put(f"attribution.{name}.feature_agreement", section, "feature_agreement", explained, reason)
+        out[f"attribution.{name}.topk_jaccard"] = Measurement(
+            jaccard.get("mean"),
+            _tuple([jaccard["ci_low"], jaccard["ci_high"]]) if jaccard.get("ci_low") is not None else None,
+            explained,
+            reason,
+        )
+        floor_reason = reason or ("no noise floor was measured" if section.get("floor") is None else "the noise floor is not positive")
+        put(f"attribution.{name}.floor_ratio", section, "floor_ratio", explained, floor_reason)
+    for metric, measured in out.items():
+        if measured.value is None and not measured.reason:
+            out[metric] = Measurement(None, None, measured.n, "not in this results file")
+    return out
 
 
 def verdict_section(doc: Mapping[str, Any], gate: GateConfig, source: str) -> dict[str, Any]:
     """Judge a results document against ``gate``; pure, so ``render`` can re-judge stored results."""
-    values, intervals = _gate_values(doc)
-    result = evaluate(values, gate, intervals)
-    failed = [c.key for c in result.failed]
-    skipped = [c.key for c in result.checks if c.status == "skipped"]
-    if result.passed:
-        sentence = f"All {len(result.checks) - len(skipped)} evaluated checks pass: the small model can stand in for the base model under these thresholds."
-    else:
-        sentence = f"{len(failed)} of {len(result.checks) - len(skipped)} evaluated checks fail ({', '.join(failed)}): do not ship the small model as a drop-in replacement without looking closer."
-    if skipped:
-        sentence += f" Not evaluated: {', '.join(skipped)}."
+    result = evaluate(gate_measurements(doc), gate)
     return {
+        "status": result.status,
         "passed": result.passed,
         "source": source,
-        "use_intervals": gate.use_intervals,
+        "decision": gate.decision,
+        "level": 0.95,
         "checks": [c.to_dict() for c in result.checks],
-        "sentence": sentence,
+        "sentence": verdict_sentence(result),
     }
 
 
@@ -512,10 +576,37 @@ def audit(
 def rejudge(result: AuditResult, gate: GateConfig, source: str) -> AuditResult:
     """The same results judged against another gate configuration."""
     doc = result.to_dict()
+    previous = doc["verdict"].get("rejudged")
     doc["verdict"] = verdict_section(doc, gate, source)
+    if previous:
+        doc["verdict"]["rejudged"] = previous
     doc["config"]["gate"] = gate.to_dict()
     doc["config"]["gate_source"] = source
     return AuditResult(doc)
+
+
+def _upgrade(doc: dict[str, Any], version: int) -> dict[str, Any]:
+    """A results document of an earlier schema, in the current one, its verdict judged again.
+
+    Schema 1 judged point estimates by default and let a check that could not be measured
+    pass; its stored thresholds are kept and judged under the current rules (decision
+    ``interval``, four-valued verdict). A schema-1 noise floor paired the base and the small
+    model on shared LIME samples, which favours the comparison over its floor.
+    """
+    stored = dict(doc.get("config", {}).get("gate") or {})
+    stored.pop("use_intervals", None)
+    gate = GateConfig.from_dict(stored, "stored thresholds", warn=False)
+    source = doc.get("verdict", {}).get("source", "stored thresholds")
+    written_by = doc.get("tool", {}).get("version", "an earlier version")
+    doc["config"]["gate"] = gate.to_dict()
+    doc["verdict"] = verdict_section(doc, gate, source)
+    doc["verdict"]["rejudged"] = (
+        f"Re-judged under the rules of trustaudit {__version__} (decision \"interval\", four-valued verdict) from "
+        f"results of schema {version} written by trustaudit {written_by}; their noise floors were measured with "
+        "the earlier pairing (base and small model on shared LIME samples)."
+    )
+    doc["schema_version"] = SCHEMA_VERSION
+    return doc
 
 
 __all__ = ["AuditConfig", "AuditResult", "audit", "measure_latency", "rejudge", "stratified_sample", "verdict_section"]

@@ -1,8 +1,10 @@
 """The ``trustaudit`` command line: ``main(argv=None) -> int``.
 
-Exit codes: 0 success (or a passed gate), 1 a failed gate, 2 a usage or input error (one
-line on stderr; the traceback only with ``--debug``), 3 an internal error (a bug: the
-traceback is printed), 130 interrupted.
+Exit codes: 0 success (or trust-equivalent), 1 not trust-equivalent (a check failed), 2 a
+usage or input error (one line on stderr; the traceback only with ``--debug``), 3 an
+internal error (a bug: the traceback is printed), 4 inconclusive or incomplete (no check
+failed, but not every check was shown to pass; ``--allow-inconclusive`` turns it into 0),
+130 interrupted.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any, NoReturn
 from trustaudit._version import __version__
 from trustaudit.exceptions import TrustAuditError
 
-EXIT_OK, EXIT_GATE_FAILED, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_OK, EXIT_GATE_FAILED, EXIT_USAGE, EXIT_INTERNAL, EXIT_UNDECIDED, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 
 
 def _positive_int(text: str) -> int:
@@ -192,6 +194,22 @@ def _gate_config(args: argparse.Namespace) -> tuple[Any, str]:
     return load_gate_config(args.gate)
 
 
+def verdict_exit_code(status: str, allow_inconclusive: bool = False) -> int:
+    """The exit code of a verdict: 0 trust-equivalent, 1 not, 4 inconclusive or incomplete.
+
+    With ``allow_inconclusive`` an undecided verdict exits 0, with a warning on stderr.
+    """
+    if status == "trust-equivalent":
+        return EXIT_OK
+    if status == "not trust-equivalent":
+        return EXIT_GATE_FAILED
+    if allow_inconclusive:
+        print(f"trustaudit: warning: the verdict is {status}, not trust-equivalent; exiting 0 because of --allow-inconclusive",
+              file=sys.stderr)
+        return EXIT_OK
+    return EXIT_UNDECIDED
+
+
 def _cmd_compare(args: argparse.Namespace) -> int:
     import shlex
 
@@ -223,7 +241,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     result = audit(pair, None, args.data, config, cache=cache_arg(args), command=command, data_options=data_kwargs(args))
     _write_outputs(result, args)
     print(summary_text(result, report=args.out, json_path=args.json))
-    return EXIT_OK if result.passed else EXIT_GATE_FAILED
+    return verdict_exit_code(result.status, args.allow_inconclusive)
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
@@ -237,7 +255,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
     args.json = None
     _write_outputs(result, args)
     print(summary_text(result, report=args.out))
-    return EXIT_OK if result.passed else EXIT_GATE_FAILED
+    return verdict_exit_code(result.status, args.allow_inconclusive)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -303,6 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--gate", metavar="FILE", help="gate thresholds (TOML); default: [tool.trustaudit.gate] in ./pyproject.toml, else built-in")
     out.add_argument("--junit", metavar="FILE", help="JUnit XML, one test case per gate check")
     out.add_argument("--summary", metavar="FILE", help="Markdown summary for a pull-request comment")
+    out.add_argument("--allow-inconclusive", action="store_true", help="exit 0 instead of 4 when the verdict is inconclusive or incomplete (with a warning)")
     p.set_defaults(func=_cmd_compare)
 
     p = sub.add_parser("render", help="re-render a report from results JSON, without recomputing")
@@ -311,6 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gate", metavar="FILE", help="judge the stored results against these thresholds instead")
     p.add_argument("--junit", metavar="FILE")
     p.add_argument("--summary", metavar="FILE")
+    p.add_argument("--allow-inconclusive", action="store_true", help="exit 0 instead of 4 when the verdict is inconclusive or incomplete")
     p.set_defaults(func=_cmd_render)
 
     p = sub.add_parser("demo", help="train a small model pair on a built-in task and audit it (no files, no network)")
@@ -341,6 +361,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.argv = list(argv) if argv is not None else sys.argv[1:]
     if not args.debug:
         warnings.filterwarnings("ignore", category=FutureWarning)
+    from trustaudit.gate import GateDeprecationWarning
+
+    shown = warnings.showwarning
+
+    def one_line(message: Warning | str, category: type[Warning], *rest: Any, **kwargs: Any) -> None:
+        if issubclass(category, GateDeprecationWarning):
+            print(f"trustaudit: warning: {message}", file=sys.stderr)
+        else:
+            shown(message, category, *rest, **kwargs)
+
+    warnings.showwarning = one_line
     try:
         return int(args.func(args))
     except TrustAuditError as exc:
@@ -363,6 +394,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         traceback.print_exc()
         print("trustaudit: internal error (a bug in trustaudit, not in your input); the traceback is above", file=sys.stderr)
         return EXIT_INTERNAL
+    finally:
+        warnings.showwarning = shown
 
 
 if __name__ == "__main__":

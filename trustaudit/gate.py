@@ -1,17 +1,24 @@
-"""The CI gate: thresholds -> verdict, as a pure function, plus JUnit and Markdown outputs.
+"""The CI gate: thresholds -> a three-valued judgement per check -> a four-valued verdict.
+
+A check is judged on its 95% interval by default (``decision = "interval"``): **pass** when
+the whole interval is on the good side of the limit, **fail** when the whole interval is on
+the bad side, **inconclusive** when it straddles the limit. ``decision = "point"`` judges the
+point estimate instead. A check enabled in the gate whose value the audit could not measure
+is **not measured**, and the verdict is then ``incomplete``, never trust-equivalent.
 
 Thresholds come from a TOML file (``--gate FILE``: top-level keys or a ``[gate]`` table) or
 from ``[tool.trustaudit.gate]`` in the working directory's ``pyproject.toml``; keys not
-given keep their defaults, a key set to ``false`` or ``"off"`` disables its check, and an
-unknown key is an error.
+given keep their defaults, a key set to ``false`` or ``"off"`` disables its check (it is
+then absent from the verdict), and an unknown key is an error.
 """
 
 from __future__ import annotations
 
 import math
 import sys
+import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, make_dataclass, replace
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
@@ -23,84 +30,174 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
+DECISIONS = ("interval", "point")
+#: The outcome of one check.
+PASS, FAIL, INCONCLUSIVE, NOT_MEASURED = "pass", "fail", "inconclusive", "not measured"
+CHECK_STATUSES = (PASS, FAIL, INCONCLUSIVE, NOT_MEASURED)
+#: The verdict of a whole audit, from the best to the worst news for shipping.
+TRUST_EQUIVALENT, NOT_TRUST_EQUIVALENT, VERDICT_INCONCLUSIVE, INCOMPLETE = (
+    "trust-equivalent", "not trust-equivalent", "inconclusive", "incomplete",
+)
+VERDICTS = (TRUST_EQUIVALENT, NOT_TRUST_EQUIVALENT, VERDICT_INCONCLUSIVE, INCOMPLETE)
+LEVEL = 0.95
+
+
+class GateDeprecationWarning(UserWarning):
+    """A gate setting that still works but will be removed (the CLI prints it in one line)."""
+
 
 @dataclass(frozen=True)
 class CheckSpec:
-    """One gate check: the result value it reads, its direction and how to say it."""
+    """One gate check: the value it reads, its direction, its default limit and how to say it.
+
+    ``kind`` is ``max`` (the value must be at most the limit) or ``min`` (at least).
+    ``rows`` names what the check's sample size counts ("labelled rows", "rows",
+    "explained rows"): an inconclusive check says how many of those would decide it.
+    ``unit`` ``points`` shows a share as percentage points. ``bounded`` limits of ``min``
+    checks must lie in [0, 1]; ratios to a floor only need to be non-negative.
+    """
 
     key: str
     metric: str
-    kind: str  # "max": value must be <= limit; "min": value must be >= limit
+    kind: str
     what: str
+    default: float | None
+    rows: str
     unit: str = ""
+    bounded: bool = True
 
 
 CHECKS: tuple[CheckSpec, ...] = (
-    CheckSpec("max_accuracy_drop", "predictions.accuracy_drop", "max", "accuracy drop (base - small)", "points"),
-    CheckSpec("min_prediction_agreement", "predictions.agreement", "min", "prediction agreement"),
-    CheckSpec("max_ece_increase", "calibration.ece_increase", "max", "ECE increase (small - base)", "points"),
-    CheckSpec("max_brier_increase", "calibration.brier_increase", "max", "Brier score increase (small - base)"),
-    CheckSpec("min_lime_feature_agreement", "attribution.lime.feature_agreement", "min", "LIME top-k feature agreement"),
-    CheckSpec("min_shap_feature_agreement", "attribution.shap.feature_agreement", "min", "SHAP top-k feature agreement"),
-    CheckSpec("min_lime_floor_ratio", "attribution.lime.floor_ratio", "min", "LIME feature agreement as a share of its noise floor"),
-    CheckSpec("min_shap_floor_ratio", "attribution.shap.floor_ratio", "min", "SHAP feature agreement as a share of its noise floor"),
+    CheckSpec("max_accuracy_drop", "predictions.accuracy_drop", "max", "accuracy drop (base - small)", 0.02, "labelled rows", "points"),
+    CheckSpec("min_prediction_agreement", "predictions.agreement", "min", "prediction agreement", 0.90, "rows"),
+    CheckSpec("max_negative_flip_rate", "predictions.negative_flip_rate", "max", "negative flip rate (base right, small wrong)", None, "labelled rows", "points"),
+    CheckSpec("max_class_recall_drop", "predictions.worst_class_recall_drop", "max", "worst class's recall drop (base - small)", None, "labelled rows", "points"),
+    CheckSpec("max_ece_increase", "calibration.ece_increase", "max", "ECE increase (small - base)", 0.03, "labelled rows", "points"),
+    CheckSpec("max_mce_increase", "calibration.mce_increase", "max", "MCE increase (small - base)", None, "labelled rows", "points"),
+    CheckSpec("max_brier_increase", "calibration.brier_increase", "max", "Brier score increase (small - base)", 0.03, "labelled rows"),
+    CheckSpec("max_ece_difference", "calibration.ece_difference", "max", "ECE difference |small - base|", None, "labelled rows", "points"),
+    CheckSpec("max_brier_difference", "calibration.brier_difference", "max", "Brier score difference |small - base|", None, "labelled rows"),
+    CheckSpec("min_lime_feature_agreement", "attribution.lime.feature_agreement", "min", "LIME top-k feature agreement", 0.5, "explained rows"),
+    CheckSpec("min_shap_feature_agreement", "attribution.shap.feature_agreement", "min", "SHAP top-k feature agreement", 0.5, "explained rows"),
+    CheckSpec("min_lime_jaccard", "attribution.lime.topk_jaccard", "min", "LIME top-k Jaccard", None, "explained rows"),
+    CheckSpec("min_shap_jaccard", "attribution.shap.topk_jaccard", "min", "SHAP top-k Jaccard", None, "explained rows"),
+    CheckSpec("min_lime_floor_ratio", "attribution.lime.floor_ratio", "min", "LIME feature agreement as a share of its noise floor", None, "explained rows", bounded=False),
+    CheckSpec("min_shap_floor_ratio", "attribution.shap.floor_ratio", "min", "SHAP feature agreement as a share of its noise floor", None, "explained rows", bounded=False),
 )
-_SPECS = {spec.key: spec for spec in CHECKS}
+SPECS: dict[str, CheckSpec] = {spec.key: spec for spec in CHECKS}
 
 
-@dataclass(frozen=True)
-class GateConfig:
-    """Thresholds of trust-equivalence; ``None`` disables a check.
+class _GateConfigBase:
+    """Behaviour of :class:`GateConfig`, whose fields are made from :data:`CHECKS`."""
 
-    Defaults: the small model may lose at most 2 accuracy points, must agree with the base on
-    at least 90% of the rows, may add at most 3 ECE points and 0.03 Brier, and must share at
-    least half of its top-k words with the base under LIME and under SHAP. The noise-floor
-    ratios are off by default. ``use_intervals`` judges each check on the pessimistic end of
-    its 95% interval instead of the point estimate.
-    """
+    decision: str
 
-    max_accuracy_drop: float | None = 0.02
-    min_prediction_agreement: float | None = 0.90
-    max_ece_increase: float | None = 0.03
-    max_brier_increase: float | None = 0.03
-    min_lime_feature_agreement: float | None = 0.5
-    min_shap_feature_agreement: float | None = 0.5
-    min_lime_floor_ratio: float | None = None
-    min_shap_floor_ratio: float | None = None
-    use_intervals: bool = False
+    def __post_init__(self) -> None:
+        if self.decision not in DECISIONS:
+            raise GateConfigError(f"decision must be one of {', '.join(DECISIONS)}, got {self.decision!r}")
+        for spec in CHECKS:
+            value = getattr(self, spec.key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)):
+                raise GateConfigError(f"{spec.key} must be a number or None, got {value!r}")
+
+    @property
+    def limits(self) -> dict[str, float | None]:
+        """Every check key and its limit (``None``: disabled)."""
+        return {spec.key: getattr(self, spec.key) for spec in CHECKS}
+
+    @property
+    def enabled(self) -> tuple[CheckSpec, ...]:
+        """The checks this configuration judges, in :data:`CHECKS` order."""
+        return tuple(spec for spec in CHECKS if getattr(self, spec.key) is not None)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain-JSON form (``None`` for a disabled check)."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        """Plain-JSON form: every check key (``None`` when disabled) and ``decision``."""
+        return {**self.limits, "decision": self.decision}
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], source: str = "gate configuration") -> GateConfig:
-        """Validate keys and values; unknown keys are an error naming the valid ones."""
-        valid = {f.name for f in fields(cls)}
+    def from_dict(cls, data: Mapping[str, Any], source: str = "gate configuration", *, warn: bool = True) -> Any:
+        """Validate keys and values; unknown keys are an error naming the valid ones.
+
+        ``use_intervals`` (true/false) is the deprecated spelling of ``decision`` ("interval"/
+        "point"); with ``warn`` it raises a :class:`GateDeprecationWarning`.
+        """
+        valid = {*SPECS, "decision", "use_intervals"}
         unknown = sorted(set(data) - valid)
         if unknown:
             raise GateConfigError(
-                f"{source}: unknown gate key(s) {', '.join(unknown)}; valid keys are {', '.join(sorted(valid))}"
+                f"{source}: unknown gate key(s) {', '.join(unknown)}; valid keys are {', '.join(sorted(valid - {'use_intervals'}))}"
             )
         values: dict[str, Any] = {}
+        if "use_intervals" in data:
+            flag = data["use_intervals"]
+            if not isinstance(flag, bool):
+                raise GateConfigError(f"{source}: use_intervals must be true or false, got {flag!r}")
+            if "decision" in data:
+                raise GateConfigError(f"{source}: give decision or the deprecated use_intervals, not both")
+            values["decision"] = "interval" if flag else "point"
+            if warn:
+                warnings.warn(
+                    f"{source}: use_intervals is deprecated; write decision = \"{values['decision']}\" instead",
+                    GateDeprecationWarning,
+                    stacklevel=2,
+                )
+        if "decision" in data:
+            if data["decision"] not in DECISIONS:
+                raise GateConfigError(f"{source}: decision must be \"interval\" or \"point\", got {data['decision']!r}")
+            values["decision"] = data["decision"]
         for key, value in data.items():
-            if key == "use_intervals":
-                if not isinstance(value, bool):
-                    raise GateConfigError(f"{source}: use_intervals must be true or false, got {value!r}")
-                values[key] = value
+            if key in ("decision", "use_intervals"):
                 continue
+            spec = SPECS[key]
             if value is None or value is False or (isinstance(value, str) and value.lower() == "off"):
                 values[key] = None
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                 raise GateConfigError(f"{source}: {key} must be a number (or false to disable), got {value!r}")
             value = float(value)
-            if key.startswith("min_") and not key.endswith("floor_ratio") and not 0 <= value <= 1:
+            if spec.kind == "min" and spec.bounded and not 0 <= value <= 1:
                 raise GateConfigError(f"{source}: {key} must lie in [0, 1], got {value}")
-            if key.startswith("max_") and value < 0:
+            if value < 0:
                 raise GateConfigError(f"{source}: {key} must be >= 0, got {value}")
             values[key] = value
-        return replace(cls(), **values)
+        return cls(**values)
+
+
+GateConfig = make_dataclass(
+    "GateConfig",
+    [(spec.key, "float | None", field(default=spec.default)) for spec in CHECKS] + [("decision", str, field(default="interval"))],
+    bases=(_GateConfigBase,),
+    frozen=True,
+)
+GateConfig.__module__ = __name__
+GateConfig.__doc__ = """Thresholds of trust-equivalence, one keyword per check of :data:`CHECKS` (``None`` disables it), and the decision rule.
+
+Defaults: the small model may lose at most 2 accuracy points, must agree with the base on
+at least 90% of the rows, may add at most 3 ECE points and 0.03 Brier, and must share at
+least half of its top-k words with the base under LIME and under SHAP; every other check
+is off. ``decision`` is ``interval`` (judge each check's 95% interval, three-valued) or
+``point`` (judge the point estimate, two-valued). Example::
+
+    GateConfig(max_accuracy_drop=0.01, min_shap_feature_agreement=None, decision="interval")
+"""
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise GateConfigError(f"{path}: no such gate file") from None
+    except IsADirectoryError:
+        raise GateConfigError(f"{path}: is a directory, not a gate file") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise GateConfigError(f"{path}: line {line}: bytes that are not UTF-8; a gate file is UTF-8 TOML") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise GateConfigError(f"{path}: not valid TOML ({exc})") from None
 
 
 def load_gate_config(path: str | Path | None = None, cwd: str | Path | None = None) -> tuple[GateConfig, str]:
@@ -111,12 +208,7 @@ def load_gate_config(path: str | Path | None = None, cwd: str | Path | None = No
     """
     if path is not None:
         path = Path(path)
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise GateConfigError(f"{path}: no such gate file") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise GateConfigError(f"{path}: not valid TOML ({exc})") from None
+        data = _read_toml(path)
         for table in (("tool", "trustaudit", "gate"), ("gate",)):
             section: Any = data
             for part in table:
@@ -132,19 +224,36 @@ def load_gate_config(path: str | Path | None = None, cwd: str | Path | None = No
         return GateConfig.from_dict(data, str(path)), str(path)
     pyproject = Path(cwd or Path.cwd()) / "pyproject.toml"
     if pyproject.is_file():
-        try:
-            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise GateConfigError(f"{pyproject}: not valid TOML ({exc})") from None
+        data = _read_toml(pyproject)
         section = data.get("tool", {}).get("trustaudit", {}).get("gate")
         if isinstance(section, Mapping):
-            return GateConfig.from_dict(section, f"{pyproject} [tool.trustaudit.gate]"), f"{pyproject} [tool.trustaudit.gate]"
+            where = f"{pyproject} [tool.trustaudit.gate]"
+            return GateConfig.from_dict(section, where), where
     return GateConfig(), "defaults"
 
 
 @dataclass(frozen=True)
+class Measurement:
+    """What an audit measured for one check: the value, its 95% interval and the rows behind it.
+
+    ``value`` is ``None`` when the audit could not measure it, with ``reason`` saying why.
+    """
+
+    value: float | None
+    interval: tuple[float, float] | None = None
+    n: int | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
 class CheckResult:
-    """One threshold's outcome. ``status`` is ``pass``, ``fail`` or ``skipped`` (no value)."""
+    """One threshold's outcome: ``status`` is ``pass``, ``fail``, ``inconclusive`` or ``not measured``.
+
+    ``judged`` is the number compared with the limit: the point estimate, or (interval
+    decision) the interval's end on the bad side. ``rows_to_decide`` (inconclusive checks)
+    is about how many ``rows`` (of the check's kind) would make the interval clear the limit
+    at the observed effect size; ``None`` when the value sits on the limit.
+    """
 
     key: str
     metric: str
@@ -155,11 +264,16 @@ class CheckResult:
     judged: float | None
     status: str
     message: str
+    decision: str = "interval"
+    n: int | None = None
+    rows: str = "rows"
+    rows_to_decide: int | None = None
+    unit: str = ""
 
     @property
     def passed(self) -> bool:
-        """A skipped check does not fail the gate."""
-        return self.status != "fail"
+        """True only for a check that passed."""
+        return self.status == PASS
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form."""
@@ -173,6 +287,11 @@ class CheckResult:
             "judged": self.judged,
             "status": self.status,
             "passed": self.passed,
+            "decision": self.decision,
+            "n": self.n,
+            "rows": self.rows,
+            "rows_to_decide": self.rows_to_decide,
+            "unit": self.unit,
             "message": self.message,
         }
 
@@ -180,6 +299,7 @@ class CheckResult:
     def from_dict(cls, data: Mapping[str, Any]) -> CheckResult:
         """Inverse of :meth:`to_dict`."""
         interval = data.get("interval")
+        spec = SPECS.get(data["key"])
         return cls(
             key=data["key"],
             metric=data["metric"],
@@ -187,84 +307,220 @@ class CheckResult:
             limit=data["limit"],
             value=data["value"],
             interval=tuple(interval) if interval is not None else None,
-            judged=data["judged"],
+            judged=data.get("judged"),
             status=data["status"],
             message=data["message"],
+            decision=data.get("decision", "point"),
+            n=data.get("n"),
+            rows=data.get("rows", spec.rows if spec else "rows"),
+            rows_to_decide=data.get("rows_to_decide"),
+            unit=data.get("unit", spec.unit if spec else ""),
         )
 
 
 @dataclass(frozen=True)
 class GateResult:
-    """Every check and the overall verdict."""
+    """Every check and the overall verdict (one of :data:`VERDICTS`)."""
 
     checks: tuple[CheckResult, ...]
-    use_intervals: bool
+    decision: str = "interval"
+
+    @property
+    def status(self) -> str:
+        """``not trust-equivalent`` if any check failed, else ``incomplete`` if any was not
+        measured, else ``inconclusive`` if any straddles its limit, else ``trust-equivalent``."""
+        statuses = {check.status for check in self.checks}
+        if FAIL in statuses:
+            return NOT_TRUST_EQUIVALENT
+        if NOT_MEASURED in statuses:
+            return INCOMPLETE
+        if INCONCLUSIVE in statuses:
+            return VERDICT_INCONCLUSIVE
+        return TRUST_EQUIVALENT
 
     @property
     def passed(self) -> bool:
-        """True when no check failed."""
-        return all(check.passed for check in self.checks)
+        """True only when the pair is trust-equivalent: every enabled check passed."""
+        return self.status == TRUST_EQUIVALENT
+
+    def of_status(self, status: str) -> tuple[CheckResult, ...]:
+        """The checks with this status."""
+        return tuple(c for c in self.checks if c.status == status)
 
     @property
     def failed(self) -> tuple[CheckResult, ...]:
         """The checks that failed."""
-        return tuple(c for c in self.checks if c.status == "fail")
+        return self.of_status(FAIL)
 
 
-def _fmt(value: float, unit: str) -> str:
+def fmt_value(value: float, unit: str, signed: bool = False) -> str:
+    """A check's number as people read it: percentage points for shares, else 3 decimals; never ``-0.0``."""
     if unit == "points":
-        return f"{100 * value:+.1f} points"
-    return f"{value:.3f}"
+        text = f"{100 * value:+.1f}" if signed or value < 0 else f"{100 * value:.1f}"
+        suffix = " points"
+    else:
+        text = f"{value:+.3f}" if signed else f"{value:.3f}"
+        suffix = ""
+    if text.startswith("-") and not text.strip("-+0."):
+        text = ("+" if signed else "") + text[1:]
+    return text + suffix
 
 
-def _check(spec: CheckSpec, limit: float, value: float | None, interval: tuple[float, float] | None, use_intervals: bool) -> CheckResult:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        message = f"{spec.what}: not measured in this audit, so not judged"
-        return CheckResult(spec.key, spec.metric, spec.kind, limit, None, interval, None, "skipped", message)
-    on_interval = use_intervals and interval is not None
-    judged = (interval[1] if spec.kind == "max" else interval[0]) if on_interval else value
-    ok = judged <= limit if spec.kind == "max" else judged >= limit
+def rows_to_decide(value: float, interval: tuple[float, float], n: int, limit: float, kind: str) -> int | None:
+    """Rows that would make an interval clear ``limit`` at the observed effect size.
+
+    The interval's half-width on the side facing the limit, ``h``, scales as 1/sqrt(n), so the
+    interval stops reaching the limit once ``h * sqrt(n / n') < |value - limit|``:
+    ``n' = ceil(n * (h / |value - limit|)**2)``. ``None`` when the value sits on the limit (no
+    amount of data decides it at this effect size) or the interval has no width.
+    """
+    low, high = interval
+    gap = abs(value - limit)
+    if gap <= 1e-15 or n <= 0:
+        return None
+    good_side = value <= limit if kind == "max" else value >= limit
+    if kind == "max":
+        half = (high - value) if good_side else (value - low)
+    else:
+        half = (value - low) if good_side else (high - value)
+    if half <= 0:
+        return None
+    return max(n + 1, math.ceil(n * (half / gap) ** 2 - 1e-9))
+
+
+def _about(count: int) -> str:
+    """A round figure: two significant digits, with thousands separators."""
+    if count < 100:
+        return f"{count:,}"
+    digits = len(str(count)) - 2
+    return f"{round(count, -digits):,}"
+
+
+def decide_text(check: CheckResult) -> str:
+    """How much more data would decide an inconclusive check, in words."""
+    if check.rows_to_decide is None:
+        return "the value sits on the limit: more data alone will not decide it"
+    if check.rows == "explained rows":
+        return f"explain about {_about(check.rows_to_decide)} rows to decide (now {check.n:,} explained)"
+    return f"about {_about(check.rows_to_decide)} {check.rows} would decide it (now {check.n:,})"
+
+
+def judge(spec: CheckSpec, limit: float, measured: Measurement, decision: str = "interval") -> CheckResult:
+    """Judge one measurement against one limit (a pure function)."""
+    value = measured.value
     relation = "at most" if spec.kind == "max" else "at least"
-    basis = " (judged on the pessimistic end of the 95% interval)" if on_interval else ""
-    message = (
-        f"{spec.what} is {_fmt(value, spec.unit)}"
-        + (f" [95% interval {_fmt(interval[0], spec.unit)} to {_fmt(interval[1], spec.unit)}]" if interval else "")
-        + f"; required {relation} {_fmt(limit, spec.unit)}{basis}"
-    )
-    return CheckResult(spec.key, spec.metric, spec.kind, limit, float(value), interval, float(judged), "pass" if ok else "fail", message)
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        why = f": {measured.reason}" if measured.reason else ""
+        message = f"{spec.what}: not measured in this audit{why}"
+        return CheckResult(spec.key, spec.metric, spec.kind, limit, None, measured.interval, None, NOT_MEASURED, message,
+                           decision, measured.n, spec.rows, None, spec.unit)
+    value = float(value)
+    interval = tuple(float(v) for v in measured.interval) if measured.interval is not None else None
+    shown = f"{spec.what} is {fmt_value(value, spec.unit)}"
+    if interval is not None:
+        shown += f" [95% interval {fmt_value(interval[0], spec.unit)} to {fmt_value(interval[1], spec.unit)}]"
+    required = f"required {relation} {fmt_value(limit, spec.unit)}"
+    good = (lambda x: x <= limit) if spec.kind == "max" else (lambda x: x >= limit)
+    to_decide = None
+    if decision == "point":
+        status = PASS if good(value) else FAIL
+        judged = value
+        basis = "judged on the point estimate"
+    elif interval is None:
+        status, judged = INCONCLUSIVE, None
+        basis = "it has no interval (none is computed with n_resamples = 0), so the interval rule cannot decide it"
+    else:
+        low, high = interval
+        bad_end, good_end = (high, low) if spec.kind == "max" else (low, high)
+        judged = bad_end
+        if good(bad_end):
+            status, basis = PASS, "the whole interval is on the good side"
+        elif not good(good_end):
+            status, basis = FAIL, "the whole interval is on the bad side"
+        else:
+            status = INCONCLUSIVE
+            to_decide = rows_to_decide(value, interval, measured.n or 0, limit, spec.kind)
+            basis = "the interval straddles the limit"
+    message = f"{shown}; {required}: {status} ({basis})"
+    result = CheckResult(spec.key, spec.metric, spec.kind, limit, value, interval, judged, status, message,
+                         decision, measured.n, spec.rows, to_decide, spec.unit)
+    if status == INCONCLUSIVE and interval is not None:
+        result = replace(result, message=f"{message}; {decide_text(result)}")
+    return result
 
 
-def evaluate(values: Mapping[str, float | None], config: GateConfig, intervals: Mapping[str, tuple[float, float]] | None = None) -> GateResult:
-    """Judge metric ``values`` (keyed by each check's ``metric`` path) against ``config``.
+def evaluate(
+    values: Mapping[str, float | None | Measurement],
+    config: GateConfig,
+    intervals: Mapping[str, tuple[float, float]] | None = None,
+    sizes: Mapping[str, int] | None = None,
+) -> GateResult:
+    """Judge measured values (keyed by each check's ``metric`` path) against ``config``.
 
-    A pure function: no I/O. A check whose value is missing is ``skipped``, not failed.
+    A pure function: no I/O. ``values`` holds :class:`Measurement` objects or bare numbers
+    (then ``intervals`` and ``sizes`` give their intervals and sample sizes). A check whose
+    value is missing is ``not measured``; a check disabled in ``config`` is absent.
     """
     intervals = intervals or {}
+    sizes = sizes or {}
     results = []
-    for spec in CHECKS:
-        limit = getattr(config, spec.key)
-        if limit is None:
-            continue
-        interval = intervals.get(spec.metric)
-        results.append(_check(spec, float(limit), values.get(spec.metric), tuple(interval) if interval else None, config.use_intervals))
-    return GateResult(tuple(results), config.use_intervals)
+    for spec in config.enabled:
+        raw = values.get(spec.metric)
+        if isinstance(raw, Measurement):
+            measured = raw
+        else:
+            interval = intervals.get(spec.metric)
+            measured = Measurement(raw, tuple(interval) if interval is not None else None, sizes.get(spec.metric))
+        results.append(judge(spec, float(config.limits[spec.key]), measured, config.decision))
+    return GateResult(tuple(results), config.decision)
+
+
+def verdict_sentence(result: GateResult) -> str:
+    """The verdict in one sentence, then what it rests on."""
+    checks = result.checks
+    status = result.status
+    rule = "on their 95% intervals" if result.decision == "interval" else "on their point estimates"
+    if not checks:
+        return "No check is enabled in the gate, so nothing was judged."
+    if status == TRUST_EQUIVALENT:
+        return f"Trust-equivalent: all {len(checks)} checks pass {rule}, so the small model can stand in for the base model under these thresholds."
+    if status == NOT_TRUST_EQUIVALENT:
+        failed = result.of_status(FAIL)
+        text = (f"Not trust-equivalent: {len(failed)} of {len(checks)} checks fail {rule} ({', '.join(c.key for c in failed)}); "
+                "do not ship the small model as a drop-in replacement without looking closer.")
+    elif status == INCOMPLETE:
+        missing = result.of_status(NOT_MEASURED)
+        text = (f"Incomplete: {len(missing)} of {len(checks)} enabled checks could not be measured "
+                f"({', '.join(c.key for c in missing)}), so the audit cannot show trust-equivalence; "
+                "measure them, or turn them off in the gate file if they do not apply.")
+    else:
+        open_ = result.of_status(INCONCLUSIVE)
+        parts = [f"{c.key}: {decide_text(c)}" if c.interval is not None else f"{c.key}: no interval" for c in open_]
+        text = (f"Inconclusive: no check fails, but {len(open_)} of {len(checks)} have intervals that straddle their limits "
+                f"({'; '.join(parts)}).")
+    others = [c for c in checks if c.status in (INCONCLUSIVE, NOT_MEASURED) and status == NOT_TRUST_EQUIVALENT]
+    if others:
+        text += f" Also undecided: {', '.join(f'{c.key} ({c.status})' for c in others)}."
+    return text
 
 
 def junit_xml(result: GateResult, name: str = "trustaudit") -> str:
-    """A JUnit XML report with one test case per check (skipped checks marked skipped)."""
-    failures = len(result.failed)
-    skipped = sum(1 for c in result.checks if c.status == "skipped")
+    """A JUnit XML report with one test case per check.
+
+    A failed check is a failure; an inconclusive or unmeasured check is also a failure of
+    the gate (the audit did not show what it was asked to), marked with its status.
+    """
+    bad = [c for c in result.checks if c.status != PASS]
     lines = [
         '<?xml version="1.0" encoding="UTF-8"?>',
-        f'<testsuites name={quoteattr(name)} tests="{len(result.checks)}" failures="{failures}" skipped="{skipped}">',
-        f'  <testsuite name={quoteattr(name + ".gate")} tests="{len(result.checks)}" failures="{failures}" skipped="{skipped}" errors="0">',
+        f'<testsuites name={quoteattr(name)} tests="{len(result.checks)}" failures="{len(bad)}" skipped="0">',
+        f'  <testsuite name={quoteattr(name + ".gate")} tests="{len(result.checks)}" failures="{len(bad)}" skipped="0" errors="0">',
+        f"    <properties><property name=\"verdict\" value={quoteattr(result.status)}/><property name=\"decision\" value={quoteattr(result.decision)}/></properties>",
     ]
     for check in result.checks:
         lines.append(f'    <testcase classname="trustaudit.gate" name={quoteattr(check.key)}>')
-        if check.status == "fail":
-            lines.append(f"      <failure message={quoteattr(check.message)}>{escape(check.message)}</failure>")
-        elif check.status == "skipped":
-            lines.append(f"      <skipped message={quoteattr(check.message)}/>")
+        if check.status != PASS:
+            lines.append(f"      <failure type={quoteattr(check.status)} message={quoteattr(check.message)}>{escape(check.message)}</failure>")
         else:
             lines.append(f"      <system-out>{escape(check.message)}</system-out>")
         lines.append("    </testcase>")

@@ -34,6 +34,7 @@ __all__ = [
     "reliability_diagram",
     "save_png",
     "similarity_heatmap",
+    "verdict_forest",
 ]
 
 _STYLE: dict[str, Any] = {
@@ -265,3 +266,70 @@ def save_png(fig: Figure, path: str | os.PathLike[str], dpi: int = 150) -> None:
         raise InvalidInputError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
     with matplotlib.rc_context(_STYLE):
         fig.savefig(os.fspath(path), format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
+
+
+_STATUS_COLOURS = {"pass": "#1b7f4b", "fail": "#b42318", "inconclusive": "#a15c00", "not measured": "#5b6475"}
+
+
+def _svg_text(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+
+
+def _tick(value: float, unit: str) -> str:
+    return f"{100 * value:+.1f}" if unit == "points" else f"{value:.2f}"
+
+
+def verdict_forest(checks: Sequence[Mapping[str, Any]], width: int = 760) -> str:
+    """A forest plot of the gate: each check's interval and point against its limit, as inline SVG.
+
+    One row per check (dicts as in ``verdict.checks`` of a results document), each on its own
+    axis spanning its interval, value and limit. The bad side of the limit is shaded, the
+    limit drawn dashed, the interval as a bar and the value as a dot, coloured by status
+    (pass green, fail red, inconclusive amber, not measured grey). Shares shown in points
+    are labelled in percentage points. Deterministic, dependency-free SVG.
+    """
+    label_w, value_w, row_h, top = 250, 150, 30, 8
+    plot_x0, plot_x1 = label_w, width - value_w
+    height = top + row_h * len(checks) + 22
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+        'role="img" aria-label="Each gate check: its 95% interval and value against its limit" '
+        'font-family="DejaVu Sans, Arial, sans-serif" font-size="11">'
+    ]
+    for i, check in enumerate(checks):
+        y = top + i * row_h + row_h / 2
+        status = str(check.get("status"))
+        colour = _STATUS_COLOURS.get(status, "#5b6475")
+        unit = str(check.get("unit") or "")
+        limit = float(check["limit"])
+        value = check.get("value")
+        interval = check.get("interval")
+        points = [limit] + ([float(value)] if value is not None else []) + ([float(v) for v in interval] if interval else [])
+        lo, hi = min(points), max(points)
+        span = hi - lo or max(abs(limit), 1e-3)
+        lo, hi = lo - 0.12 * span, hi + 0.12 * span
+
+        def x(v: float) -> float:
+            return plot_x0 + (v - lo) / (hi - lo) * (plot_x1 - plot_x0)
+
+        parts.append(f'<text x="4" y="{y + 4:.1f}" fill="#1d2330">{_svg_text(str(check["key"]))}</text>')
+        bad_x0, bad_x1 = (x(limit), plot_x1) if check.get("kind") == "max" else (plot_x0, x(limit))
+        parts.append(f'<rect x="{bad_x0:.1f}" y="{y - 10:.1f}" width="{max(0.0, bad_x1 - bad_x0):.1f}" height="20" fill="#b42318" fill-opacity="0.07"/>')
+        parts.append(f'<line x1="{plot_x0}" y1="{y:.1f}" x2="{plot_x1}" y2="{y:.1f}" stroke="#d9dee8"/>')
+        parts.append(f'<line x1="{x(limit):.1f}" y1="{y - 11:.1f}" x2="{x(limit):.1f}" y2="{y + 11:.1f}" stroke="#1d2330" stroke-dasharray="3,2"/>')
+        parts.append(f'<text x="{x(limit):.1f}" y="{y - 12:.1f}" font-size="9" text-anchor="middle" fill="#5b6475">{_tick(limit, unit)}</text>')
+        if interval:
+            a, b = x(float(interval[0])), x(float(interval[1]))
+            parts.append(f'<line x1="{a:.1f}" y1="{y:.1f}" x2="{b:.1f}" y2="{y:.1f}" stroke="{colour}" stroke-width="4" stroke-linecap="round"/>')
+        if value is not None:
+            parts.append(f'<circle cx="{x(float(value)):.1f}" cy="{y:.1f}" r="4.5" fill="#fff" stroke="{colour}" stroke-width="2.5"/>')
+        shown = "not measured" if value is None else f"{_tick(float(value), unit)}{' pts' if unit == 'points' else ''}"
+        parts.append(f'<text x="{plot_x1 + 10}" y="{y + 4:.1f}" fill="{colour}" font-weight="600">{_svg_text(status)}</text>')
+        parts.append(f'<text x="{width - 4}" y="{y + 4:.1f}" text-anchor="end" fill="#5b6475">{_svg_text(shown)}</text>')
+    legend_y = height - 6
+    parts.append(
+        f'<text x="{plot_x0}" y="{legend_y}" font-size="9.5" fill="#5b6475">bar: 95% interval · dot: value · dashed: limit (its value above it) · '
+        'shaded: the bad side · each row has its own scale</text>'
+    )
+    parts.append("</svg>")
+    return "".join(parts)

@@ -116,7 +116,12 @@ def _bins(data: Mapping[str, Any]) -> Any:
 def _figures(doc: Mapping[str, Any], small_name: str, base_name: str) -> dict[str, str]:
     from trustaudit.report.plots import agreement_distribution, figure_to_svg, reliability_diagram, similarity_heatmap
 
-    figures = {"reliability": "", "agreement": "", "asc_heatmap": ""}
+    from trustaudit.report.plots import verdict_forest
+
+    figures = {"reliability": "", "agreement": "", "asc_heatmap": "", "verdict": ""}
+    checks = (doc.get("verdict") or {}).get("checks") or []
+    if checks:
+        figures["verdict"] = verdict_forest(checks)
     calibration = doc.get("calibration") or {}
     if calibration.get("available"):
         fig = reliability_diagram(_bins(calibration["base"]["bins"]), _bins(calibration["small"]["bins"]), labels=(f"base: {base_name}", f"small: {small_name}"))
@@ -276,6 +281,24 @@ def _calibration_view(calibration: Mapping[str, Any]) -> dict[str, Any]:
     return {"available": True, "rows": rows, "settings": settings, "settings_text": settings_text}
 
 
+def _verdict_view(verdict: Mapping[str, Any]) -> dict[str, Any]:
+    """The verdict section with, for every inconclusive check, how much more data would decide it."""
+    from trustaudit.gate import CheckResult, decide_text
+
+    view = dict(verdict)
+    status = verdict_status(verdict)
+    view["status"] = status
+    view.setdefault("rejudged", "")
+    view["css"] = {"trust-equivalent": "pass", "not trust-equivalent": "fail"}.get(status, "warn")
+    checks = []
+    for check in verdict["checks"]:
+        item = dict(check)
+        item["decide"] = decide_text(CheckResult.from_dict(check)) if check["status"] == "inconclusive" and check.get("interval") else ""
+        checks.append(item)
+    view["checks"] = checks
+    return view
+
+
 def build_context(doc: Mapping[str, Any]) -> dict[str, Any]:
     """Everything the report template needs, derived from a results document."""
     models = doc["models"]
@@ -296,7 +319,7 @@ def build_context(doc: Mapping[str, Any]) -> dict[str, Any]:
         "tool": doc["tool"],
         "created": doc.get("created", ""),
         "command": doc.get("command", ""),
-        "verdict": doc["verdict"],
+        "verdict": _verdict_view(doc["verdict"]),
         "models": view_models,
         "data": data,
         "config": config,
@@ -359,13 +382,23 @@ def key_numbers(doc: Mapping[str, Any]) -> list[tuple[str, str, str]]:
     return rows
 
 
+STATUS_MARKS = {"pass": "ok  ", "fail": "FAIL", "inconclusive": "open", "not measured": "n/m "}
+VERDICT_ICONS = {"trust-equivalent": "✅", "not trust-equivalent": "❌", "inconclusive": "⚠️", "incomplete": "❔"}
+
+
+def verdict_status(verdict: Mapping[str, Any]) -> str:
+    """The four-valued verdict of a results document's ``verdict`` section."""
+    return str(verdict["status"])
+
+
 def summary_text(result: Any, report: str | None = None, json_path: str | None = None) -> str:
-    """A one-screen console summary: verdict, key numbers, failed checks, where the report is."""
+    """A one-screen console summary: the verdict in a sentence, key numbers, every check, where the report is."""
     doc = result.to_dict() if hasattr(result, "to_dict") else result
     verdict = doc["verdict"]
     lines = [
-        f"trustaudit: {'TRUST-EQUIVALENT' if verdict['passed'] else 'NOT TRUST-EQUIVALENT'}"
+        f"trustaudit: {verdict_status(verdict).upper()}"
         f"  ({os.path.basename(doc['models']['small']['path'])} vs {os.path.basename(doc['models']['base']['path'])}, {doc['data']['rows_used']:,} rows)",
+        f"  {verdict['sentence']}",
         "",
         f"  {'':34}{'base':>16}{'small':>22}",
     ]
@@ -373,8 +406,10 @@ def summary_text(result: Any, report: str | None = None, json_path: str | None =
         lines.append(f"  {name:34}{base:>16}{small:>22}")
     lines.append("")
     for check in verdict["checks"]:
-        mark = {"pass": "ok  ", "fail": "FAIL", "skipped": "skip"}[check["status"]]
+        mark = STATUS_MARKS.get(check["status"], check["status"])
         lines.append(f"  [{mark}] {check['message']}")
+    if verdict.get("rejudged"):
+        lines += ["", f"  {verdict['rejudged']}"]
     if report:
         lines += ["", f"  report: {report}"]
     if json_path:
@@ -386,22 +421,36 @@ def summary_markdown(result: Any, report: str | None = None) -> str:
     """A Markdown summary for a pull-request comment."""
     doc = result.to_dict() if hasattr(result, "to_dict") else result
     verdict = doc["verdict"]
-    icon = "✅" if verdict["passed"] else "❌"
-    title = "trust-equivalent" if verdict["passed"] else "not trust-equivalent"
+    status = verdict_status(verdict)
+    small, base = os.path.basename(doc['models']['small']['path']), os.path.basename(doc['models']['base']['path'])
+    relation = {
+        "trust-equivalent": "is trust-equivalent to",
+        "not trust-equivalent": "is not trust-equivalent to",
+        "inconclusive": "is not yet shown trust-equivalent to (inconclusive)",
+        "incomplete": "was not fully audited against (incomplete)",
+    }[status]
     lines = [
-        f"### {icon} trustaudit: `{os.path.basename(doc['models']['small']['path'])}` is {title} to `{os.path.basename(doc['models']['base']['path'])}`",
+        f"### {VERDICT_ICONS[status]} trustaudit: `{small}` {relation} `{base}`",
         "",
         verdict["sentence"],
         "",
         "| measure | base | small |",
         "| --- | ---: | ---: |",
     ]
-    lines += [f"| {name} | {base} | {small} |" for name, base, small in key_numbers(doc)]
-    lines += ["", "| check | value | limit | result |", "| --- | ---: | ---: | --- |"]
+    lines += [f"| {name} | {b} | {s_} |" for name, b, s_ in key_numbers(doc)]
+    lines += ["", "| check | value | 95% interval | limit | result | to decide |", "| --- | ---: | ---: | ---: | --- | --- |"]
     for check in verdict["checks"]:
         value = "–" if check["value"] is None else f"{check['value']:.4f}"
-        relation = "≤" if check["kind"] == "max" else "≥"
-        lines.append(f"| `{check['key']}` | {value} | {relation} {check['limit']:g} | {check['status']} |")
+        interval = "–" if not check.get("interval") else f"{check['interval'][0]:.4f} to {check['interval'][1]:.4f}"
+        relation_ = "≤" if check["kind"] == "max" else "≥"
+        decide = ""
+        if check["status"] == "inconclusive" and check.get("interval"):
+            from trustaudit.gate import CheckResult, decide_text
+
+            decide = decide_text(CheckResult.from_dict(check))
+        lines.append(f"| `{check['key']}` | {value} | {interval} | {relation_} {check['limit']:g} | {check['status']} | {decide} |")
+    if verdict.get("rejudged"):
+        lines += ["", f"_{verdict['rejudged']}_"]
     lines.append("")
     lines.append(f"{doc['data']['rows_used']:,} rows of `{os.path.basename(doc['data']['path'])}`; thresholds from {verdict['source']}."
                  + (f" Full report: `{report}`." if report else ""))
@@ -441,7 +490,9 @@ def index_row(result: Any, href: str | None = None, name: str | None = None, des
         "size_ratio": size_ratio,
         "speedup": models.get("speedup_batch1"),
         "passed": doc["verdict"]["passed"],
+        "status": verdict_status(doc["verdict"]),
         "failed": [c_["key"] for c_ in doc["verdict"]["checks"] if c_["status"] == "fail"],
+        "open": [c_["key"] for c_ in doc["verdict"]["checks"] if c_["status"] in ("inconclusive", "not measured")],
     }
 
 
