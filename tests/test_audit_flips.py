@@ -106,3 +106,19 @@ def test_no_resamples_gives_null_intervals(trained_pair) -> None:
     assert p["negative_flip_rate"] is not None and p["negative_flip_rate_interval"] is None
     assert p["positive_flip_rate_interval"] is None and p["worst_class_recall_drop_interval"] is None
     assert all(c["recall_drop_interval"] is None and c["precision_drop_interval"] is None for c in p["per_class"])
+
+
+def test_report_shows_the_audits_flip_forensics(labelled) -> None:
+    from trustaudit.report.render import render_html
+
+    result = labelled[0]
+    p = result["predictions"]
+    html = render_html(result)
+    section = html[html.index('<section id="predictions">'):html.index('<section id="calibration">')]
+    per_class = section[section.index('id="per-class"'):]
+    per_class = per_class[:per_class.index("</table>")]
+    assert per_class.count("<tr>") == len(p["labels"]) + 1
+    assert all(f"<td>{label}" in per_class for label in p["labels"])
+    assert section.count("<tr data-kind=") == len(p["disagreements"])
+    assert section.count('<tr data-kind="negative">') == p["negative_flips"]
+    assert 'id="confidence-bands"' in section and '<select id="flip-kind"' in section
