@@ -1,4 +1,4 @@
-/* trustaudit report: optional sorting of tables and filtering of examples. Everything is readable without it. */
+/* trustaudit report: optional sorting of tables, filtering of examples and of the rows where the models differ. Everything is readable without it. */
 (function () {
   "use strict";
   function cellValue(row, index) {
@@ -39,4 +39,12 @@
   }
   if (filter) { filter.addEventListener("input", applyFilter); }
   if (flipsOnly) { flipsOnly.addEventListener("change", applyFilter); }
+  var flipKind = document.getElementById("flip-kind");
+  function applyKind() {
+    var kind = flipKind.value;
+    document.querySelectorAll("#disagreements tbody tr").forEach(function (row) {
+      row.style.display = (!kind || row.getAttribute("data-kind") === kind) ? "" : "none";
+    });
+  }
+  if (flipKind) { flipKind.addEventListener("change", applyKind); }
 }());

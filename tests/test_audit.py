@@ -217,3 +217,15 @@ def test_stratified_sample_is_proportional_and_seeded() -> None:
     assert rows.tolist() == stratified_sample(labels, 20, seed=3).tolist()
     assert rows.tolist() != stratified_sample(labels, 20, seed=4).tolist()
     assert len(stratified_sample(labels, 500, seed=0)) == 100
+
+
+def test_flip_checks_read_the_flip_forensics(pair_result: AuditResult) -> None:
+    gate = GateConfig(max_negative_flip_rate=0.5, max_class_recall_drop=0.5, **NO_ATTRIBUTION)
+    checks = {c["key"]: c for c in rejudge(pair_result, gate, "flips")["verdict"]["checks"]}
+    p = pair_result["predictions"]
+    assert checks["max_negative_flip_rate"]["value"] == p["negative_flip_rate"]
+    assert checks["max_negative_flip_rate"]["interval"] == p["negative_flip_rate_interval"]
+    assert checks["max_class_recall_drop"]["value"] == p["worst_class_recall_drop"]
+    assert checks["max_class_recall_drop"]["interval"] == p["worst_class_recall_drop_interval"]
+    assert checks["max_negative_flip_rate"]["n"] == p["n"] == 92
+    assert all(c["status"] != "not measured" for c in checks.values())

@@ -297,7 +297,7 @@ def _bootstrap_mean(values: np.ndarray, n_resamples: int, seed: int) -> list[flo
 
 
 def _predictions_section(pair: ModelPair, dataset: Dataset, base: Predictions, small: Predictions, config: AuditConfig) -> dict[str, Any]:
-    from trustaudit.metrics import prediction_agreement
+    from trustaudit.metrics import flip_kinds, flip_rates, flips_by_confidence, per_class_comparison, prediction_agreement
 
     gold = dataset.labels
     agreement = prediction_agreement(
@@ -309,8 +309,10 @@ def _predictions_section(pair: ModelPair, dataset: Dataset, base: Predictions, s
     if agreement.accuracy_diff_ci is not None:
         drop_interval = [-agreement.accuracy_diff_ci[1], -agreement.accuracy_diff_ci[0]]
     flipped = np.flatnonzero(base.predicted != small.predicted)
+    shown = flipped[: config.max_disagreements]
+    kinds = flip_kinds(base.predicted[shown], small.predicted[shown], None if gold is None else gold[shown]) if len(shown) else []
     disagreements = []
-    for i in flipped[: config.max_disagreements]:
+    for i, kind in zip(shown, kinds):
         disagreements.append({
             "row": int(dataset.rows[i]),
             "text_a": dataset.text_a[i],
@@ -320,7 +322,30 @@ def _predictions_section(pair: ModelPair, dataset: Dataset, base: Predictions, s
             "base_confidence": float(base.confidence[i]),
             "small": pair.labels[int(small.predicted[i])],
             "small_confidence": float(small.confidence[i]),
+            "kind": kind,
         })
+    bootstrap = {"n_resamples": config.n_resamples, "seed": config.seed}
+    rates = None if gold is None else flip_rates(base.predicted, small.predicted, gold, **bootstrap)
+    classes = None if gold is None else per_class_comparison(base.predicted, small.predicted, gold, len(pair.labels), **bootstrap)
+    per_class = None
+    if classes is not None:
+        per_class = [
+            {
+                "label": label,
+                "support": int(classes.support[c]),
+                "base_recall": classes.base_recall[c],
+                "small_recall": classes.small_recall[c],
+                "recall_drop": classes.recall_drop[c],
+                "recall_drop_interval": _interval(jsonable(classes.recall_drop_ci_low[c]), jsonable(classes.recall_drop_ci_high[c])),
+                "base_precision": classes.base_precision[c],
+                "small_precision": classes.small_precision[c],
+                "precision_drop": classes.precision_drop[c],
+                "precision_drop_interval": _interval(jsonable(classes.precision_drop_ci_low[c]), jsonable(classes.precision_drop_ci_high[c])),
+            }
+            for c, label in enumerate(pair.labels)
+        ]
+    worst = None if classes is None else classes.worst_class
+    bands = flips_by_confidence(base.confidence, base.predicted, small.predicted, gold)
     return {
         "n": len(dataset),
         "labels": list(pair.labels),
@@ -341,6 +366,17 @@ def _predictions_section(pair: ModelPair, dataset: Dataset, base: Predictions, s
             "small_only_errors": agreement.base_only_correct,
         },
         "error_jaccard": agreement.error_jaccard,
+        "negative_flip_rate": None if rates is None else rates.negative_flip_rate,
+        "negative_flip_rate_interval": None if rates is None or rates.negative_flip_rate_ci is None else list(rates.negative_flip_rate_ci),
+        "positive_flip_rate": None if rates is None else rates.positive_flip_rate,
+        "positive_flip_rate_interval": None if rates is None or rates.positive_flip_rate_ci is None else list(rates.positive_flip_rate_ci),
+        "negative_flips": None if rates is None else rates.negative_flips,
+        "positive_flips": None if rates is None else rates.positive_flips,
+        "per_class": per_class,
+        "worst_class_recall_drop": None if classes is None else classes.worst_recall_drop,
+        "worst_class_recall_drop_interval": None if classes is None or classes.worst_recall_drop_ci is None else list(classes.worst_recall_drop_ci),
+        "worst_class": None if worst is None else pair.labels[worst],
+        "confidence_bands": [band.to_dict() for band in bands],
         "disagreements": disagreements,
     }
 

@@ -1,7 +1,8 @@
 """Metrics of an audit: calibration and agreement of a base/small model pair, pure functions on arrays.
 
 Calibration functions take ``probs (n, k)`` and integer ``labels (n,)``; agreement
-functions take attribution vectors or predicted classes. Every metric's direction and
+functions take attribution vectors or predicted classes; flip functions take both
+models' predicted classes (and the base model's confidence). Every metric's direction and
 bounds are registered in :data:`METRICS`.
 """
 
@@ -45,10 +46,21 @@ from trustaudit.metrics.calibration import (
     reliability_bins,
     smooth_calibration_error,
 )
+from trustaudit.metrics.flips import (
+    DEFAULT_BANDS,
+    ClassComparison,
+    ConfidenceBand,
+    FlipRates,
+    flip_kinds,
+    flip_rates,
+    flips_by_confidence,
+    per_class_comparison,
+)
 
 __all__ = [
     "ALIASES",
     "CALIBRATION_METRICS",
+    "DEFAULT_BANDS",
     "METRICS",
     "AgreementStatistic",
     "AttributionAgreement",
@@ -56,6 +68,9 @@ __all__ = [
     "BrierDecomposition",
     "CalibrationComparison",
     "CalibrationResult",
+    "ClassComparison",
+    "ConfidenceBand",
+    "FlipRates",
     "MetricComparison",
     "MetricSpec",
     "PredictionAgreement",
@@ -71,11 +86,15 @@ __all__ = [
     "compare_calibration",
     "expected_calibration_error",
     "feature_agreement",
+    "flip_kinds",
+    "flip_rates",
+    "flips_by_confidence",
     "fraction_of_floor",
     "get_metric",
     "kendall_tau",
     "maximum_calibration_error",
     "negative_log_likelihood",
+    "per_class_comparison",
     "pairwise_rank_agreement",
     "positive_class_view",
     "prediction_agreement",

@@ -44,6 +44,9 @@ _SPECS = (
     MetricSpec("cohen_kappa_score", True, -1.0, 1.0, "chance-corrected agreement of the predicted classes"),
     MetricSpec("error_jaccard_score", True, 0.0, 1.0, "Jaccard index of the two models' error sets"),
     MetricSpec("accuracy_score", True, 0.0, 1.0, "share of correct predictions"),
+    MetricSpec("negative_flip_rate_error", False, 0.0, 1.0, "share of all rows the base gets right and the small model wrong"),
+    MetricSpec("positive_flip_rate_score", True, 0.0, 1.0, "share of all rows the small model gets right and the base wrong"),
+    MetricSpec("worst_class_recall_drop_error", False, -1.0, 1.0, "largest base - small recall difference over classes with gold rows"),
 )
 
 #: Every registered metric by name.
@@ -70,6 +73,9 @@ ALIASES: dict[str, str] = {
     "cohen_kappa": "cohen_kappa_score",
     "error_jaccard": "error_jaccard_score",
     "accuracy": "accuracy_score",
+    "negative_flip_rate": "negative_flip_rate_error",
+    "positive_flip_rate": "positive_flip_rate_score",
+    "worst_class_recall_drop": "worst_class_recall_drop_error",
 }
 
 

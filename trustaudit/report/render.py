@@ -39,6 +39,18 @@ CALIBRATION_ROWS = (
     ("nll", "negative log-likelihood", "log loss of the gold label"),
 )
 
+#: Kinds of rows where the predictions differ, as the "Where they differ" filter offers them.
+FLIP_KINDS = (
+    ("negative", "negative: base right, small wrong"),
+    ("positive", "positive: small right, base wrong"),
+    ("both wrong", "both wrong"),
+    ("unlabelled", "no gold label"),
+)
+_FLIP_KEYS = (
+    "negative_flip_rate", "negative_flip_rate_interval", "positive_flip_rate", "positive_flip_rate_interval",
+    "negative_flips", "positive_flips", "worst_class_recall_drop", "worst_class_recall_drop_interval", "worst_class",
+)
+
 
 @functools.lru_cache(maxsize=1)
 def _environment() -> Any:
@@ -299,6 +311,36 @@ def _verdict_view(verdict: Mapping[str, Any]) -> dict[str, Any]:
     return view
 
 
+def _flip_kind(row: Mapping[str, Any]) -> str:
+    """A disagreement's kind, derived from its labels in results written before it was stored."""
+    if row.get("kind"):
+        return str(row["kind"])
+    if row.get("gold") is None:
+        return "unlabelled"
+    if row["base"] == row["gold"]:
+        return "negative"
+    return "positive" if row["small"] == row["gold"] else "both wrong"
+
+
+def _band_text(band: Mapping[str, Any], last: bool) -> str:
+    return f"[{band['low']:.2f}, {band['high']:.2f}{']' if last else ')'}"
+
+
+def _predictions_view(predictions: Mapping[str, Any]) -> dict[str, Any]:
+    """The predictions section with the flip forensics filled in; results files older than them render without."""
+    view = dict(predictions)
+    view["has_flip_rates"] = "negative_flip_rate" in predictions
+    for key in _FLIP_KEYS:
+        view.setdefault(key, None)
+    view["per_class"] = list(predictions.get("per_class") or [])
+    bands = list(predictions.get("confidence_bands") or [])
+    view["confidence_bands"] = [{**band, "text": _band_text(band, i == len(bands) - 1)} for i, band in enumerate(bands)]
+    view["disagreements"] = [{**row, "kind": _flip_kind(row)} for row in predictions.get("disagreements") or []]
+    counts = {kind: sum(row["kind"] == kind for row in view["disagreements"]) for kind, _ in FLIP_KINDS}
+    view["flip_kinds"] = [{"value": kind, "label": label, "count": counts[kind]} for kind, label in FLIP_KINDS if counts[kind]]
+    return view
+
+
 def build_context(doc: Mapping[str, Any]) -> dict[str, Any]:
     """Everything the report template needs, derived from a results document."""
     models = doc["models"]
@@ -326,7 +368,7 @@ def build_context(doc: Mapping[str, Any]) -> dict[str, Any]:
         "config_text": config_text,
         "versions_text": versions_text,
         "timings_text": timings_text,
-        "predictions": doc["predictions"],
+        "predictions": _predictions_view(doc["predictions"]),
         "calibration": _calibration_view(doc.get("calibration") or {}),
         "attribution": _attribution_view(attribution, config),
         "examples": [_example_view(ex, labels, explainers) for ex in examples],
@@ -365,6 +407,8 @@ def key_numbers(doc: Mapping[str, Any]) -> list[tuple[str, str, str]]:
         ("accuracy", _fmt(p["base"]["accuracy"], "pct"), _fmt(p["small"]["accuracy"], "pct")),
         ("prediction agreement", "", f"{_fmt(p['agreement'], 'pct')} ({p['flips']} flips)"),
     ]
+    if p.get("negative_flip_rate") is not None:
+        rows.append(("negative flips (base right, small wrong)", "", f"{_fmt(p['negative_flip_rate'], 'pct')} ({p['negative_flips']} rows)"))
     if c.get("available"):
         rows.append(("ECE", _fmt(c["base"]["ece"]), _fmt(c["small"]["ece"])))
         rows.append(("Brier", _fmt(c["base"]["brier"]), _fmt(c["small"]["brier"])))
