@@ -41,8 +41,13 @@ def named(pairs: Iterable[tuple[str, PathLike | None]]) -> list[Named]:
 
 
 def _files_of(item: Named) -> list[tuple[Named, str]]:
-    """The real paths an input stands for: the file itself, or every file under a directory."""
+    """The real paths an input stands for: the file itself, or every file under a directory.
+
+    An input that does not exist stands for nothing (there is nothing to lose; reading it reports it).
+    """
     real = item.real
+    if not os.path.exists(real):
+        return []
     if os.path.isdir(real):
         found = [real]
         for folder, _, files in os.walk(real):
