@@ -25,6 +25,25 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
     monkeypatch.setenv("TRUSTAUDIT_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "eval-cache"))
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _results_follow_the_schema():
+    """Every results document a test writes (``to_json``) or renders (``to_dict``) must match the shipped schema."""
+    from trustaudit._audit import AuditResult
+    from trustaudit._schema import validate_results
+
+    def checked(method):
+        def wrapper(self, *args, **kwargs):
+            validate_results(self.document)
+            return method(self, *args, **kwargs)
+
+        return wrapper
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(AuditResult, "to_json", checked(AuditResult.to_json))
+        patch.setattr(AuditResult, "to_dict", checked(AuditResult.to_dict))
+        yield
+
+
 @pytest.fixture(scope="session")
 def tokenizer():
     from trustaudit.demo._factory import make_tokenizer

@@ -197,3 +197,126 @@ def test_subset_and_roundtrip(tmp_path: Path, task_rows) -> None:
     assert part.rows.tolist() == [5, 1] and part.text_a == (data.text_a[5], data.text_a[1])
     again = load_dataset(write_dataset(tmp_path / "copy.tsv", data), LABELS)
     assert again.text_a == data.text_a and again.labels.tolist() == data.labels.tolist()
+
+
+def test_duplicate_column_names_are_an_error_naming_the_column(tmp_path: Path) -> None:
+    path = tmp_path / "dup.csv"
+    path.write_text("text,label,Text\na,neutral,b\n")
+    with pytest.raises(DataError, match=r"names the column 'Text' twice \(columns 0 and 2"):
+        load_dataset(path, LABELS)
+
+
+def test_text_that_is_a_json_object_or_list_names_the_row(tmp_path: Path) -> None:
+    path = tmp_path / "d.jsonl"
+    path.write_text('{"text": "fine", "label": "neutral"}\n{"text": "ok", "label": "neutral"}\n{"text": [1, 2], "label": "neutral"}\n')
+    with pytest.raises(DataError, match=r"row 2: the text column 'text' holds a list, not text"):
+        load_dataset(path, LABELS)
+
+
+def test_empty_blank_nan_and_null_texts_are_skipped_unless_kept(tmp_path: Path) -> None:
+    path = tmp_path / "d.jsonl"
+    records = [
+        {"premise": "a cat", "hypothesis": "the cat", "label": "neutral"},
+        {"premise": "", "hypothesis": "x", "label": "neutral"},
+        {"premise": "a dog", "hypothesis": "  \t", "label": "neutral"},
+        {"premise": None, "hypothesis": "x", "label": "neutral"},
+        {"premise": float("nan"), "hypothesis": "x", "label": "neutral"},
+        {"premise": "NaN", "hypothesis": "x", "label": "entailment"},
+    ]
+    path.write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    data = load_dataset(path, LABELS)
+    assert data.rows.tolist() == [0] and data.skipped == {"empty text": 5}
+    kept = load_dataset(path, LABELS, keep_empty=True)
+    assert len(kept) == 6 and kept.skipped == {} and kept.text_a[3] == "" and kept.text_b[2] == "  \t"
+
+
+def test_sample_larger_than_the_data_warns_and_keeps_every_row(tmp_path: Path, task_rows) -> None:
+    path = write_rows(tmp_path / "d.tsv", task_rows)
+    with pytest.warns(UserWarning, match="--sample 61 is more than the 60 usable rows; using all of them"):
+        data = load_dataset(path, LABELS, sample=61)
+    assert len(data) == 60 and data.skipped == {}
+
+
+def test_a_directory_is_named_as_one(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="is a directory, not a data file"):
+        load_dataset(tmp_path, LABELS)
+
+
+_NAMES = ["premise", "hypothesis", "text", "Text", "label", "gold_label", "x", ""]
+_CELLS = ["entailment", "neutral", "contradiction", "-", "", " ", "NaN", "0", "2", "7", "a cat", "é\u202e", "\x00", '"q"', "a,b", "a\tb",
+          "line\nbreak", "{}", "[1]", "\\"]
+
+
+def _fuzz_content():
+    """Bytes of every kind a data file may hold: noise, delimited tables, JSON lines and JSON lists."""
+    from hypothesis import strategies as st
+
+    cell = st.sampled_from(_CELLS) | st.text(max_size=6)
+    json_value = st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats() | cell,
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(_NAMES), inner, max_size=4),
+        max_leaves=8,
+    )
+    usual_record = st.fixed_dictionaries({"text": cell, "label": st.sampled_from(["entailment", "neutral", "-", "2", ""])})
+    record = usual_record | st.dictionaries(st.sampled_from(_NAMES), json_value, max_size=5)
+
+    @st.composite
+    def table(draw) -> bytes:
+        delimiter = draw(st.sampled_from([",", "\t", ";"]))
+        usual = st.sampled_from([["text", "label"], ["premise", "hypothesis", "label"], ["sentence", "x", "gold_label"], ["text"]])
+        header = draw(usual | st.lists(st.sampled_from(_NAMES), min_size=1, max_size=4))
+        width = len(header)
+        label = st.sampled_from(["entailment", "neutral", "contradiction", "-", "1"])
+        rows = draw(st.lists(st.lists(cell, min_size=width - 1, max_size=width - 1).flatmap(
+            lambda cells: st.one_of(label.map(lambda value: [*cells, value]), st.just(cells))), min_size=1, max_size=6))
+        quote = draw(st.booleans())
+
+        def field(value: str) -> str:
+            return '"' + value.replace('"', '""') + '"' if quote else value
+
+        newline = draw(st.sampled_from(["\n", "\r\n"]))
+        lines = [delimiter.join(header)] + [delimiter.join(field(v) for v in row) for row in rows]
+        return newline.join(lines).encode("utf-8")
+
+    json_lines = st.lists(st.one_of(record, json_value), max_size=5).map(lambda values: "\n".join(json.dumps(v) for v in values).encode())
+    json_list = st.lists(st.one_of(record, json_value), max_size=5).map(lambda values: json.dumps(values).encode())
+    return st.one_of(st.binary(max_size=200), table(), json_lines, json_list)
+
+
+def test_load_dataset_never_fails_with_anything_but_an_input_error() -> None:
+    """Fuzz: any bytes, in any of the formats, either load or raise InvalidInputError."""
+    import tempfile
+
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+    @given(
+        content=_fuzz_content(),
+        suffix=st.sampled_from([".csv", ".tsv", ".jsonl", ".json", ".txt", ""]),
+        labels=st.sampled_from([LABELS, None]),
+        options=st.fixed_dictionaries({
+            "no_header": st.sampled_from([False, False, False, True]),
+            "keep_empty": st.booleans(),
+            "text_col": st.sampled_from([None, None, None, "0", "text", 1]),
+            "label_col": st.sampled_from([None, None, None, "label", 2]),
+            "sample": st.sampled_from([None, None, 1, 3]),
+        }),
+    )
+    def check(content: bytes, suffix: str, labels, options: dict) -> None:
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / f"data{suffix}"
+            path.write_bytes(content)
+            try:
+                data = load_dataset(path, labels, **options)
+            except InvalidInputError as exc:
+                assert "\n" not in str(exc)
+                return
+            assert len(data) >= 1 and len(data.rows) == len(data)
+            assert all(isinstance(t, str) for t in data.text_a)
+
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        check()

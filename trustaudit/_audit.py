@@ -139,25 +139,25 @@ class AuditResult:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditResult:
-        """Wrap a document read back from JSON, checking its schema version.
+        """Wrap a document read back from JSON, validated against the results schema of its version.
 
         A document of an earlier schema is brought to the current one: its verdict is
         judged again under the current rules from its stored values and intervals (with
-        its stored thresholds), and ``verdict.rejudged`` says so.
+        its stored thresholds), and ``verdict.rejudged`` says so. Raises
+        :class:`~trustaudit._schema.SchemaError` (an :class:`InvalidInputError`) naming the
+        JSON path of the first problem.
         """
+        from trustaudit._schema import validate_results
+
         version = data.get("schema_version") if isinstance(data, Mapping) else None
         if version is None:
             raise InvalidInputError("not a trustaudit results document (no schema_version)")
-        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-            raise InvalidInputError(f"results schema_version must be a positive integer, got {version!r}")
-        if version > SCHEMA_VERSION:
+        if isinstance(version, int) and not isinstance(version, bool) and version > SCHEMA_VERSION:
             raise InvalidInputError(f"results schema_version {version} is newer than this trustaudit reads ({SCHEMA_VERSION})")
-        missing = [k for k in ("verdict", "models", "data", "config", "predictions") if k not in data]
-        if missing:
-            raise InvalidInputError(f"results document lacks {', '.join(missing)}")
+        validate_results(data)
         doc = copy.deepcopy(dict(data))
-        if version < SCHEMA_VERSION:
-            doc = _upgrade(doc, version)
+        if doc["schema_version"] < SCHEMA_VERSION:
+            doc = _upgrade(doc, doc["schema_version"])
         return cls(doc)
 
     def to_json(self) -> str:
@@ -171,14 +171,21 @@ class AuditResult:
 
     @classmethod
     def read_json(cls, path: str | os.PathLike[str]) -> AuditResult:
-        """Read a results file written by :meth:`write_json`."""
+        """Read a results file written by :meth:`write_json`; every problem is named with ``path``."""
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise InvalidInputError(f"{path}: no such file") from None
+        except IsADirectoryError:
+            raise InvalidInputError(f"{path}: is a directory, not a results file") from None
+        except UnicodeDecodeError:
+            raise InvalidInputError(f"{path}: not UTF-8 text, so not a results file") from None
         except json.JSONDecodeError as exc:
             raise InvalidInputError(f"{path}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
-        return cls.from_dict(data)
+        try:
+            return cls.from_dict(data)
+        except InvalidInputError as exc:
+            raise InvalidInputError(f"{path}: {exc}") from None
 
 
 def jsonable(value: Any) -> Any:

@@ -57,6 +57,7 @@ def add_data_options(parser: argparse.ArgumentParser, required: bool = True) -> 
     group.add_argument("--label-map", metavar="MAP", help="raw label value to name, e.g. 0=entailment,1=neutral,2=contradiction")
     group.add_argument("--limit", type=_positive_int, metavar="N", help="use the first N usable rows")
     group.add_argument("--sample", type=_positive_int, metavar="N", help="use N rows drawn at random (see --seed)")
+    group.add_argument("--keep-empty", action="store_true", help="keep rows whose text is empty, blank or NaN (default: skip and count them)")
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
@@ -69,7 +70,8 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="load .pt files holding a pickled module; this RUNS ARBITRARY CODE from the file",
     )
-    group.add_argument("--tokenizer", metavar="DIR", help="tokenizer directory for a pickled module (with --allow-pickle)")
+    group.add_argument("--tokenizer", metavar="DIR", help="use the tokenizer in DIR instead of the model's own (any model kind; "
+                       "needed for a pickled module or a directory without tokenizer files)")
 
 
 def add_runtime_options(parser: argparse.ArgumentParser) -> None:
@@ -101,13 +103,49 @@ def data_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "limit": args.limit,
         "sample": args.sample,
         "seed": getattr(args, "seed", 0),
+        "keep_empty": args.keep_empty,
     }
+
+
+_ROLES = {
+    "out": "--out", "json": "--json", "junit": "--junit", "summary": "--summary", "gate": "--gate", "data": "--data",
+    "eval": "--eval", "tokenizer": "--tokenizer", "results": "the results file", "base": "the base model",
+    "small": "the small model", "model": "the model", "model_dir": "the model",
+}
+
+
+def check_paths(
+    args: argparse.Namespace,
+    outputs: Sequence[str],
+    inputs: Sequence[str],
+    directories: Sequence[str] = (),
+) -> None:
+    """Refuse, before any work, outputs that are inputs (or the cache), repeat each other or cannot be written.
+
+    ``outputs``, ``inputs`` and ``directories`` (outputs that are directories) name attributes of ``args``.
+    """
+    from trustaudit._paths import check_cache_dir, check_outputs, named
+
+    def items(names: Sequence[str]) -> list[Any]:
+        return named((_ROLES.get(name, f"--{name.replace('_', '-')}"), getattr(args, name, None)) for name in names)
+
+    extra: list[tuple[str, Any]] = []
+    if hasattr(args, "cache_dir") and not args.no_cache:
+        from trustaudit._cache import default_cache_dir
+
+        check_cache_dir(args.cache_dir)
+        cache = Path(args.cache_dir or default_cache_dir())
+        extra += [("the evaluation cache", cache), ("the evaluation cache", cache / "evals.sqlite")]
+    if "gate" in inputs and not getattr(args, "gate", None) and args.command == "compare" and Path("pyproject.toml").is_file():
+        extra.append(("the gate settings in", "pyproject.toml"))
+    check_outputs(items(outputs), items(inputs) + named(extra), items(directories))
 
 
 def _cmd_pack(args: argparse.Namespace) -> int:
     from trustaudit.models import pack
 
-    bundle = pack(args.model_dir, args.out, labels=args.labels, task=args.task)
+    check_paths(args, ("out",), ("model_dir", "tokenizer"))
+    bundle = pack(args.model_dir, args.out, labels=args.labels, task=args.task, tokenizer=args.tokenizer)
     print(
         f"packed {args.model_dir} -> {args.out}: {bundle.n_params:,} parameters, "
         f"{bundle.bytes_on_disk / 1e6:.1f} MB, labels {', '.join(bundle.labels)}, fingerprint {bundle.fingerprint[:12]}"
@@ -120,7 +158,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from trustaudit.models import load_model
     from trustaudit._predict import predict, write_predictions
 
-    _check_outputs(args, ("out",))
+    check_paths(args, ("out",), ("model", "data", "tokenizer"))
     bundle = load_model(args.model, args.labels, allow_pickle=args.allow_pickle, tokenizer=args.tokenizer, max_length=args.max_length)
     dataset = load_dataset(args.data, bundle.labels, **data_kwargs(args))
     preds = predict(bundle, dataset, batch_size=args.batch_size, device=args.device, cache=cache_arg(args))
@@ -156,36 +194,34 @@ def _top_k(text: str) -> tuple[int, ...]:
 
 
 def _write_outputs(result: Any, args: argparse.Namespace) -> None:
+    """Render every output first, then write them: a rendering error leaves no file half-made."""
     from trustaudit.gate import junit_xml
-    from trustaudit.report.render import summary_markdown, write_report
+    from trustaudit.report.render import render_html, summary_markdown
     from trustaudit._io import write_text_atomic
 
+    texts: dict[str, str] = {}
     if args.json:
-        result.write_json(args.json)
+        texts[args.json] = result.to_json()
     if args.out:
-        write_report(result, args.out)
+        texts[args.out] = render_html(result)
     if args.junit:
-        write_text_atomic(args.junit, junit_xml(result.gate))
+        texts[args.junit] = junit_xml(result.gate)
     if args.summary:
-        write_text_atomic(args.summary, summary_markdown(result, report=args.out))
+        texts[args.summary] = summary_markdown(result, report=args.out)
+    for path, text in texts.items():
+        write_text_atomic(path, text)
 
 
-def _check_outputs(args: argparse.Namespace, options: Sequence[str] = ("out", "json", "junit", "summary")) -> None:
-    """Refuse, before any work is done, an output path that cannot be written."""
-    from trustaudit.exceptions import InvalidInputError
-
-    for option in options:
-        value = getattr(args, option, None)
-        if not value:
-            continue
-        path = Path(value)
-        if path.is_dir():
-            raise InvalidInputError(f"--{option} {value}: is a directory; give a file path")
-        parent = path.parent
-        while not parent.exists() and parent != parent.parent:
-            parent = parent.parent
-        if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
-            raise InvalidInputError(f"--{option} {value}: cannot write there ({parent} is not a writable directory)")
+def _warn_if_same_model(args: argparse.Namespace, pair: Any) -> None:
+    """One line on stderr when the two models are one file or carry the same weights."""
+    if os.path.realpath(args.base) == os.path.realpath(args.small):
+        why = "the same file"
+    elif pair.base.fingerprint == pair.small.fingerprint:
+        why = f"the same weights (fingerprint {pair.base.fingerprint[:12]})"
+    else:
+        return
+    print(f"trustaudit: warning: {args.base} and {args.small} are {why}: this audit compares a model with itself",
+          file=sys.stderr)
 
 
 def _gate_config(args: argparse.Namespace) -> tuple[Any, str]:
@@ -217,7 +253,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     from trustaudit.models import load_pair
     from trustaudit.report.render import summary_text
 
-    _check_outputs(args)
+    check_paths(args, ("out", "json", "junit", "summary"), ("base", "small", "data", "gate", "tokenizer"))
     gate, source = _gate_config(args)
     config = AuditConfig(
         explain_n=args.explain_n,
@@ -236,7 +272,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         gate_source=source,
     )
     pair = load_pair(args.base, args.small, labels=args.labels, small_labels=args.small_labels,
-                     allow_pickle=args.allow_pickle, max_length=args.max_length)
+                     allow_pickle=args.allow_pickle, max_length=args.max_length, tokenizer=args.tokenizer)
+    _warn_if_same_model(args, pair)
     command = "trustaudit " + " ".join(shlex.quote(a) for a in (args.argv or []))
     result = audit(pair, None, args.data, config, cache=cache_arg(args), command=command, data_options=data_kwargs(args))
     _write_outputs(result, args)
@@ -248,7 +285,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
     from trustaudit._audit import AuditResult, rejudge
     from trustaudit.report.render import summary_text
 
-    _check_outputs(args, ("out", "junit", "summary"))
+    check_paths(args, ("out", "junit", "summary"), ("results", "gate"))
     result = AuditResult.read_json(args.results)
     if args.gate:
         result = rejudge(result, *_gate_config(args))
@@ -261,6 +298,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from trustaudit.demo import run_demo
 
+    check_paths(args, (), (), ("out",))
     return run_demo(out=Path(args.out), seed=args.seed, device=args.device)
 
 
@@ -288,6 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--out", required=True, metavar="FILE")
     p.add_argument("--labels", metavar="NAMES", help="label names in the model's output order")
     p.add_argument("--task", choices=("single", "pair"), help="record the task type in the bundle")
+    p.add_argument("--tokenizer", metavar="DIR", help="pack the tokenizer in DIR instead of the model directory's own")
     p.set_defaults(func=_cmd_pack)
 
     p = sub.add_parser("predict", help="class probabilities of one model over a dataset, as JSONL")
@@ -355,23 +394,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
-    from trustaudit._progress import set_progress
+    from trustaudit._progress import quiet_libraries, set_progress
 
     set_progress(args.progress)
     args.argv = list(argv) if argv is not None else sys.argv[1:]
-    if not args.debug:
-        warnings.filterwarnings("ignore", category=FutureWarning)
-    from trustaudit.gate import GateDeprecationWarning
+    with quiet_libraries(not args.debug), warnings.catch_warnings():
+        if not args.debug:
+            warnings.filterwarnings("ignore", category=FutureWarning)
+            warnings.showwarning = _show_warning
+        return _run(args)
 
-    shown = warnings.showwarning
 
-    def one_line(message: Warning | str, category: type[Warning], *rest: Any, **kwargs: Any) -> None:
-        if issubclass(category, GateDeprecationWarning):
-            print(f"trustaudit: warning: {message}", file=sys.stderr)
-        else:
-            shown(message, category, *rest, **kwargs)
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int, file: Any = None, line: str | None = None) -> None:
+    """A warning as one line on stderr, without the source location (that is for --debug)."""
+    text = str(message).strip().splitlines()[0] if str(message).strip() else category.__name__
+    print(f"trustaudit: warning: {text}", file=sys.stderr)
 
-    warnings.showwarning = one_line
+
+def _run(args: argparse.Namespace) -> int:
+    """Call the subcommand and turn every exception into an exit code."""
     try:
         return int(args.func(args))
     except TrustAuditError as exc:
@@ -394,8 +435,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         traceback.print_exc()
         print("trustaudit: internal error (a bug in trustaudit, not in your input); the traceback is above", file=sys.stderr)
         return EXIT_INTERNAL
-    finally:
-        warnings.showwarning = shown
 
 
 if __name__ == "__main__":

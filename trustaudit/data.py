@@ -11,7 +11,9 @@ import csv
 import io
 import json
 import os
+import math
 import random
+import warnings
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +36,7 @@ PAIR_COLUMNS = (
 )
 LABEL_COLUMNS = ("label", "gold_label", "labels", "class")
 MISSING_LABELS = frozenset({"", "-", "-1", "none", "null", "nan"})
+EMPTY_TEXT = "empty text"
 
 csv.field_size_limit(min(2**31 - 1, 1 << 28))
 
@@ -188,6 +191,7 @@ def _read_records(path: Path, no_header: bool, delimiter: str | None) -> tuple[l
         body = rows[1:]
         if not body:
             raise DataError(f"{path}: the file has a header but no data rows")
+    _check_unique(header, path)
     expected = "the widest row has" if no_header else "the header has"
     for i, row in enumerate(body):
         if len(row) < len(header):
@@ -196,6 +200,38 @@ def _read_records(path: Path, no_header: bool, delimiter: str | None) -> tuple[l
                 f"(delimiter {delim!r}); check the quoting or pass --delimiter"
             )
     return header, body
+
+
+def _check_unique(header: list[str], path: Path) -> None:
+    """Refuse a header that names a column twice (compared case-insensitively, as columns are looked up)."""
+    seen: dict[str, int] = {}
+    for i, name in enumerate(header):
+        if not name:
+            continue
+        if name.lower() in seen:
+            first = seen[name.lower()]
+            raise DataError(
+                f"{path}: the header names the column {name!r} twice (columns {first} and {i}, 0-based); "
+                "rename one so that every column has its own name"
+            )
+        seen[name.lower()] = i
+
+
+def _is_empty(value: Any) -> bool:
+    """True for a text that holds nothing to classify: null, NaN, or only whitespace (or the word NaN)."""
+    if value is None:
+        return True
+    if isinstance(value, float):
+        return math.isnan(value)
+    return isinstance(value, str) and (not value.strip() or value.strip().lower() == "nan")
+
+
+def _text(value: Any, column: str, row: int, path: Path) -> str:
+    """A text cell as a string; a JSON object or list is an error naming the row."""
+    if isinstance(value, (Mapping, list)):
+        kind = "an object" if isinstance(value, Mapping) else "a list"
+        raise DataError(f"{path}: row {row}: the text column {column!r} holds {kind}, not text")
+    return str(value)
 
 
 def _json_records(path: Path, text: str, fmt: str) -> tuple[list[str], list[list[Any]]]:
@@ -230,6 +266,7 @@ def _json_records(path: Path, text: str, fmt: str) -> tuple[list[str], list[list
         for key in rec:
             if key not in header:
                 header.append(str(key))
+    _check_unique(header, path)
     body = [[rec.get(name) for name in header] for rec in records]
     return header, body
 
@@ -303,16 +340,21 @@ def load_dataset(
     sample: int | None = None,
     seed: int = 0,
     require_labels: bool = False,
+    keep_empty: bool = False,
 ) -> Dataset:
     """Read a CSV, TSV, JSONL or JSON (list of records) file into a :class:`Dataset`.
 
     ``labels`` are the model's label names in its output order: label cells may be those
     names (case-insensitive) or integer ids in that order, unless ``label_map`` says how
     raw values map to names. Rows with a missing label (``-``, empty, ``-1``) are skipped
-    and counted. ``limit`` keeps the first N usable rows; ``sample`` draws N at random
-    (seeded), keeping file order.
+    and counted, and so are rows whose text (or either text of a pair) is empty, blank or
+    NaN, unless ``keep_empty``. ``limit`` keeps the first N usable rows; ``sample`` draws N
+    at random (seeded), keeping file order; a ``sample`` larger than the usable rows warns
+    and keeps them all.
     """
     path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path}: is a directory, not a data file")
     if not path.is_file():
         raise DataError(f"{path}: no such file")
     if limit is not None and limit < 1:
@@ -356,11 +398,13 @@ def load_dataset(
     skipped: Counter[str] = Counter()
     for i, row in enumerate(body):
         a = _cell(row, text_index)
-        if a is None:
-            raise DataError(f"{path}: row {i}: no value in the text column {header[text_index]!r}")
         b = _cell(row, pair_index) if pair_index is not None else None
-        if pair_index is not None and b is None:
-            raise DataError(f"{path}: row {i}: no value in the pair column {header[pair_index]!r}")
+        texts = [(a, header[text_index])] + ([(b, header[pair_index])] if pair_index is not None else [])
+        for value, column in texts:
+            _text(value, column, i, path)
+        if any(_is_empty(value) for value, _ in texts) and not keep_empty:
+            skipped[EMPTY_TEXT] += 1
+            continue
         if label_index is not None:
             try:
                 label = _label_index(_cell(row, label_index), names, lookup, mapping)
@@ -373,14 +417,16 @@ def load_dataset(
                 skipped["missing label"] += 1
                 continue
             gold.append(label)
-        text_a.append(str(a))
+        text_a.append("" if a is None else str(a))
         if pair_index is not None:
-            text_b.append(str(b))
+            text_b.append("" if b is None else str(b))
         rows.append(i)
     if not text_a:
         raise DataError(f"{path}: no usable rows ({sum(skipped.values())} skipped: {dict(skipped)})")
 
     keep = np.arange(len(text_a))
+    if sample is not None and sample > len(keep):
+        warnings.warn(f"{path}: --sample {sample} is more than the {len(keep):,} usable rows; using all of them", stacklevel=2)
     if sample is not None and sample < len(keep):
         rng = random.Random(seed)
         keep = np.array(sorted(rng.sample(range(len(text_a)), sample)))

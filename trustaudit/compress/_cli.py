@@ -14,6 +14,7 @@ from trustaudit.cli import (
     add_model_options,
     add_runtime_options,
     cache_arg,
+    check_paths,
     data_kwargs,
 )
 
@@ -137,9 +138,16 @@ def _finish(args: argparse.Namespace, lines: list[str], base: Any, result: tuple
     return EXIT_OK
 
 
+def _check(args: argparse.Namespace, inputs: tuple[str, ...], allow_dir: bool) -> None:
+    """Refuse, before any work, an ``--out`` that is an input or cannot be written."""
+    as_dir = allow_dir and Path(args.out).suffix != ".pt"
+    check_paths(args, () if as_dir else ("out",), (*inputs, "eval", "tokenizer"), ("out",) if as_dir else ())
+
+
 def _cmd_asc(args: argparse.Namespace) -> int:
     from trustaudit.compress import asc
 
+    _check(args, ("base", "data"), allow_dir=True)
     base = _load(args, args.base)
     data = _train_data(args, base.labels)
     small, info = asc(
@@ -166,6 +174,7 @@ def _cmd_asc(args: argparse.Namespace) -> int:
 def _cmd_alad(args: argparse.Namespace) -> int:
     from trustaudit.compress import alad
 
+    _check(args, ("base", "small", "data"), allow_dir=False)
     base = _load(args, args.base)
     small = _load(args, args.small)
     data = _train_data(args, base.labels)
@@ -193,6 +202,7 @@ def _cmd_alad(args: argparse.Namespace) -> int:
 def _cmd_quantize(args: argparse.Namespace) -> int:
     from trustaudit.compress import quantize
 
+    _check(args, ("base",), allow_dir=False)
     quantized = quantize(_load(args, args.base))
     prov = quantized.provenance
     print(

@@ -14,7 +14,8 @@ def to_jsonable(value: Any) -> Any:
     """Return ``value`` as plain Python (dict, list, float, int, str, bool, None).
 
     Arrays become (nested) lists, numpy scalars Python scalars, dataclasses dicts of
-    their fields, and non-finite floats (NaN, +-inf) ``None`` since JSON has none of them.
+    their fields, and non-finite floats (NaN, +-inf) ``None`` since JSON has none of them;
+    ``-0.0`` becomes ``0.0`` so that no result reads as a negative zero.
     """
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
@@ -28,6 +29,8 @@ def to_jsonable(value: Any) -> Any:
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
         return None
+    if isinstance(value, float) and value == 0.0:
+        return 0.0
     return value
 
 

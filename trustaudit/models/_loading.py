@@ -39,6 +39,72 @@ _GENERIC_LABEL = re.compile(r"^LABEL_\d+$")
 _ZIP_MAGIC = b"PK\x03\x04"
 _PICKLE_MAGIC = b"\x80"
 _ROBERTA_LIKE = {"roberta", "xlm-roberta", "camembert", "longformer"}
+_PROBE_SENTENCE = "the cat is in the house"
+_MIN_VOCABULARY = 32
+_NO_TOKENIZER = "no usable tokenizer files (vocab.txt, tokenizer.json …)"
+
+
+def check_tokenizer(tokenizer: Any, where: str, hint: str = "; pass --tokenizer DIR") -> Any:
+    """Return ``tokenizer`` if it can tokenize text, else raise :class:`ModelLoadError`.
+
+    transformers builds a tokenizer with only its special tokens from a directory that has
+    no tokenizer files; every word then becomes ``[UNK]`` and every prediction is silently
+    wrong. A usable tokenizer has a vocabulary of plausible size and turns a plain English
+    probe sentence into mostly known tokens.
+    """
+    try:
+        vocab = tokenizer.get_vocab()
+        special = set(getattr(tokenizer, "all_special_tokens", ()) or ())
+        ids = tokenizer(_PROBE_SENTENCE, add_special_tokens=False)["input_ids"]
+    except Exception as exc:  # a tokenizer object of any make; none of its failures is ours
+        raise ModelLoadError(f"{where}: {_NO_TOKENIZER}{hint} (the tokenizer fails: {type(exc).__name__}: {exc})") from exc
+    words = sum(1 for token in vocab if token not in special)
+    unknown = getattr(tokenizer, "unk_token_id", None)
+    known = [i for i in ids if i != unknown]
+    if words < _MIN_VOCABULARY or not ids or 2 * len(known) < len(ids):
+        raise ModelLoadError(
+            f"{where}: {_NO_TOKENIZER}{hint} (the tokenizer found knows {words} words besides its special tokens, "
+            f"and {len(ids) - len(known)} of the {len(ids)} tokens of {_PROBE_SENTENCE!r} are unknown to it)"
+        )
+    return tokenizer
+
+
+def load_tokenizer(path: str | os.PathLike[str]) -> Any:
+    """A tokenizer from a directory of tokenizer files (``--tokenizer DIR``), checked as usable."""
+    from transformers import AutoTokenizer
+
+    path = Path(path)
+    if not path.is_dir():
+        raise ModelLoadError(f"--tokenizer {path}: not a directory of tokenizer files")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ModelLoadError(f"--tokenizer {path}: {_NO_TOKENIZER} ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from exc
+    return check_tokenizer(tokenizer, f"--tokenizer {path}", hint="")
+
+
+def _given_tokenizer(tokenizer: Any) -> Any:
+    """``tokenizer`` loaded when it is a path; an object passes through, ``None`` stays ``None``."""
+    if isinstance(tokenizer, (str, os.PathLike)):
+        return load_tokenizer(tokenizer)
+    return tokenizer
+
+
+def _weights_error(path: Path, weights: list[Path], exc: Exception) -> ModelLoadError:
+    """The one-line error for weights that transformers could not load."""
+    where = weights[0] if len(weights) == 1 else path
+    text = " ".join(str(exc).split())
+    code = re.search(r"GLOBAL ([\w.]+)", text)
+    if isinstance(exc, pickle.UnpicklingError) and code:
+        return UnsafeModelError(
+            f"{where}: the weights are a pickle that calls {code.group(1)} when loaded, so they are refused "
+            "(trustaudit never runs code from a weights file); convert them to model.safetensors where you trust the file"
+        )
+    if isinstance(exc, pickle.UnpicklingError):
+        return ModelLoadError(f"{where}: not a weights file torch can read safely (a damaged or foreign pickle)")
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return ModelLoadError(f"{where}: the weights are damaged or truncated ({type(exc).__name__}: {first[:160]})")
+
 
 def parse_labels(labels: str | Sequence[str] | None) -> tuple[str, ...] | None:
     """Accept ``"a,b,c"`` or a sequence of names; strip blanks; ``None`` passes through."""
@@ -136,7 +202,8 @@ def build_hf_model(config: Mapping[str, Any], state_dict: Mapping[str, torch.Ten
 register_kind("hf", lambda payload: build_hf_model(json.loads(payload["config"]), payload["state_dict"]))
 
 
-def _load_hf_dir(path: Path, labels: Any, max_length: int | None) -> ModelBundle:
+def _load_hf_dir(path: Path, labels: Any, max_length: int | None, tokenizer: Any = None) -> ModelBundle:
+    from safetensors import SafetensorError
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     if not (path / "config.json").is_file():
@@ -150,16 +217,20 @@ def _load_hf_dir(path: Path, labels: Any, max_length: int | None) -> ModelBundle
         )
     except (OSError, ValueError, KeyError) as exc:
         raise ModelLoadError(f"{path}: cannot load as a sequence-classification model: {exc}") from exc
+    except (SafetensorError, pickle.UnpicklingError, RuntimeError, EOFError) as exc:
+        raise _weights_error(path, weights, exc) from exc
     head_missing = [key for key in info.get("missing_keys", []) if "classifier" in key or "score" in key]
     if head_missing:
         raise ModelLoadError(
             f"{path}: the weights have no classification head ({head_missing[0]} is missing); "
             "fine-tune a classifier first (this directory looks like a bare encoder)"
         )
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
-    except (OSError, ValueError) as exc:
-        raise ModelLoadError(f"{path}: no usable tokenizer files in the directory: {exc}") from exc
+    if tokenizer is None:
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ModelLoadError(f"{path}: {_NO_TOKENIZER}; pass --tokenizer DIR") from exc
+        check_tokenizer(tokenizer, str(path))
     model.eval()
     config = _config_dict(model.config)
     provenance: dict[str, Any] = {}
@@ -186,7 +257,9 @@ def _load_hf_dir(path: Path, labels: Any, max_length: int | None) -> ModelBundle
     )
 
 
-def _bundle_from_payload(payload: Mapping[str, Any], path: str, size: int, labels: Any, max_length: int | None) -> ModelBundle:
+def _bundle_from_payload(
+    payload: Mapping[str, Any], path: str, size: int, labels: Any, max_length: int | None, given_tokenizer: Any = None
+) -> ModelBundle:
     if payload.get("format_version", 0) > BUNDLE_VERSION:
         raise ModelLoadError(
             f"{path}: bundle format version {payload.get('format_version')} is newer than this trustaudit reads "
@@ -197,9 +270,11 @@ def _bundle_from_payload(payload: Mapping[str, Any], path: str, size: int, label
         stored_labels = tuple(payload["labels"])
         kind = str(payload.get("kind", "hf"))
         provenance = json.loads(payload.get("provenance") or "{}")
-        tokenizer = load_tokenizer_files(payload["tokenizer_files"])
+        tokenizer = given_tokenizer if given_tokenizer is not None else load_tokenizer_files(payload["tokenizer_files"])
     except (KeyError, TypeError, json.JSONDecodeError) as exc:
         raise ModelLoadError(f"{path}: the bundle is incomplete or damaged ({exc!r})") from exc
+    if given_tokenizer is None:
+        check_tokenizer(tokenizer, path)
     builder = kind_builder(kind)
     try:
         model = builder.build(payload).eval()
@@ -230,16 +305,16 @@ def _load_pickled(path: Path, tokenizer: Any, labels: Any, max_length: int | Non
     )
     obj = torch.load(str(path), map_location="cpu", weights_only=False)
     if isinstance(obj, Mapping) and "model" in obj:
-        tokenizer = obj.get("tokenizer", tokenizer)
+        if tokenizer is None:
+            tokenizer = obj.get("tokenizer")
+            if tokenizer is not None:
+                check_tokenizer(tokenizer, str(path))
         obj = obj["model"]
     if not isinstance(obj, nn.Module) or not hasattr(obj, "config"):
         raise ModelLoadError(f"{path}: the pickle holds {type(obj).__name__}, not a transformers classification model")
     if tokenizer is None:
         raise ModelLoadError(f"{path}: a pickled module carries no tokenizer; pass --tokenizer DIR")
-    if isinstance(tokenizer, (str, os.PathLike)):
-        from transformers import AutoTokenizer
-
-        tokenizer = AutoTokenizer.from_pretrained(str(tokenizer), local_files_only=True)
+    tokenizer = _given_tokenizer(tokenizer)
     obj.eval()
     config = _config_dict(obj.config)
     return ModelBundle(
@@ -271,21 +346,25 @@ def load_model(
     The format is told apart by content, not by extension. Bundles are read with
     ``torch.load(weights_only=True)``; a file that would need unpickling code is refused
     with :class:`UnsafeModelError` unless ``allow_pickle=True``. ``labels`` renames the
-    output classes (needed when the config only has ``LABEL_0``...).
+    output classes (needed when the config only has ``LABEL_0``...). ``tokenizer`` (a
+    directory or a tokenizer object) replaces the model's own tokenizer, for every kind of
+    model; a tokenizer that cannot tokenize text is refused with :class:`ModelLoadError`.
     """
     if isinstance(path, ModelBundle):
-        if labels is None and max_length is None:
+        if labels is None and max_length is None and tokenizer is None:
             return path
+        own = _given_tokenizer(tokenizer) if tokenizer is not None else path.tokenizer
         return replace(
             path,
+            tokenizer=own,
             labels=_resolve_labels(path.labels, labels, path.path),
-            max_length=_max_length(path.tokenizer, path.config, max_length),
+            max_length=_max_length(own, path.config, max_length),
         )
     path = Path(path)
     if not path.exists():
         raise ModelLoadError(f"{path}: no such file or directory")
     if path.is_dir():
-        return _load_hf_dir(path, labels, max_length)
+        return _load_hf_dir(path, labels, max_length, _given_tokenizer(tokenizer))
     with open(path, "rb") as handle:
         head = handle.read(4)
     if not (head.startswith(_ZIP_MAGIC) or head.startswith(_PICKLE_MAGIC)):
@@ -302,10 +381,11 @@ def load_model(
             f"{path}: this file is a pickled Python object, and loading it would run code from the file; "
             "convert it with `trustaudit pack`, or pass --allow-pickle if you trust its author"
         ) from exc
-    except (RuntimeError, EOFError, OSError) as exc:
-        raise ModelLoadError(f"{path}: the file is damaged or not a torch file ({str(exc).splitlines()[0]})") from exc
+    except (RuntimeError, EOFError, OSError, ValueError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ModelLoadError(f"{path}: the file is damaged or not a torch file ({first})") from exc
     if isinstance(payload, Mapping) and payload.get("format") == BUNDLE_FORMAT:
-        return _bundle_from_payload(payload, str(path), path.stat().st_size, labels, max_length)
+        return _bundle_from_payload(payload, str(path), path.stat().st_size, labels, max_length, _given_tokenizer(tokenizer))
     if isinstance(payload, Mapping) and payload and all(isinstance(v, torch.Tensor) for v in payload.values()):
         raise ModelLoadError(
             f"{path}: a bare state dict has no config or tokenizer; save the model with save_pretrained and "
@@ -383,9 +463,13 @@ def pack(
     out: str | os.PathLike[str],
     labels: str | Sequence[str] | None = None,
     task: str | None = None,
+    tokenizer: Any = None,
 ) -> ModelBundle:
-    """Pack a Hugging Face model directory into a single ``.pt`` bundle and return it loaded."""
-    bundle = load_model(source, labels=labels)
+    """Pack a Hugging Face model directory into a single ``.pt`` bundle and return it loaded.
+
+    ``tokenizer`` (a directory) is packed instead of the directory's own tokenizer files.
+    """
+    bundle = load_model(source, labels=labels, tokenizer=tokenizer)
     save_bundle(bundle, out, task=task)
     return load_model(out)
 
@@ -430,13 +514,16 @@ def load_pair(
     small_labels: str | Sequence[str] | None = None,
     allow_pickle: bool = False,
     max_length: int | None = None,
+    tokenizer: Any = None,
 ) -> ModelPair:
     """Load two models and align the small one's labels onto the base's by name.
 
     The two may have different tokenizers; label sets that differ are an error naming both.
+    ``tokenizer`` (a directory or object), when given, replaces both models' own.
     """
-    base_bundle = load_model(base, labels, allow_pickle=allow_pickle, max_length=max_length)
-    small_bundle = load_model(small, small_labels, allow_pickle=allow_pickle, max_length=max_length)
+    tokenizer = _given_tokenizer(tokenizer)
+    base_bundle = load_model(base, labels, allow_pickle=allow_pickle, max_length=max_length, tokenizer=tokenizer)
+    small_bundle = load_model(small, small_labels, allow_pickle=allow_pickle, max_length=max_length, tokenizer=tokenizer)
     if small_labels is None and labels is not None and labels_are_generic(small_bundle.labels):
         small_bundle = load_model(small_bundle, labels)
     return ModelPair(base_bundle, small_bundle, label_permutation(base_bundle.labels, small_bundle.labels))

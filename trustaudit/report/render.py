@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import math
 import os
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,41 @@ _FLIP_KEYS = (
 )
 
 
+_HIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_NEGATIVE_ZERO = re.compile(r"^-(?=[0.]*\d)(?!.*[1-9])")
+
+
+def visible(text: str) -> str:
+    """``text`` with control and bidirectional-override characters written as ``\\uXXXX`` escapes.
+
+    A NUL or a U+202E RIGHT-TO-LEFT OVERRIDE in a data row would otherwise be invisible in the
+    report, or reorder the text around it so that it reads as something else.
+    """
+    return _HIDDEN.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def _mark_hidden(value: Any) -> Any:
+    """Jinja ``finalize``: a string holding hidden characters becomes escaped markup showing each as a marked escape."""
+    from markupsafe import Markup, escape
+
+    if not isinstance(value, str) or isinstance(value, Markup) or not _HIDDEN.search(value):
+        return value
+    parts, last = [], 0
+    for match in _HIDDEN.finditer(value):
+        code = ord(match.group())
+        parts.append(str(escape(value[last:match.start()])))
+        parts.append(f'<span class="ctl" title="hidden character U+{code:04X}">\\u{code:04x}</span>')
+        last = match.end()
+    parts.append(str(escape(value[last:])))
+    return Markup("".join(parts))
+
+
+def no_negative_zero(text: str, signed: bool = False) -> str:
+    """A formatted number without the minus of a value that rounds to zero: ``-0.000`` becomes ``0.000``
+    (``+0.000`` for a ``signed`` format)."""
+    return _NEGATIVE_ZERO.sub("+" if signed else "", str(text))
+
+
 @functools.lru_cache(maxsize=1)
 def _environment() -> Any:
     from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
@@ -62,7 +98,9 @@ def _environment() -> Any:
         undefined=StrictUndefined,
         trim_blocks=False,
         lstrip_blocks=False,
+        finalize=_mark_hidden,
     )
+    env.filters["nz"] = no_negative_zero
     return env
 
 
@@ -96,7 +134,7 @@ def _provenance_text(provenance: Mapping[str, Any]) -> str:
 
 def _model_view(model: Mapping[str, Any]) -> dict[str, Any]:
     view = dict(model)
-    view["name"] = os.path.basename(str(model.get("path", "model")).rstrip("/")) or "model"
+    view["name"] = visible(os.path.basename(str(model.get("path", "model")).rstrip("/")) or "model")
     view["size_text"] = _size_text(model.get("bytes"))
     int8 = (model.get("provenance") or {}).get("int8_bytes")
     if int8:
@@ -180,7 +218,7 @@ def _highlight(text: str | None, features: Sequence[Mapping[str, Any]], scores: 
             "text": text[start:end],
             "score": score,
             "style": f"background: rgba(var({colour}), {alpha:.2f})",
-            "title": f"{word}: {score:+.4f}",
+            "title": f"{visible(word)}: {score:+.4f}",
         })
         cursor = end
     if cursor < len(text):
@@ -345,7 +383,7 @@ def build_context(doc: Mapping[str, Any]) -> dict[str, Any]:
     """Everything the report template needs, derived from a results document."""
     models = doc["models"]
     base, small = _model_view(models["base"]), _model_view(models["small"])
-    view_models = {**models, "base": base, "small": small}
+    view_models = {**models, "base": base, "small": small, "same_model": base.get("fingerprint") == small.get("fingerprint")}
     labels = doc["predictions"]["labels"]
     attribution = doc.get("attribution") or {}
     explainers = attribution.get("explainers", [])
@@ -394,10 +432,10 @@ def _fmt(value: Any, style: str = "num") -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     if style == "pct":
-        return f"{100 * value:.1f}%"
+        return no_negative_zero(f"{100 * value:.1f}%")
     if style == "pts":
-        return f"{100 * value:+.2f} pts"
-    return f"{value:.3f}"
+        return no_negative_zero(f"{100 * value:+.2f} pts", signed=True)
+    return no_negative_zero(f"{value:.3f}")
 
 
 def key_numbers(doc: Mapping[str, Any]) -> list[tuple[str, str, str]]:
@@ -435,13 +473,45 @@ def verdict_status(verdict: Mapping[str, Any]) -> str:
     return str(verdict["status"])
 
 
+def input_notes(doc: Mapping[str, Any]) -> list[str]:
+    """Lines about the inputs a reader should know of: rows left out, truncated inputs, a model compared with itself."""
+    data, p, models = doc["data"], doc["predictions"], doc["models"]
+    notes = []
+    if data.get("rows_skipped"):
+        reasons = ", ".join(f"{n:,} {why}" for why, n in (data.get("skipped") or {}).items())
+        notes.append(f"rows left out: {data['rows_skipped']:,} ({reasons})")
+    notes.append(
+        f"inputs truncated: base {p['base']['n_truncated']:,} at {models['base']['max_length']} tokens, "
+        f"small {p['small']['n_truncated']:,} at {models['small']['max_length']} tokens"
+    )
+    if models["base"].get("fingerprint") == models["small"].get("fingerprint"):
+        notes.append("both models have the same weights: this audit compares a model with itself")
+    return notes + [""]
+
+
+def _md_code(text: str, table: bool = False) -> str:
+    """``text`` as a Markdown code span that survives backticks in it (and pipes, in a ``table`` cell)."""
+    text = visible(str(text))
+    if table:
+        text = text.replace("|", "\\|")
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _md_text(text: str) -> str:
+    """``text`` as plain Markdown: characters that would start markup or split a table cell are escaped."""
+    return re.sub(r"([\\`*\[\]<>|])", r"\\\1", visible(str(text)))
+
+
 def summary_text(result: Any, report: str | None = None, json_path: str | None = None) -> str:
     """A one-screen console summary: the verdict in a sentence, key numbers, every check, where the report is."""
     doc = result.to_dict() if hasattr(result, "to_dict") else result
     verdict = doc["verdict"]
     lines = [
         f"trustaudit: {verdict_status(verdict).upper()}"
-        f"  ({os.path.basename(doc['models']['small']['path'])} vs {os.path.basename(doc['models']['base']['path'])}, {doc['data']['rows_used']:,} rows)",
+        f"  ({visible(os.path.basename(doc['models']['small']['path']))} vs {visible(os.path.basename(doc['models']['base']['path']))}, "
+        f"{doc['data']['rows_used']:,} rows)",
         f"  {verdict['sentence']}",
         "",
         f"  {'':34}{'base':>16}{'small':>22}",
@@ -449,6 +519,7 @@ def summary_text(result: Any, report: str | None = None, json_path: str | None =
     for name, base, small in key_numbers(doc):
         lines.append(f"  {name:34}{base:>16}{small:>22}")
     lines.append("")
+    lines += [f"  {line}" if line else "" for line in input_notes(doc)]
     for check in verdict["checks"]:
         mark = STATUS_MARKS.get(check["status"], check["status"])
         lines.append(f"  [{mark}] {check['message']}")
@@ -474,14 +545,14 @@ def summary_markdown(result: Any, report: str | None = None) -> str:
         "incomplete": "was not fully audited against (incomplete)",
     }[status]
     lines = [
-        f"### {VERDICT_ICONS[status]} trustaudit: `{small}` {relation} `{base}`",
+        f"### {VERDICT_ICONS[status]} trustaudit: {_md_code(small)} {relation} {_md_code(base)}",
         "",
-        verdict["sentence"],
+        _md_text(verdict["sentence"]),
         "",
         "| measure | base | small |",
         "| --- | ---: | ---: |",
     ]
-    lines += [f"| {name} | {b} | {s_} |" for name, b, s_ in key_numbers(doc)]
+    lines += [f"| {_md_text(name)} | {_md_text(b)} | {_md_text(s_)} |" for name, b, s_ in key_numbers(doc)]
     lines += ["", "| check | value | 95% interval | limit | result | to decide |", "| --- | ---: | ---: | ---: | --- | --- |"]
     for check in verdict["checks"]:
         value = "–" if check["value"] is None else f"{check['value']:.4f}"
@@ -492,12 +563,15 @@ def summary_markdown(result: Any, report: str | None = None) -> str:
             from trustaudit.gate import CheckResult, decide_text
 
             decide = decide_text(CheckResult.from_dict(check))
-        lines.append(f"| `{check['key']}` | {value} | {interval} | {relation_} {check['limit']:g} | {check['status']} | {decide} |")
+        lines.append(
+            f"| {_md_code(check['key'], table=True)} | {value} | {interval} | {relation_} {check['limit']:g} | "
+            f"{_md_text(check['status'])} | {_md_text(decide)} |"
+        )
     if verdict.get("rejudged"):
-        lines += ["", f"_{verdict['rejudged']}_"]
+        lines += ["", f"_{_md_text(verdict['rejudged'])}_"]
     lines.append("")
-    lines.append(f"{doc['data']['rows_used']:,} rows of `{os.path.basename(doc['data']['path'])}`; thresholds from {verdict['source']}."
-                 + (f" Full report: `{report}`." if report else ""))
+    lines.append(f"{doc['data']['rows_used']:,} rows of {_md_code(os.path.basename(doc['data']['path']))}; "
+                 f"thresholds from {_md_text(verdict['source'])}." + (f" Full report: {_md_code(report)}." if report else ""))
     return "\n".join(lines) + "\n"
 
 
