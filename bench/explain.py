@@ -3,8 +3,9 @@
 Models: base = all-MiniLM-L6-v2 encoder with a fresh, seeded 3-way head; small =
 paraphrase-MiniLM-L3-v2 with a fresh, seeded head. Data: the first SNLI validation pairs.
 For every example, both sides compute the same explanations: LIME (``--lime-samples``)
-and SHAP (``--shap-max-evals``) of the base model's predicted class for the base model,
-the small model, and the base model again with seed + 1 (the noise floor).
+and SHAP (``--shap-max-evals``) of the base model's predicted class for the base model
+with the seed, the small model with seed + 1, and the base model again with seed + 1
+(the noise floor, paired like the comparison).
 
 Naive recipe: ``LimeTextExplainer(bow=False, split_expression=SEPARATOR, mask_string="")``
 (the same word features as trustaudit) with a ``classifier_fn`` batching 64 in request
@@ -73,7 +74,7 @@ def naive_example(models, premise, hypothesis, segment, target, args, lime_runs)
     from trustaudit.explain.features import SEPARATOR, FeatureSet
 
     d = len(FeatureSet(premise, hypothesis, segment))
-    runs = (("base", args.seed), ("small", args.seed), ("noise", args.seed + 1))
+    runs = (("base", args.seed), ("small", args.seed + 1), ("noise", args.seed + 1))
     weights = {}
     for run, seed in runs:
         model = models["small" if run == "small" else "base"]
@@ -202,7 +203,7 @@ def main() -> None:
                 ours_w = group["lime"].scores
                 lime_gap = max(lime_gap, float(np.abs(ours_w - weights[run]).max()))
                 same_ranking &= bool(np.array_equal(np.argsort(-ours_w), np.argsort(-weights[run])))
-                seed = args.seed + (run == "noise")
+                seed = args.seed + (run != "base")
                 drawn = lime.sample(example.features, num_samples=args.lime_samples, seed=seed)
                 naive_inputs, naive_probs = lime_runs[run]
                 refit = lime.fit(drawn, naive_probs, example.target).scores
@@ -216,7 +217,7 @@ def main() -> None:
     print(f"machine: {machine()}; load average {open('/proc/loadavg').read().split()[:3]}")
     print(f"{n} SNLI validation pairs; LIME {args.lime_samples} samples, SHAP max_evals {args.shap_max_evals}; "
           f"base all-MiniLM-L6-v2 ({bundles['base'].n_params:,} params), small paraphrase-MiniLM-L3-v2 "
-          f"({bundles['small'].n_params:,}); runs per example: base, small, base with seed + 1")
+          f"({bundles['small'].n_params:,}); runs per example: base at seed, small and base again at seed + 1")
     print()
     print("| explained | method | s/example | model evaluations/example | speed-up | floor s/example | efficiency vs floor |")
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")

@@ -125,6 +125,39 @@ def test_stored_report_matches(result: AuditResult) -> None:
     assert _scrub(render_html(stored)) == expected
 
 
+def test_alignment_says_how_comparison_and_floor_are_paired(html: str, result: AuditResult) -> None:
+    assert "Both figures are measured the same way" in html
+    assert "LIME: base at seed 0 vs small at seed 1; floor: base at seed 0 vs base at seed 1" in html
+    assert "SHAP: base at seed 0 vs small at seed 1" in html and "exact: every coalition" not in html
+    doc = result.to_dict()
+    doc["attribution"]["shap"].update(floor_exact=True, floor_exact_examples=doc["attribution"]["explained"])
+    exact = render_html(doc)
+    assert exact.count("(exact: every coalition evaluated)") == 8, "every SHAP metric's floor is marked exact"
+    assert "Exact on every example" in exact
+    older = AuditResult.read_json(GOLD / "results.json").to_dict()
+    assert "pairing" not in older["attribution"]["lime"], "the stored results predate the pairing"
+    assert "results written before the comparison and its floor were paired alike" in render_html(older)
+
+
+def test_report_takes_the_share_of_floor_from_the_results() -> None:
+    """The report shows the JSON's guarded share of floor (none for a floor not above 0), never its own."""
+    from trustaudit.report.render import build_context
+
+    doc = AuditResult.read_json(GOLD / "results.json").to_dict()
+    lime = doc["attribution"]["lime"]
+    spearman, top_k = "Spearman rank correlation (all words)", f"top-{doc['attribution']['k']} feature agreement"
+    lime["self_agreement"]["metrics"]["rank_correlation"]["mean"] = -0.2
+
+    def rows() -> dict:
+        return {r["metric"]: r for r in build_context(doc)["attribution"]["rows"] if r["explainer"] == "LIME"}
+
+    lime["floor_ratios"] = {**(lime.get("floor_ratios") or {}), "rank_correlation": None, f"feature_agreement@{doc['attribution']['k']}": 0.25}
+    assert rows()[spearman]["ratio"] is None and rows()[top_k]["ratio"] == 0.25
+    del lime["floor_ratios"]
+    assert rows()[spearman]["ratio"] is None, "older results: the same guarded rule"
+    assert rows()[top_k]["ratio"] == pytest.approx(lime["feature_agreement"] / lime["floor"])
+
+
 def test_index_page_links_and_tabulates(result: AuditResult) -> None:
     from trustaudit.report.render import index_row, render_index
 

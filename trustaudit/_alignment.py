@@ -3,7 +3,8 @@
 Joins :func:`trustaudit.explain.explain_pair` (the attributions) and
 :func:`trustaudit.metrics.attribution_agreement` (the agreement metrics) into the
 ``attribution`` and ``examples`` sections of a results document, with every base-vs-small
-figure set beside the explainer's self-agreement (its noise floor).
+figure set beside the explainer's self-agreement (its noise floor), measured the same way:
+base at seed s against small at seed s', and base at s against base at s'.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 
 from trustaudit.data import Dataset
 from trustaudit.metrics import fraction_of_floor
+from trustaudit.metrics._bootstrap import count_weights, percentile_interval
 from trustaudit.models import ModelPair
 
 if TYPE_CHECKING:
@@ -50,6 +52,29 @@ def _ratio(value: float | None, floor: float | None) -> float | None:
     return None if np.isnan(ratio) else float(ratio)
 
 
+def _ratio_interval(cross: np.ndarray, floor: np.ndarray, n_resamples: int, seed: int, level: float = 0.95) -> list[float] | None:
+    """Paired percentile bootstrap interval of ``mean(cross) / mean(floor)`` over examples.
+
+    Each resample draws examples with replacement and keeps both figures of a drawn
+    example together (the resamples of :func:`~trustaudit.metrics._bootstrap.count_weights`).
+    ``None`` when the ratio itself is undefined (no resamples, or a floor mean not above 0).
+    """
+    n = len(cross)
+    if n == 0 or n_resamples < 1 or np.isnan(fraction_of_floor(float(np.mean(cross)), float(np.mean(floor)))):
+        return None
+    ratios = []
+    for weights in count_weights(n, n_resamples, seed):
+        top, bottom = weights @ cross, weights @ floor
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratios.append(np.where(bottom / n > 1e-12, top / bottom, np.nan))
+    samples = np.concatenate(ratios)
+    samples = samples[np.isfinite(samples)]
+    if samples.size == 0:
+        return None
+    low, high = percentile_interval(samples, level)
+    return [low, high]
+
+
 def _params_summary(name: str, attributions: Sequence[Any]) -> dict[str, Any]:
     """The settings shared by every explanation of one explainer, plus what varied."""
     shared = dict(attributions[0].params)
@@ -77,6 +102,7 @@ def explain_and_compare(
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The ``attribution`` section and the per-example ``examples`` list of an audit."""
     from trustaudit.explain import explain_pair
+    from trustaudit.explain._pair import PAIRING
     from trustaudit.metrics import attribution_agreement
 
     explanations = explain_pair(
@@ -121,22 +147,34 @@ def explain_and_compare(
             "feature_agreement": np.asarray(agreement.get("feature_agreement", k).per_example),
             "rank_correlation": np.asarray(agreement.get("rank_correlation").per_example),
         }
+        entry["pairing"] = PAIRING
         noisy = [ex for ex in examples if name in ex.noise]
         if config.self_agreement and len(noisy) == len(examples):
             own = attribution_agreement(base_scores, [ex.noise[name].scores for ex in examples], **agreement_args)
             exact = sum(name in ex.noise_exact for ex in examples)
             entry["self_agreement"] = {**_headline(own, k), "deterministic_examples": exact}
             entry["floor"] = own.get("feature_agreement", k).mean
+            entry["floor_exact_examples"] = exact
+            entry["floor_exact"] = exact == len(examples)
             entry["floor_ratios"] = {
                 key: _ratio(entry["metrics"][key]["mean"], stat["mean"]) for key, stat in entry["self_agreement"]["metrics"].items()
             }
             entry["floor_ratio"] = entry["floor_ratios"][f"feature_agreement@{k}"]
             per_example[name]["self_feature_agreement"] = np.asarray(own.get("feature_agreement", k).per_example)
+            entry["floor_ratio_interval"] = _ratio_interval(
+                per_example[name]["feature_agreement"],
+                per_example[name]["self_feature_agreement"],
+                config.n_resamples,
+                config.seed,
+            )
         else:
             entry["self_agreement"] = None
             entry["floor"] = None
+            entry["floor_exact_examples"] = None
+            entry["floor_exact"] = None
             entry["floor_ratios"] = None
             entry["floor_ratio"] = None
+            entry["floor_ratio_interval"] = None
         section[name] = entry
     if {"lime", "shap"} <= set(config.explainers):
         cross = attribution_agreement(

@@ -1,4 +1,4 @@
-"""Explaining a pair: same class and features for both models, shared samples, one engine."""
+"""Explaining a pair: same class and features for both models, paired seeds, one engine."""
 
 from __future__ import annotations
 
@@ -54,13 +54,14 @@ def _scores(result, group):
 
 @pytest.mark.parametrize("order", [None, [2, 0, 1]])
 def test_identical_models_give_identical_attributions(base_bundle, nli_data, order) -> None:
+    """The small model is explained exactly as the base model's floor run (seed s', same samples and tree)."""
     small = base_bundle if order is None else _permuted(base_bundle, order)
     pair = ModelPair(base_bundle, small, label_permutation(base_bundle.labels, small.labels))
     result = explain_pair(pair, nli_data, [0, 3], **SMALL_BUDGET)
-    base, small_scores = _scores(result, "base"), _scores(result, "small")
-    assert base.keys() == small_scores.keys() and len(base) == 4
-    for key in base:
-        assert np.array_equal(base[key], small_scores[key]), key
+    repeat, small_scores = _scores(result, "noise"), _scores(result, "small")
+    assert repeat.keys() == small_scores.keys() and len(repeat) == 4
+    for key in repeat:
+        assert np.array_equal(repeat[key], small_scores[key]), key
     for example in result.examples:
         assert np.array_equal(example.base_probs, example.small_probs)
         assert example.base["lime"].target == example.small["lime"].target
@@ -80,36 +81,58 @@ def test_class_is_the_base_prediction_taken_by_name(model_pair, nli_data) -> Non
     assert gold.config["target"] == "gold" and gold.examples[0].target.source == "gold"
 
 
-def test_unique_evaluations_are_the_distinct_texts_and_both_models_see_the_same(
-    model_pair, nli_data, recorded_texts
-) -> None:
-    result = explain_pair(model_pair, nli_data, [4], segment="b", self_agreement=False, **SMALL_BUDGET)
+def test_each_model_sees_the_distinct_texts_of_its_own_seed_once(model_pair, nli_data, recorded_texts) -> None:
+    """Base: LIME samples and SHAP tree of seed s; small: those of seed s' (no floor run here)."""
+    result = explain_pair(model_pair, nli_data, [4], self_agreement=False, **SMALL_BUDGET)
     example = result.examples[0]
-    features = FeatureSet(nli_data.text_a[4], nli_data.text_b[4], "b")
-    assert example.base["shap"].params["algorithm"] == "exact"
-    lime_texts = lime.sample(features, num_samples=120, seed=0).texts
-    expected = {features.text} | set(lime_texts) | set(features.perturb_many(shap.planned_masks(features, 128)))
-    for name in ("base", "small"):
+    features = FeatureSet(nli_data.text_a[4], nli_data.text_b[4])
+    assert example.base["shap"].params["algorithm"] == "partition" and example.base["shap"].params["complete"]
+    lime_texts = {seed: lime.sample(features, num_samples=120, seed=seed).texts for seed in (0, 1)}
+    assert set(lime_texts[0]) != set(lime_texts[1])
+    for name, seed in (("base", 0), ("small", 1)):
+        planned = features.perturb_many(shap.planned_masks(features, 128, tree_seed=seed))
+        expected = {features.text} | set(lime_texts[seed]) | set(planned)
         assert result.stats[name].unique == len(expected)
         assert set(recorded_texts[name]) == expected
         assert len(recorded_texts[name]) == len(expected)
         assert result.stats[name].requested > result.stats[name].unique
-    assert example.base["lime"].unique_evaluations == len(set(lime_texts)) < 120
+    assert example.small["lime"].params["seed"] == 1 and example.small["shap"].params["tree_seed"] == 1
+    assert example.base["lime"].unique_evaluations == len(set(lime_texts[0])) < 120
 
 
-def test_noise_floor_runs_use_another_seed(model_pair, nli_data) -> None:
+def test_floor_runs_are_paired_like_the_comparison(model_pair, nli_data, recorded_texts) -> None:
+    """Small and the base's floor run both use seed s' (LIME samples, SHAP tree); only exact SHAP has an exact floor."""
     result = explain_pair(model_pair, nli_data, [0, 6], **{**SMALL_BUDGET, "shap_max_evals": 120})
-    assert result.config["noise_seed"] == 1
+    assert result.config["noise_seed"] == 1 and result.config["small_seed"] == 1
+    assert result.config["tree_seeds"] == {"base": 0, "small": 1, "noise": 1}
+    for i in (0, 6):
+        features = FeatureSet(nli_data.text_a[i], nli_data.text_b[i])
+        assert set(lime.sample(features, num_samples=120, seed=1).texts) <= set(recorded_texts["base"])
     for example in result.examples:
-        assert example.noise["lime"].params["seed"] == 1 and example.base["lime"].params["seed"] == 0
+        assert example.seeds == {"base": 0, "small": 1, "noise": 1}
+        assert example.base["lime"].params["seed"] == 0
+        assert example.small["lime"].params["seed"] == example.noise["lime"].params["seed"] == 1
         assert not np.array_equal(example.noise["lime"].scores, example.base["lime"].scores)
-        if example.base["shap"].params["complete"]:
-            assert example.noise_exact == ("shap",) and example.noise["shap"] is example.base["shap"]
-        else:
-            assert example.noise_exact == () and example.noise["shap"].params["seed"] == 1
+        assert example.noise_exact == ()
+        assert example.base["shap"].params["algorithm"] == "partition"
+        assert (example.base["shap"].params["tree_seed"], example.base["shap"].params["seed"]) == (0, 0)
+        for run in (example.small["shap"], example.noise["shap"]):
+            assert (run.params["tree_seed"], run.params["seed"]) == (1, 1)
+        assert not np.array_equal(shap.clustering(example.features, 0), shap.clustering(example.features, 1))
+        assert not np.array_equal(example.noise["shap"].scores, example.base["shap"].scores)
     assert [e.base["shap"].params["complete"] for e in result.examples] == [False, True]
-    quiet = explain_pair(model_pair, nli_data, [0], self_agreement=False, **SMALL_BUDGET)
-    assert quiet.examples[0].noise == {} and quiet.config["noise_seed"] is None
+
+    exact = explain_pair(model_pair, nli_data, [0], segment="b", **SMALL_BUDGET).examples[0]
+    assert exact.base["shap"].params["algorithm"] == "exact"
+    assert exact.noise_exact == ("shap",) and exact.noise["shap"] is exact.base["shap"]
+    assert exact.small["shap"].params["seed"] == 1
+
+    quiet = explain_pair(model_pair, nli_data, [0, 6], self_agreement=False, **{**SMALL_BUDGET, "shap_max_evals": 120})
+    assert quiet.config["noise_seed"] is None
+    for alone, paired in zip(quiet.examples, result.examples):
+        assert alone.noise == {} and alone.seeds == {"base": 0, "small": 1, "noise": None}
+        for name in ("lime", "shap"):
+            assert np.array_equal(alone.small[name].scores, paired.small[name].scores)
 
 
 def test_same_seed_same_results_other_seed_other_lime(model_pair, nli_data) -> None:
@@ -134,6 +157,11 @@ def test_round_trip_through_json_is_exact(model_pair, nli_data) -> None:
                 assert np.array_equal(getattr(new, group)[name].scores, attributions.scores)
         assert new.features.features == old.features.features
     assert data["stats"]["base"]["unique"] == result.stats["base"].unique
+    assert data["format_version"] == 2 and data["examples"][0]["seeds"] == {"base": 0, "small": 1, "noise": 1}
+    older = json.loads(json.dumps(data))
+    for example in older["examples"]:
+        del example["seeds"]
+    assert PairExplanations.from_dict({**older, "format_version": 1}).examples[1].seeds == {"base": 0, "small": 1, "noise": 1}
 
 
 def test_stats_and_config_are_recorded(model_pair, nli_data) -> None:

@@ -102,6 +102,65 @@ def test_clustering_is_a_linkage_grouping_each_text_first() -> None:
     assert sorted(root.get_right().pre_order()) == list(range(7, 12))
 
 
+def _nodes(linkage: np.ndarray, d: int) -> list[tuple[set[int], set[int], float]]:
+    """Each merge as (left leaves, right leaves, height), checking it joins two earlier, disjoint nodes."""
+    leaves: list[set[int]] = [{i} for i in range(d)]
+    heights = [0.0] * d
+    nodes = []
+    for j, (left, right, height, size) in enumerate(linkage):
+        left, right = int(left), int(right)
+        assert left < d + j and right < d + j, "a node merges two earlier nodes"
+        assert not leaves[left] & leaves[right]
+        assert height > max(heights[left], heights[right]), "heights grow towards the root"
+        merged = leaves[left] | leaves[right]
+        assert size == len(merged)
+        assert merged == set(range(min(merged), max(merged) + 1)), "every node holds contiguous words"
+        nodes.append((leaves[left], leaves[right], float(height)))
+        leaves.append(merged)
+        heights.append(float(height))
+    assert leaves[-1] == set(range(d)) and len(nodes) == d - 1
+    return nodes
+
+
+def test_seeded_trees_are_other_valid_contiguous_linkages() -> None:
+    from scipy.cluster.hierarchy import is_valid_linkage
+
+    premise = "a small red cat sleeps quietly in the old park near the river under a big green tree today"
+    features = FeatureSet(premise, "the cat is not red and the dog sleeps")
+    d, n_a = len(features), len(premise.split())
+    segment = [f.segment for f in features.features]
+    trees = {seed: shap.clustering(features, seed) for seed in (None, 0, 1, 2)}
+    for seed, tree in trees.items():
+        assert is_valid_linkage(tree) and tree.shape == (d - 1, 4)
+        for left, right, _ in _nodes(tree, d):
+            if len({segment[i] for i in left | right}) > 1:
+                assert left == set(range(n_a)) and right == set(range(n_a, d)), "texts are joined last, at the root"
+                continue
+            n, k = len(left | right), len(left)
+            if seed is None:
+                assert k == (n + 1) // 2, "the default tree is today's balanced one"
+            else:
+                assert max(1, -(-n // 3)) <= k <= min(n - 1, 2 * n // 3), (n, k)
+    assert np.array_equal(shap.clustering(features, 1), trees[1])
+    assert not np.array_equal(trees[0], trees[1]) and not np.array_equal(trees[1], trees[2])
+    assert not any(np.array_equal(trees[None], trees[seed]) for seed in (0, 1, 2))
+
+
+def test_partition_depends_on_its_tree_and_records_it(memo_model) -> None:
+    features = FeatureSet(PREMISE, "the cat is not red and the dog sleeps in the park")
+    planned = {seed: shap.planned_masks(features, 500, tree_seed=seed) for seed in (0, 1)}
+    assert {tuple(m) for m in planned[0]} != {tuple(m) for m in planned[1]}
+    first, other = (shap.explain(features, memo_model, 1, max_evals=500, tree_seed=seed) for seed in (0, 1))
+    assert first.params["tree_seed"] == 0 and other.params["tree_seed"] == 1
+    assert first.params["clustering"] == shap.SEEDED_CLUSTERING
+    assert shap.explain(features, memo_model, 1, max_evals=40).params["clustering"] == shap.CLUSTERING
+    assert not np.allclose(first.scores, other.scores)
+    assert abs(first.scores.sum() - other.scores.sum()) < 1e-9, "both add up to the same output change"
+    exact = FeatureSet(PREMISE, "the cat is red", "b")
+    a, b = (shap.explain(exact, memo_model, 1, max_evals=500, tree_seed=seed) for seed in (0, 1))
+    assert a.params["algorithm"] == "exact" and np.array_equal(a.scores, b.scores)
+
+
 def test_partition_is_seeded_and_leaves_numpy_global_state_alone(memo_model) -> None:
     features = FeatureSet(PREMISE, "the cat is not red and the dog sleeps in the park")
     np.random.seed(123)

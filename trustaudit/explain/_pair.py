@@ -1,11 +1,20 @@
 """Explaining a model pair: both models, the same features, the same class, one engine.
 
-For every example, the texts both models need that are known in advance (LIME's samples,
-drawn once and shared by the two models; exact SHAP coalitions, or the levels of the
-Partition tree that fit the budget) go to each model in one call, the base model's extra
-texts for the noise floor in a second, and only then do the explainers run, served from
-the engine's memo. A Partition run whose budget ends inside a level of its tree chooses
-that level's coalitions from its model's outputs: one more batch per run.
+Every agreement is measured between two independent explanations, one draw on each side:
+the base model is explained with seed ``s`` (its LIME samples, its SHAP word tree and
+tie-breaking), the small model with ``s' = s + 1``, and the noise floor is the base model
+explained again with ``s'``. The cross-model figure and its floor then hold the same
+sampling noise; the small model and the base's second run share the ``s'`` samples and
+tree, which costs no extra evaluations. Exact SHAP values depend on neither seed nor
+tree: there the floor run *is* the base explanation, exact by construction.
+
+For every example, the texts known in advance (LIME's samples, exact SHAP coalitions, or
+the levels of each Partition tree that fit the budget) are evaluated before any explainer
+runs, which is then served from the engine's memo: the ``s'`` texts go to the small model
+in one call and, as the same list, to the base model (the same batches, so a model paired
+with an exact copy of itself scores exactly its floor), then the base model's ``s`` texts
+in a second call. A Partition run whose budget ends inside a level of its tree chooses that
+level's coalitions from its model's outputs: one more batch per run.
 """
 
 from __future__ import annotations
@@ -33,7 +42,8 @@ from trustaudit.models import ModelPair
 EXPLAINERS = (lime.NAME, shap.NAME)
 TARGETS = ("base_predicted", "gold")
 FORMAT = "trustaudit.explanations"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+PAIRING = "base at seed s vs small at seed s'; floor: base at s vs base at s'"
 
 
 @dataclass(frozen=True, eq=False)
@@ -41,13 +51,14 @@ class ExampleExplanation:
     """Everything explained about one example.
 
     ``base`` and ``small`` map explainer names to the two models' attributions (same
-    features, same target, same LIME samples); ``noise`` to the base model explained again
-    with ``noise_seed``, the floor for agreement scores. Explainers listed in
-    ``noise_exact`` are deterministic here — exact SHAP, or Partition SHAP whose whole tree
-    fits the budget (it visits every coalition whatever the seed): their noise entry *is*
-    the base attributions, and self-agreement is exact by construction. ``base_probs`` and
-    ``small_probs`` are the models' probabilities on the unperturbed input, in the base
-    model's label order.
+    features, same target); ``noise`` to the base model explained again the way the small
+    model was, the floor for agreement scores. ``seeds`` gives the seed of each run
+    (``base``, ``small``, ``noise``; LIME's sampling seed, SHAP's tie-breaking and tree
+    seed): the small and noise runs share theirs. Explainers listed in ``noise_exact``
+    are deterministic here (exact SHAP, every coalition evaluated): their noise entry *is*
+    the base attributions, and self-agreement is exact by construction. ``base_probs``
+    and ``small_probs`` are the models' probabilities on the unperturbed input, in the
+    base model's label order.
     """
 
     index: int
@@ -61,6 +72,7 @@ class ExampleExplanation:
     noise: Mapping[str, Attributions]
     noise_exact: tuple[str, ...]
     seconds: float
+    seeds: Mapping[str, int | None]
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form; the texts and features are stored once, not in every attribution."""
@@ -76,12 +88,13 @@ class ExampleExplanation:
                 name: a.to_dict(include_features=False) for name, a in self.noise.items() if name not in self.noise_exact
             },
             "noise_exact": list(self.noise_exact),
+            "seeds": dict(self.seeds),
             "seconds": float(self.seconds),
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ExampleExplanation:
-        """Rebuild from :meth:`to_dict`."""
+        """Rebuild from :meth:`to_dict` (records of format 1, which lack ``seeds``, take them from the runs' own)."""
         features = FeatureSet.from_dict(data["input"])
 
         def load(group: Mapping[str, Any]) -> dict[str, Attributions]:
@@ -92,6 +105,11 @@ class ExampleExplanation:
         noise = load(data.get("noise", {}))
         for name in noise_exact:
             noise[name] = base[name]
+        small = load(data["small"])
+        seeds = data.get("seeds") or {
+            role: next((a.params.get("seed") for a in group.values()), None)
+            for role, group in (("base", base), ("small", small), ("noise", noise))
+        }
         return cls(
             index=int(data["index"]),
             row=int(data["row"]),
@@ -100,10 +118,11 @@ class ExampleExplanation:
             base_probs=np.asarray(data["probs"]["base"], dtype=np.float64),
             small_probs=np.asarray(data["probs"]["small"], dtype=np.float64),
             base=base,
-            small=load(data["small"]),
+            small=small,
             noise=noise,
             noise_exact=noise_exact,
             seconds=float(data["seconds"]),
+            seeds={role: None if seed is None else int(seed) for role, seed in seeds.items()},
         )
 
 
@@ -206,24 +225,33 @@ class _Settings:
     lime_samples: int
     shap_max_evals: int
     seed: int
-    noise_seed: int | None
+    other_seed: int
+    self_agreement: bool
+
+    @property
+    def seeds(self) -> dict[str, int | None]:
+        """The seed of each run: base at ``s``, small and the base's floor run at ``s'``."""
+        return {"base": self.seed, "small": self.other_seed, "noise": self.other_seed if self.self_agreement else None}
 
 
 def _explain_example(engine: ExplainEngine, s: _Settings, features: FeatureSet, target: Target) -> tuple[dict, dict, dict, tuple]:
     """The base, small and noise attributions of one example (see the module docstring)."""
+    seed, other = s.seed, s.other_seed
+    own: list[Pair] = []
     shared: list[Pair] = []
-    drawn: dict[str, lime.LimeSample] = {}
+    drawn: dict[int, lime.LimeSample] = {}
     if lime.NAME in s.names:
-        drawn["main"] = lime.sample(features, num_samples=s.lime_samples, seed=s.seed)
-        shared += drawn["main"].texts
-        if s.noise_seed is not None:
-            drawn["noise"] = lime.sample(features, num_samples=s.lime_samples, seed=s.noise_seed)
+        drawn = {x: lime.sample(features, num_samples=s.lime_samples, seed=x) for x in (seed, other)}
+        own += drawn[seed].texts
+        shared += drawn[other].texts
+    exact = shap.uses_exact(len(features), s.shap_max_evals)
     if shap.NAME in s.names:
-        shared += features.perturb_many(shap.planned_masks(features, s.shap_max_evals))
-    for name in ("base", "small"):
-        engine.prefetch(name, shared)
-    if "noise" in drawn:
-        engine.prefetch("base", drawn["noise"].texts)
+        own += features.perturb_many(shap.planned_masks(features, s.shap_max_evals, tree_seed=seed))
+        shared += features.perturb_many(shap.planned_masks(features, s.shap_max_evals, tree_seed=other))
+    engine.prefetch("small", shared)
+    if s.self_agreement:
+        engine.prefetch("base", shared)
+    engine.prefetch("base", own)
 
     base_fn, small_fn = engine.predictor("base"), engine.predictor("small")
     base: dict[str, Attributions] = {}
@@ -231,19 +259,20 @@ def _explain_example(engine: ExplainEngine, s: _Settings, features: FeatureSet, 
     noise: dict[str, Attributions] = {}
     noise_exact: list[str] = []
     if lime.NAME in s.names:
-        base[lime.NAME] = lime.fit(drawn["main"], base_fn(drawn["main"].texts), target)
-        small[lime.NAME] = lime.fit(drawn["main"], small_fn(drawn["main"].texts), target)
-        if "noise" in drawn:
-            noise[lime.NAME] = lime.fit(drawn["noise"], base_fn(drawn["noise"].texts), target)
+        base[lime.NAME] = lime.fit(drawn[seed], base_fn(drawn[seed].texts), target)
+        small[lime.NAME] = lime.fit(drawn[other], small_fn(drawn[other].texts), target)
+        if s.self_agreement:
+            noise[lime.NAME] = lime.fit(drawn[other], base_fn(drawn[other].texts), target)
     if shap.NAME in s.names:
-        base[shap.NAME] = shap.explain(features, base_fn, target, max_evals=s.shap_max_evals, seed=s.seed)
-        small[shap.NAME] = shap.explain(features, small_fn, target, max_evals=s.shap_max_evals, seed=s.seed)
-        if s.noise_seed is not None:
-            if base[shap.NAME].params["complete"]:
+        budget = s.shap_max_evals
+        base[shap.NAME] = shap.explain(features, base_fn, target, max_evals=budget, seed=seed, tree_seed=seed)
+        small[shap.NAME] = shap.explain(features, small_fn, target, max_evals=budget, seed=other, tree_seed=other)
+        if s.self_agreement:
+            if exact:
                 noise[shap.NAME] = base[shap.NAME]
                 noise_exact.append(shap.NAME)
             else:
-                noise[shap.NAME] = shap.explain(features, base_fn, target, max_evals=s.shap_max_evals, seed=s.noise_seed)
+                noise[shap.NAME] = shap.explain(features, base_fn, target, max_evals=budget, seed=other, tree_seed=other)
     return base, small, noise, tuple(noise_exact)
 
 
@@ -268,10 +297,11 @@ def explain_pair(
 
     Both models are explained for the same class — the base model's prediction, or the gold
     label with ``target="gold"`` — taken by label name, and over the same word features
-    (``segment``: ``both`` texts of a pair, or only ``a`` or ``b``). With ``self_agreement``
-    the base model is explained again with seed ``seed + 1`` (LIME, and SHAP Partition when
-    the budget does not cover its whole tree; otherwise SHAP is deterministic and its
-    self-agreement exact), the noise floor of agreement. Every model input goes through one de-duplicating,
+    (``segment``: ``both`` texts of a pair, or only ``a`` or ``b``). The base model is
+    explained with ``seed``, the small model with ``seed + 1`` (LIME samples, SHAP word
+    tree and tie-breaking); with ``self_agreement`` the base model is explained again with
+    ``seed + 1``, the noise floor of agreement, paired the same way (exact SHAP depends on
+    neither, and its floor is exact). Every model input goes through one de-duplicating,
     cached, length-bucketed engine (see :mod:`trustaudit.explain._engine`).
     """
     start = time.perf_counter()
@@ -292,7 +322,7 @@ def explain_pair(
     if target == "gold" and data.labels is None:
         raise InvalidInputError(f"target='gold' needs gold labels, but {data.path} has no label column")
     idx = _check_indices(indices, len(data))
-    settings = _Settings(names, lime_samples, shap_max_evals, seed, (seed + 1) % 2**32 if self_agreement else None)
+    settings = _Settings(names, lime_samples, shap_max_evals, seed, (seed + 1) % 2**32, bool(self_agreement))
 
     engine = ExplainEngine.for_pair(pair, device=device, batch_size=batch_size, cache=cache)
     inputs: list[Pair] = [(data.text_a[i], data.text_b[i] if data.text_b is not None else None) for i in idx]
@@ -321,6 +351,7 @@ def explain_pair(
                     noise=noise,
                     noise_exact=noise_exact,
                     seconds=time.perf_counter() - t0,
+                    seeds=settings.seeds,
                 )
             )
             progress_bar.update(1)
@@ -331,7 +362,10 @@ def explain_pair(
         "lime_kernel_width": lime.DEFAULT_KERNEL_WIDTH,
         "shap_max_evals": shap_max_evals,
         "seed": seed,
-        "noise_seed": settings.noise_seed,
+        "small_seed": settings.other_seed,
+        "noise_seed": settings.seeds["noise"],
+        "tree_seeds": settings.seeds if shap.NAME in names else None,
+        "pairing": PAIRING,
         "segment": segment,
         "target": target,
         "self_agreement": bool(self_agreement),

@@ -8,7 +8,10 @@ Nothing like a ``[SEP]`` string is ever masked, and two segments stay two segmen
 The algorithm follows the budget ``max_evals``: exact Shapley values (``shap``'s
 ``ExactExplainer``, every one of the ``2**d`` coalitions) when they cost no more than
 the budget, Owen values from ``PartitionExplainer`` above it, over a hierarchy of
-contiguous words — a balanced binary tree within each text, the two texts joined last.
+contiguous words within each text, the two texts joined last: a balanced binary tree
+by default, or with ``tree_seed`` one drawn at random among equally valid contiguous
+trees (each run split in its middle third). Exact values do not depend on any tree;
+Owen values do, so a second tree seed measures how arbitrary a Partition answer is.
 The explained output is the probability of the target class.
 
 Partition picks its next coalitions from the outputs so far, so each model may follow
@@ -18,9 +21,9 @@ are the levels of the tree and only the level where the budget runs out depends 
 outputs. :func:`planned_masks` lists the levels that fit, so they are evaluated in
 advance with everything else of the example, and a Partition explanation adds one batch
 of its own at most. When the whole tree fits, the explanation is *complete*
-(``params["complete"]``): it visits every coalition and does not depend on the seed,
-like exact values. Coalitions are evaluated in pairs, so an odd budget may be exceeded
-by one. Partition breaks ties with ``np.random``: the global numpy
+(``params["complete"]``): it visits every coalition of its tree and does not depend on
+the tie-breaking seed, but unlike exact values it still depends on the tree. Coalitions
+are evaluated in pairs, so an odd budget may be exceeded by one. Partition breaks ties with ``np.random``: the global numpy
 generator is seeded with ``seed`` for the explanation and restored afterwards.
 """
 
@@ -40,6 +43,7 @@ from trustaudit.explain.features import FeatureSet, Pair
 NAME = "shap"
 DEFAULT_MAX_EVALS = 500
 CLUSTERING = "balanced binary tree over contiguous words within each text, texts joined last"
+SEEDED_CLUSTERING = "seeded binary tree over contiguous words within each text (each run split in its middle third), texts joined last"
 
 
 @dataclass
@@ -81,13 +85,26 @@ def uses_exact(n_features: int, max_evals: int = DEFAULT_MAX_EVALS) -> bool:
     return n_features < 63 and 2**n_features <= max_evals
 
 
-def clustering(features: FeatureSet) -> np.ndarray:
+def _split(lo: int, hi: int, rng: np.random.Generator | None) -> int:
+    """Where a run of contiguous words ``[lo, hi)`` splits: the balanced half, or a seeded point in its middle third."""
+    n = hi - lo
+    if rng is None:
+        return lo + (n + 1) // 2
+    low, high = max(1, -(-n // 3)), min(n - 1, (2 * n) // 3)
+    return lo + int(rng.integers(low, high + 1))
+
+
+def clustering(features: FeatureSet, tree_seed: int | None = None) -> np.ndarray:
     """A scipy-style linkage matrix over the features: contiguous words within a text first.
 
-    Each text's words form a balanced binary tree (halves, then halves of halves); the
-    texts' trees are joined at the root. Heights count merge levels, so they grow
-    towards the root as a linkage requires.
+    With ``tree_seed=None`` each text's words form a balanced binary tree (halves, then
+    halves of halves). With an integer, each node's run of words is split at a position
+    drawn uniformly from its middle third (at least one word on each side), with a
+    generator seeded by ``tree_seed``: another, equally valid hierarchy of the same
+    contiguous words. The texts' trees are joined at the root. Heights count merge
+    levels, so they grow towards the root as a linkage requires.
     """
+    rng = None if tree_seed is None else np.random.default_rng(check_seed(tree_seed, "tree_seed"))
     d = len(features)
     rows: list[list[float]] = []
     sizes: dict[int, int] = {}
@@ -96,7 +113,7 @@ def clustering(features: FeatureSet) -> np.ndarray:
         if hi - lo == 1:
             sizes[lo] = 1
             return lo, 0
-        mid = lo + (hi - lo + 1) // 2
+        mid = _split(lo, hi, rng)
         left, left_height = build(lo, mid)
         right, right_height = build(mid, hi)
         height = max(left_height, right_height) + 1
@@ -152,7 +169,7 @@ def _owen_levels(tree: np.ndarray, d: int) -> Iterator[list[np.ndarray]]:
         visits = children
 
 
-def _partition_plan(features: FeatureSet, max_evals: int) -> tuple[list[np.ndarray], bool]:
+def _partition_plan(features: FeatureSet, max_evals: int, tree_seed: int | None = None) -> tuple[list[np.ndarray], bool]:
     """The coalitions Partition will evaluate whatever the outputs, and whether that is all of them.
 
     With ``batch_size >= max_evals`` each round of ``owen`` takes every queued node, so a
@@ -163,7 +180,7 @@ def _partition_plan(features: FeatureSet, max_evals: int) -> tuple[list[np.ndarr
     d = len(features)
     masks = [np.zeros(d, dtype=bool), np.ones(d, dtype=bool)]
     count = 0
-    for level in _owen_levels(clustering(features), d):
+    for level in _owen_levels(clustering(features, tree_seed), d):
         if count + len(level) > max_evals - 1:
             return masks, False
         masks += level
@@ -171,19 +188,19 @@ def _partition_plan(features: FeatureSet, max_evals: int) -> tuple[list[np.ndarr
     return masks, True
 
 
-def planned_masks(features: FeatureSet, max_evals: int = DEFAULT_MAX_EVALS) -> np.ndarray:
+def planned_masks(features: FeatureSet, max_evals: int = DEFAULT_MAX_EVALS, tree_seed: int | None = None) -> np.ndarray:
     """The masks an explanation with the default batch size evaluates whatever the model's outputs.
 
     All ``2**d`` coalitions for exact Shapley values; for Partition, every level of the tree
     that fits in ``max_evals`` — the whole tree when it fits, in which case nothing is left
     to choose. A Partition explanation then adds at most one batch of its own (part of the
-    next level, chosen from the outputs).
+    next level, chosen from the outputs). ``tree_seed`` is the explanation's (see :func:`clustering`).
     """
     d = len(features)
     max_evals = check_max_evals(max_evals)
     if uses_exact(d, max_evals):
         return _all_masks(d)
-    return np.asarray(_partition_plan(features, max_evals)[0])
+    return np.asarray(_partition_plan(features, max_evals, tree_seed)[0])
 
 
 def explain(
@@ -193,13 +210,20 @@ def explain(
     *,
     max_evals: int = DEFAULT_MAX_EVALS,
     seed: int = 0,
+    tree_seed: int | None = None,
     batch_size: int | None = None,
 ) -> Attributions:
-    """SHAP values of ``target`` for one model function: exact within the budget, Partition above."""
+    """SHAP values of ``target`` for one model function: exact within the budget, Partition above.
+
+    ``seed`` seeds Partition's tie-breaking; ``tree_seed`` chooses its word tree (``None``:
+    the balanced one, see :func:`clustering`). Exact values use neither.
+    """
     shap = _import_shap()
     target = as_target(target)
     max_evals = check_max_evals(max_evals)
     seed = check_seed(seed)
+    if tree_seed is not None:
+        tree_seed = check_seed(tree_seed, "tree_seed")
     if batch_size is not None and (isinstance(batch_size, bool) or batch_size < 1):
         raise InvalidInputError(f"batch_size must be a positive integer, got {batch_size!r}")
     d = len(features)
@@ -220,8 +244,9 @@ def explain(
         "algorithm": algorithm,
         "max_evals": max_evals,
         "seed": seed,
+        "tree_seed": tree_seed,
         "output": "probability",
-        "complete": exact or _partition_plan(features, max_evals)[1],
+        "complete": exact or _partition_plan(features, max_evals, tree_seed)[1],
     }
     if d == 0:
         scores, base_value = np.zeros(0), output
@@ -236,9 +261,9 @@ def explain(
                 params["batch_size"] = 2**d
             else:
                 batch = batch_size or max_evals
-                explainer = shap.explainers.Partition(model, _FeatureMasker(d, clustering(features)))
+                explainer = shap.explainers.Partition(model, _FeatureMasker(d, clustering(features, tree_seed)))
                 result = explainer(row, max_evals=max_evals, batch_size=batch, silent=True)
-                params.update(batch_size=batch, clustering=CLUSTERING)
+                params.update(batch_size=batch, clustering=CLUSTERING if tree_seed is None else SEEDED_CLUSTERING)
         finally:
             np.random.set_state(state)
         scores = np.asarray(result.values, dtype=np.float64).reshape(-1)

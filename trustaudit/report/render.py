@@ -266,6 +266,38 @@ def _example_view(ex: Mapping[str, Any], labels: Sequence[str], explainers: Sequ
     }
 
 
+def _share_of_floor(section: Mapping[str, Any], key: str, value: float | None, floor: float | None) -> float | None:
+    """The results' own share of floor for ``key`` (documents without ``floor_ratios``: the same guarded rule)."""
+    ratios = section.get("floor_ratios")
+    if ratios is not None:
+        return ratios.get(key)
+    if value is None or floor is None:
+        return None
+    from trustaudit.metrics import fraction_of_floor
+
+    ratio = fraction_of_floor(value, floor)
+    return None if math.isnan(ratio) else float(ratio)
+
+
+def _floor_note(explainer: str, section: Mapping[str, Any], explained: int, seed: Any) -> str:
+    """How one explainer's comparison and floor were paired, and which floors are exact."""
+    if section.get("self_agreement") is None:
+        return f"{explainer.upper()}: no noise floor measured (self-agreement off)."
+    if "pairing" not in section:
+        return (
+            f"{explainer.upper()}: results written before the comparison and its floor were paired alike "
+            "(both models explained with the same seed, the floor with another): the share of floor is biased upward."
+        )
+    other = (seed + 1) % 2**32 if isinstance(seed, int) else "s+1"
+    draw = "its perturbations" if explainer == "lime" else "its word tree and tie-breaking"
+    note = f"{explainer.upper()}: base at seed {seed} vs small at seed {other}; floor: base at seed {seed} vs base at seed {other} (a second draw of {draw})."
+    exact = section.get("floor_exact_examples") or 0
+    if exact:
+        where = "every example" if exact == explained else f"{exact} of {explained} examples"
+        note += f" Exact on {where}: every coalition evaluated, so the floor is exact by construction."
+    return note
+
+
 def _attribution_view(attribution: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:
     if not attribution.get("available"):
         return {"available": False}
@@ -281,7 +313,6 @@ def _attribution_view(attribution: Mapping[str, Any], config: Mapping[str, Any])
                 continue
             stat = metrics[key]
             floor = (own.get(key) or {}).get("mean")
-            ratio = stat["mean"] / floor if floor not in (None, 0) and stat["mean"] is not None else None
             interval = [stat["ci_low"], stat["ci_high"]] if stat.get("ci_low") is not None else None
             rows.append({
                 "explainer": explainer.upper(),
@@ -289,7 +320,9 @@ def _attribution_view(attribution: Mapping[str, Any], config: Mapping[str, Any])
                 "value": stat["mean"],
                 "interval": interval,
                 "floor": floor,
-                "ratio": ratio,
+                "floor_exact": bool(section.get("floor_exact")),
+                "ratio": _share_of_floor(section, key, stat["mean"], floor),
+                "ratio_interval": section.get("floor_ratio_interval") if key == f"feature_agreement@{k}" else None,
             })
     cross = (attribution.get("cross_explainer") or {}).get("metrics", {})
     cross_rows = [
@@ -311,6 +344,11 @@ def _attribution_view(attribution: Mapping[str, Any], config: Mapping[str, Any])
         "k": k,
         "target_text": "the base model predicts (both models explained for the same label)" if target == "base_predicted" else "given by the gold label",
         "rows": rows,
+        "paired": all("pairing" in (attribution.get(name) or {}) for name in attribution.get("explainers", [])),
+        "floor_notes": [
+            _floor_note(name, attribution.get(name) or {}, attribution["explained"], attribution.get("seed", config.get("seed")))
+            for name in attribution.get("explainers", [])
+        ],
         "cross_rows": cross_rows,
         "params_text": "; ".join(params),
     }
