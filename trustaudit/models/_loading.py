@@ -266,12 +266,14 @@ def load_model(
     tokenizer: Any = None,
     max_length: int | None = None,
 ) -> ModelBundle:
-    """Load a classifier from a Hugging Face directory, a ``.pt`` bundle or (opt-in) a pickled module.
+    """Load a classifier from a Hugging Face directory, an ONNX directory, a ``.pt`` bundle, a Hub id or (opt-in) a pickled module.
 
     The format is told apart by content, not by extension. Bundles are read with
     ``torch.load(weights_only=True)``; a file that would need unpickling code is refused
     with :class:`UnsafeModelError` unless ``allow_pickle=True``. ``labels`` renames the
-    output classes (needed when the config only has ``LABEL_0``...).
+    output classes (needed when the config only has ``LABEL_0``...). A path that does not exist
+    but reads as ``org/name[@revision]`` is looked up in the Hugging Face Hub cache (see
+    :mod:`trustaudit.models._hub`); a directory with ``model.onnx`` runs in ONNX Runtime.
     """
     if isinstance(path, ModelBundle):
         if labels is None and max_length is None:
@@ -281,11 +283,17 @@ def load_model(
             labels=_resolve_labels(path.labels, labels, path.path),
             max_length=_max_length(path.tokenizer, path.config, max_length),
         )
-    path = Path(path)
+    given, path = str(path), Path(path)
     if not path.exists():
-        raise ModelLoadError(f"{path}: no such file or directory")
+        return _load_by_name(given, labels, max_length)
     if path.is_dir():
-        return _load_hf_dir(path, labels, max_length)
+        from trustaudit.models._onnx import is_onnx_dir, load_onnx
+
+        return load_onnx(path, labels, max_length) if is_onnx_dir(path) else _load_hf_dir(path, labels, max_length)
+    from trustaudit.models._onnx import looks_like_onnx_file, load_onnx
+
+    if looks_like_onnx_file(path):
+        return load_onnx(path, labels, max_length)
     with open(path, "rb") as handle:
         head = handle.read(4)
     if not (head.startswith(_ZIP_MAGIC) or head.startswith(_PICKLE_MAGIC)):
@@ -312,6 +320,17 @@ def load_model(
             "run `trustaudit pack` on the directory"
         )
     raise ModelLoadError(f"{path}: a torch file, but not a trustaudit bundle")
+
+
+def _load_by_name(name: str, labels: Any, max_length: int | None) -> ModelBundle:
+    """A path that does not exist: a Hugging Face Hub id (``org/name[@revision]``) from the Hub cache, else an error."""
+    from trustaudit.models._hub import parse_hub_id, resolve_hub_id
+
+    if parse_hub_id(name) is None:
+        raise ModelLoadError(f"{Path(name)}: no such file or directory")
+    hub = resolve_hub_id(name)
+    bundle = load_model(hub.path, labels, max_length=max_length)
+    return replace(bundle, path=name, source=hub.describe())
 
 
 def bundle_payload(bundle: ModelBundle) -> dict[str, Any]:
