@@ -120,6 +120,10 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
     _check_outputs(args, ("out",))
     bundle = load_model(args.model, args.labels, allow_pickle=args.allow_pickle, tokenizer=args.tokenizer, max_length=args.max_length)
+    if args.runtime == "onnx":
+        from trustaudit._runtime import with_onnx_runtime
+
+        bundle = with_onnx_runtime(bundle)
     dataset = load_dataset(args.data, bundle.labels, **data_kwargs(args))
     preds = predict(bundle, dataset, batch_size=args.batch_size, device=args.device, cache=cache_arg(args))
     if args.out:
@@ -219,6 +223,10 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     )
     pair = load_pair(args.base, args.small, labels=args.labels, small_labels=args.small_labels,
                      allow_pickle=args.allow_pickle, max_length=args.max_length)
+    if args.runtime != "torch":
+        from trustaudit._runtime import apply_runtime
+
+        pair = apply_runtime(pair, args.runtime)
     command = "trustaudit " + " ".join(shlex.quote(a) for a in (args.argv or []))
     result = audit(pair, None, args.data, config, cache=cache_arg(args), command=command, data_options=data_kwargs(args))
     _write_outputs(result, args)
@@ -255,6 +263,8 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
+    from trustaudit._runtime import add_runtime_option
+
     parser = _Parser(
         prog="trustaudit",
         description="Audit a large/compressed text-classifier pair: can the small one be trusted as the large one was?",
@@ -278,6 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_options(p)
     add_runtime_options(p)
     p.add_argument("--out", metavar="FILE", help="write JSONL here (default: stdout)")
+    add_runtime_option(p)
     p.set_defaults(func=_cmd_predict)
 
     p = sub.add_parser("compare", help="audit a base/small model pair: report, JSON results, CI gate")
@@ -297,6 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--n-bins", type=_positive_int, default=15, metavar="N", help="calibration bins (default: 15)")
     group.add_argument("--n-resamples", type=_non_negative_int, default=1000, metavar="N", help="bootstrap resamples for intervals (default: 1000)")
     add_runtime_options(p)
+    add_runtime_option(p)
     out = p.add_argument_group("outputs")
     out.add_argument("--out", default="trustaudit-report.html", metavar="FILE", help="HTML report (default: trustaudit-report.html)")
     out.add_argument("--json", metavar="FILE", help="machine-readable results")
