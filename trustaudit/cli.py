@@ -204,6 +204,10 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     from trustaudit.report.render import summary_text
 
     _check_outputs(args)
+    if args.mlflow is not None:
+        from trustaudit._mlflow import require_mlflow
+
+        require_mlflow()
     gate, source = _gate_config(args)
     config = AuditConfig(
         explain_n=args.explain_n,
@@ -231,7 +235,16 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     result = audit(pair, None, args.data, config, cache=cache_arg(args), command=command, data_options=data_kwargs(args))
     _write_outputs(result, args)
     print(summary_text(result, report=args.out, json_path=args.json))
+    if args.mlflow is not None:
+        _log_mlflow(result, args)
     return EXIT_OK if result.passed else EXIT_GATE_FAILED
+
+
+def _log_mlflow(result: Any, args: argparse.Namespace) -> None:
+    from trustaudit._mlflow import log_audit
+
+    run = log_audit(result, args.mlflow or None, report=args.out, json_path=args.json, summary=args.summary)
+    print(f"logged to MLflow run {run.run_id} (experiment {run.experiment_id}) at {run.tracking_uri}", file=sys.stderr)
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
@@ -315,6 +328,8 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--gate", metavar="FILE", help="gate thresholds (TOML); default: [tool.trustaudit.gate] in ./pyproject.toml, else built-in")
     out.add_argument("--junit", metavar="FILE", help="JUnit XML, one test case per gate check")
     out.add_argument("--summary", metavar="FILE", help="Markdown summary for a pull-request comment")
+    out.add_argument("--mlflow", nargs="?", const="", metavar="URI", help="log the audit to an MLflow run (default URI: "
+                     "$MLFLOW_TRACKING_URI, else ./mlruns); needs pip install 'trustaudit[mlflow]'")
     p.set_defaults(func=_cmd_compare)
 
     p = sub.add_parser("render", help="re-render a report from results JSON, without recomputing")
