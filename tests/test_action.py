@@ -1,7 +1,8 @@
 """The GitHub Action's shell steps run locally on the tiny models: step summary, outputs and the job's exit code.
 
-Steps that ``uses:`` another action (the artifact upload) are GitHub's and are not run;
-``${{ ... }}`` expressions appear only in ``env:`` and are resolved here as the runner would.
+The three runs each start a fresh Python and audit (marked slow: CI runs them). Steps that
+``uses:`` another action (the artifact upload) are GitHub's and are not run; ``${{ ... }}``
+expressions appear only in ``env:`` and are resolved here as the runner would.
 """
 
 from __future__ import annotations
@@ -104,6 +105,7 @@ def test_action_declares_its_inputs_and_uploads_the_outputs() -> None:
     assert spec["outputs"]["exit-code"]["value"] == "${{ steps.compare.outputs.exit-code }}"
 
 
+@pytest.mark.slow
 def test_trust_equivalent_pair_passes_the_job(trained_pair, tmp_path: Path) -> None:
     base, _, dev = trained_pair
     run = run_action(_inputs(base, base, dev, tmp_path), tmp_path)
@@ -114,6 +116,7 @@ def test_trust_equivalent_pair_passes_the_job(trained_pair, tmp_path: Path) -> N
         assert (tmp_path / "out" / name).is_file(), name
 
 
+@pytest.mark.slow
 def test_failed_gate_fails_the_job_with_its_exit_code(trained_pair, tmp_path: Path) -> None:
     base, small, dev = trained_pair
     gate = tmp_path / "gate.toml"
@@ -125,6 +128,7 @@ def test_failed_gate_fails_the_job_with_its_exit_code(trained_pair, tmp_path: Pa
     assert "::error title=trustaudit::not trust-equivalent" in run.log
 
 
+@pytest.mark.slow
 def test_usage_error_exit_code_passes_through(trained_pair, tmp_path: Path) -> None:
     base, small, _ = trained_pair
     run = run_action(_inputs(base, small, tmp_path / "missing.tsv", tmp_path), tmp_path)

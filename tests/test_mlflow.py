@@ -62,6 +62,7 @@ def test_the_run_holds_metrics_params_tag_and_artifacts(logged) -> None:
     assert "| check | value | limit | result |" in (artifacts / "summary.md").read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_a_second_audit_is_a_second_run(logged, trained_pair, tmp_path: Path) -> None:
     _, store, _ = logged
     base, _, dev = trained_pair
