@@ -18,10 +18,12 @@ that the two methods alternate and share the machine's load.
 Floor: the unique texts trustaudit sent to each model divided by that model's
 throughput on full, unpadded batches (``--batch-size`` rows of the mean token length of
 those texts), measured right after each example so that it sees the same machine load.
-Efficiency = floor / trustaudit's seconds, end to end.
+Efficiency = floor / trustaudit's seconds, end to end. With ``--onnx``, trustaudit also runs
+with ``--runtime onnx`` (both models exported once, checked to 1e-5, forward passes in ONNX
+Runtime), timed in the same alternation: the row "trustaudit, ONNX Runtime".
 
     PYTHONPATH=. python bench/explain.py [--examples 20] [--segments both,b] [--lime-samples 1000]
-                            [--shap-max-evals 500] [--threads 1] [--batch-size 32]
+                            [--shap-max-evals 500] [--threads 1] [--batch-size 32] [--onnx]
 """
 
 from __future__ import annotations
@@ -137,6 +139,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads for every model call (default 1)")
     parser.add_argument("--batch-size", type=int, default=32, help="trustaudit's batch size (default 32)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--onnx", action="store_true", help="also time trustaudit with --runtime onnx")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -154,18 +157,25 @@ def main() -> None:
         model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=3).eval()
         bundles[name] = from_model(model, AutoTokenizer.from_pretrained(path), SNLI_LABELS, task="pair", path=path)
     pair = ModelPair(bundles["base"], bundles["small"], label_permutation(SNLI_LABELS, SNLI_LABELS))
+    runtimes = {"trustaudit": pair}
+    if args.onnx:
+        from trustaudit._runtime import apply_runtime
+
+        runtimes["trustaudit, ONNX Runtime"] = apply_runtime(pair, "onnx")
     data = trustaudit.load_dataset(shared_path("data", "snli", "validation.tsv"), SNLI_LABELS, limit=args.examples + 1)
     naive = {name: NaiveModel(b.model, b.tokenizer) for name, b in bundles.items()}
     naive["noise"] = naive["base"]
     budget = {"lime_samples": args.lime_samples, "shap_max_evals": args.shap_max_evals, "seed": args.seed}
 
-    def ours(i: int, segment: str):
-        return explain_pair(pair, data, [i], segment=segment, batch_size=args.batch_size, cache=False, progress=False, **budget)
+    def ours(i: int, segment: str, runtime: str = "trustaudit"):
+        return explain_pair(runtimes[runtime], data, [i], segment=segment, batch_size=args.batch_size, cache=False,
+                            progress=False, **budget)
 
     warm = args.examples  # extra examples: imports, numba compilation of every SHAP path, first calls
     for segment in args.segments.split(","):
         naive_example(naive, data.text_a[warm], data.text_b[warm], segment, 0, args, {})
-        ours(warm, segment)
+        for runtime in runtimes:
+            ours(warm, segment, runtime)
     words = FeatureSet(" ".join(f"w{i}" for i in range(40)))
     for max_evals in (2**6, 50):
         shap.explain(FeatureSet(" ".join(words.words[:6])), lambda p: np.full((len(p), 3), 1 / 3), 0, max_evals=max_evals)
@@ -173,12 +183,18 @@ def main() -> None:
 
     results = {}
     for segment in args.segments.split(","):
-        tallies = {"naive": Tally(), "trustaudit": Tally()}
+        tallies = {"naive": Tally(), **{runtime: Tally() for runtime in runtimes}}
         floor = 0.0
         lime_gap = refit_gap = 0.0
         same_ranking = same_texts = True
         for i in range(args.examples):
             premise, hypothesis = data.text_a[i], data.text_b[i]
+            for runtime in [r for r in runtimes if r != "trustaudit"]:
+                t0 = time.perf_counter()
+                other = ours(i, segment, runtime)
+                tallies[runtime].seconds += time.perf_counter() - t0
+                tallies[runtime].evaluations += sum(other.stats[n].unique for n in ("base", "small"))
+                tallies[runtime].requested += sum(other.stats[n].requested for n in ("base", "small"))
             t0 = time.perf_counter()
             result = ours(i, segment)
             tallies["trustaudit"].seconds += time.perf_counter() - t0
@@ -226,7 +242,7 @@ def main() -> None:
         naive_s = tallies["naive"].seconds
         for method, tally in tallies.items():
             evals = f"{tally.evaluations / n:,.0f}"
-            if method == "trustaudit":
+            if method != "naive":
                 evals += f" unique of {tally.requested / n:,.0f} requested"
             speedup = naive_s / tally.seconds
             eff = f"{floor / tally.seconds:.2f}" if method == "trustaudit" else ""

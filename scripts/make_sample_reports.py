@@ -44,6 +44,7 @@ DESCRIPTIONS = {
     "int8": "dynamic int8 quantization of every Linear layer of the base",
     "l3": "paraphrase-MiniLM-L3-v2 fine-tuned the same way as the base (3 layers instead of 6)",
     "l3-alad": "the fine-tuned L3 with an AlAd window adapter onto the base's states and the base's head (joint)",
+    "onnx-int8": "ONNX Runtime dynamic int8 (onnxruntime.quantization) of the base's fused ONNX export (bench/int8.py)",
 }
 
 

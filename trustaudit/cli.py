@@ -160,6 +160,10 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
     check_paths(args, ("out",), ("model", "data", "tokenizer"))
     bundle = load_model(args.model, args.labels, allow_pickle=args.allow_pickle, tokenizer=args.tokenizer, max_length=args.max_length)
+    if args.runtime == "onnx":
+        from trustaudit._runtime import with_onnx_runtime
+
+        bundle = with_onnx_runtime(bundle)
     dataset = load_dataset(args.data, bundle.labels, **data_kwargs(args))
     preds = predict(bundle, dataset, batch_size=args.batch_size, device=args.device, cache=cache_arg(args))
     if args.out:
@@ -254,6 +258,10 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     from trustaudit.report.render import summary_text
 
     check_paths(args, ("out", "json", "junit", "summary"), ("base", "small", "data", "gate", "tokenizer"))
+    if args.mlflow is not None:
+        from trustaudit._mlflow import require_mlflow
+
+        require_mlflow()
     gate, source = _gate_config(args)
     config = AuditConfig(
         explain_n=args.explain_n,
@@ -274,11 +282,24 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     pair = load_pair(args.base, args.small, labels=args.labels, small_labels=args.small_labels,
                      allow_pickle=args.allow_pickle, max_length=args.max_length, tokenizer=args.tokenizer)
     _warn_if_same_model(args, pair)
+    if args.runtime != "torch":
+        from trustaudit._runtime import apply_runtime
+
+        pair = apply_runtime(pair, args.runtime)
     command = "trustaudit " + " ".join(shlex.quote(a) for a in (args.argv or []))
     result = audit(pair, None, args.data, config, cache=cache_arg(args), command=command, data_options=data_kwargs(args))
     _write_outputs(result, args)
     print(summary_text(result, report=args.out, json_path=args.json))
+    if args.mlflow is not None:
+        _log_mlflow(result, args)
     return verdict_exit_code(result.status, args.allow_inconclusive)
+
+
+def _log_mlflow(result: Any, args: argparse.Namespace) -> None:
+    from trustaudit._mlflow import log_audit
+
+    run = log_audit(result, args.mlflow or None, report=args.out, json_path=args.json, summary=args.summary)
+    print(f"logged to MLflow run {run.run_id} (experiment {run.experiment_id}) at {run.tracking_uri}", file=sys.stderr)
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
@@ -311,6 +332,8 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
+    from trustaudit._runtime import add_runtime_option
+
     parser = _Parser(
         prog="trustaudit",
         description="Audit a large/compressed text-classifier pair: can the small one be trusted as the large one was?",
@@ -335,6 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_options(p)
     add_runtime_options(p)
     p.add_argument("--out", metavar="FILE", help="write JSONL here (default: stdout)")
+    add_runtime_option(p)
     p.set_defaults(func=_cmd_predict)
 
     p = sub.add_parser("compare", help="audit a base/small model pair: report, JSON results, CI gate")
@@ -354,6 +378,7 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--n-bins", type=_positive_int, default=15, metavar="N", help="calibration bins (default: 15)")
     group.add_argument("--n-resamples", type=_non_negative_int, default=1000, metavar="N", help="bootstrap resamples for intervals (default: 1000)")
     add_runtime_options(p)
+    add_runtime_option(p)
     out = p.add_argument_group("outputs")
     out.add_argument("--out", default="trustaudit-report.html", metavar="FILE", help="HTML report (default: trustaudit-report.html)")
     out.add_argument("--json", metavar="FILE", help="machine-readable results")
@@ -361,6 +386,8 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--junit", metavar="FILE", help="JUnit XML, one test case per gate check")
     out.add_argument("--summary", metavar="FILE", help="Markdown summary for a pull-request comment")
     out.add_argument("--allow-inconclusive", action="store_true", help="exit 0 instead of 4 when the verdict is inconclusive or incomplete (with a warning)")
+    out.add_argument("--mlflow", nargs="?", const="", metavar="URI", help="log the audit to an MLflow run (default URI: "
+                     "$MLFLOW_TRACKING_URI, else ./mlruns); needs pip install 'trustaudit[mlflow]'")
     p.set_defaults(func=_cmd_compare)
 
     p = sub.add_parser("render", help="re-render a report from results JSON, without recomputing")

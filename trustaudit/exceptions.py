@@ -33,3 +33,11 @@ class LabelMismatchError(InvalidInputError):
 
 class GateConfigError(InvalidInputError):
     """A gate configuration has unknown keys or values out of range."""
+
+
+class MissingDependencyError(TrustAuditError):
+    """An optional back-end (ONNX Runtime, MLflow...) is used but its extra is not installed."""
+
+
+class ExportError(TrustAuditError):
+    """A model cannot be exported faithfully (the exported graph does not reproduce its outputs)."""

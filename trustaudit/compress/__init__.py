@@ -27,6 +27,8 @@ _LAZY: dict[str, str] = {
     "AlignedModel": "trustaudit.compress._alad",
     "quantize": "trustaudit.compress._quantize",
     "QuantizedClassifier": "trustaudit.compress._quantize",
+    "to_onnx": "trustaudit.compress._onnx",
+    "OnnxExportInfo": "trustaudit.compress._onnx",
 }
 
 __all__ = list(_LAZY)

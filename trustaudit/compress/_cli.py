@@ -1,4 +1,4 @@
-"""``trustaudit compress asc|alad|quantize``: create a compressed candidate from the command line."""
+"""``trustaudit compress asc|alad|quantize|onnx``: create a compressed candidate from the command line."""
 
 from __future__ import annotations
 
@@ -46,8 +46,8 @@ def _common(parser: argparse.ArgumentParser, out_help: str) -> None:
 
 
 def register(subparsers: Any) -> None:
-    """Add the ``compress`` command and its ``asc``, ``alad`` and ``quantize`` subcommands."""
-    parser = subparsers.add_parser("compress", help="create a compressed candidate of a model: asc, alad or quantize")
+    """Add the ``compress`` command and its ``asc``, ``alad``, ``quantize`` and ``onnx`` subcommands."""
+    parser = subparsers.add_parser("compress", help="create a compressed candidate of a model: asc, alad, quantize or onnx")
     methods = parser.add_subparsers(dest="method", metavar="METHOD", required=True)
 
     p = methods.add_parser("asc", help="delete the layers that are redundant on the task's data, then fine-tune")
@@ -85,6 +85,22 @@ def register(subparsers: Any) -> None:
     p.add_argument("base", metavar="BASE")
     _common(p, "the .pt bundle to write")
     p.set_defaults(func=_cmd_quantize)
+
+    p = methods.add_parser("onnx", help="export to an ONNX Runtime model directory, optionally int8-quantized by ONNX Runtime")
+    p.add_argument("base", metavar="BASE")
+    p.add_argument("--quantize", choices=("dynamic", "static"), help="int8 quantization with onnxruntime.quantization "
+                   "(dynamic: activations scaled on the fly; static: scales from --calibration-data)")
+    p.add_argument("--per-channel", action="store_true", help="one weight scale per output channel instead of per tensor")
+    p.add_argument("--calibration-data", metavar="FILE", help="rows for static calibration, also added to the export check "
+                   "(read like --data: CSV, TSV, JSONL, JSON)")
+    p.add_argument("--calibration-rows", type=_positive_int, default=128, metavar="N", help="calibration rows used (default: 128)")
+    p.add_argument("--text-col", metavar="COL", help="text column of --calibration-data")
+    p.add_argument("--pair-col", metavar="COL", help="second-text column of --calibration-data")
+    p.add_argument("--no-header", action="store_true", help="--calibration-data has no header row")
+    p.add_argument("--delimiter", metavar="CHAR", help="field delimiter of --calibration-data")
+    p.add_argument("--no-optimize", action="store_true", help="skip ONNX Runtime's transformer fusions (attention, LayerNorm, GELU)")
+    _common(p, "the model directory to write (must not exist, or be empty)")
+    p.set_defaults(func=_cmd_onnx)
 
 
 def _load(args: argparse.Namespace, path: str) -> Any:
@@ -209,4 +225,36 @@ def _cmd_quantize(args: argparse.Namespace) -> int:
         f"quantized {prov['linear_layers']} Linear layers to dynamic int8 (engine {prov['engine']}): weights "
         f"{_mb(prov['float_bytes'])} -> {_mb(prov['int8_bytes'])}\nwritten to {_save(quantized, args.out, allow_dir=False)}"
     )
+    return EXIT_OK
+
+
+def _cmd_onnx(args: argparse.Namespace) -> int:
+    from trustaudit.compress._onnx import to_onnx
+    from trustaudit.data import load_dataset
+
+    base = _load(args, args.base)
+    calibration = None
+    if args.calibration_data:
+        calibration = load_dataset(
+            args.calibration_data, base.labels, text_col=args.text_col, pair_col=args.pair_col, label_col=None,
+            no_header=args.no_header, delimiter=args.delimiter, limit=args.calibration_rows,
+        )
+    bundle, info = to_onnx(
+        base, args.out, quantize=args.quantize, per_channel=args.per_channel, calibration=calibration,
+        calibration_rows=args.calibration_rows, optimize=not args.no_optimize, seed=args.seed,
+    )
+    fused = ", ".join(f"{n} {k}" for k, n in info.fused.items()) or "none"
+    lines = [
+        f"exported with {info.exporter}, opset {info.opset}; fused ops: {fused}",
+        f"fp32 graph vs PyTorch on {info.check_inputs} inputs: max |dp| {info.max_abs_dp:.1e} (limit {info.tolerance:g})",
+    ]
+    if info.quantize:
+        channel = "per channel" if info.per_channel else "per tensor"
+        calibrated = f", calibrated on {info.calibration_rows} rows" if info.quantize == "static" else ""
+        lines.append(
+            f"{info.quantize} int8 ({channel}{calibrated}): {_mb(info.fp32_bytes)} -> {_mb(info.bytes)}; vs PyTorch max |dp| "
+            f"{info.quantized_max_abs_dp:.1e}, same prediction on {info.quantized_agreement:.1%} of the check inputs"
+        )
+    lines.append(f"written to {args.out} ({info.graph}, {bundle.n_params:,} parameters, {_mb(bundle.bytes_on_disk)})")
+    print("\n".join(lines))
     return EXIT_OK

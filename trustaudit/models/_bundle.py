@@ -45,7 +45,9 @@ class ModelBundle:
 
     ``labels`` are the label names in the model's own output order. ``fingerprint`` is the
     sha256 of the weights (names, dtypes, shapes and bytes of the state dict), so the same
-    weights loaded from a directory or from a bundle share one fingerprint.
+    weights loaded from a directory or from a bundle share one fingerprint (an ONNX model's is
+    the sha256 of its graph files). ``source`` says where a model given by name came from
+    (a Hub id: the id, the revision asked for and the commit it resolved to).
     """
 
     model: nn.Module
@@ -60,6 +62,7 @@ class ModelBundle:
     kind: str = "hf"
     provenance: Mapping[str, Any] = field(default_factory=dict)
     config: Mapping[str, Any] = field(default_factory=dict)
+    source: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def n_labels(self) -> int:
@@ -83,8 +86,8 @@ class ModelBundle:
         return digest.hexdigest()
 
     def describe(self) -> dict[str, Any]:
-        """Plain-JSON description for reports: path, labels, size, fingerprint, provenance."""
-        return {
+        """Plain-JSON description for reports: path, labels, size, fingerprint, provenance (and source, if any)."""
+        described = {
             "path": self.path,
             "kind": self.kind,
             "model_type": self.config.get("model_type"),
@@ -98,6 +101,12 @@ class ModelBundle:
             "hidden_size": self.config.get("hidden_size", self.config.get("dim")),
             "provenance": dict(self.provenance),
         }
+        if self.source:
+            described["source"] = dict(self.source)
+        runtime = getattr(self.model, "runtime", None)
+        if runtime:
+            described["runtime"] = str(runtime)
+        return described
 
 
 def weights_fingerprint(state_dict: Mapping[str, torch.Tensor]) -> str:

@@ -341,14 +341,17 @@ def load_model(
     tokenizer: Any = None,
     max_length: int | None = None,
 ) -> ModelBundle:
-    """Load a classifier from a Hugging Face directory, a ``.pt`` bundle or (opt-in) a pickled module.
+    """Load a classifier from a Hugging Face directory, an ONNX directory, a ``.pt`` bundle, a Hub id or (opt-in) a pickled module.
 
     The format is told apart by content, not by extension. Bundles are read with
     ``torch.load(weights_only=True)``; a file that would need unpickling code is refused
     with :class:`UnsafeModelError` unless ``allow_pickle=True``. ``labels`` renames the
     output classes (needed when the config only has ``LABEL_0``...). ``tokenizer`` (a
     directory or a tokenizer object) replaces the model's own tokenizer, for every kind of
-    model; a tokenizer that cannot tokenize text is refused with :class:`ModelLoadError`.
+    model; a tokenizer that cannot tokenize text is refused with :class:`ModelLoadError`. A
+    path that does not exist but reads as ``org/name[@revision]`` is looked up in the Hugging
+    Face Hub cache (see :mod:`trustaudit.models._hub`); a directory with ``model.onnx`` runs
+    in ONNX Runtime.
     """
     if isinstance(path, ModelBundle):
         if labels is None and max_length is None and tokenizer is None:
@@ -360,11 +363,19 @@ def load_model(
             labels=_resolve_labels(path.labels, labels, path.path),
             max_length=_max_length(own, path.config, max_length),
         )
-    path = Path(path)
+    given, path = str(path), Path(path)
     if not path.exists():
-        raise ModelLoadError(f"{path}: no such file or directory")
+        return _load_by_name(given, labels, max_length, tokenizer)
     if path.is_dir():
+        from trustaudit.models._onnx import is_onnx_dir
+
+        if is_onnx_dir(path):
+            return _load_onnx(path, labels, max_length, tokenizer)
         return _load_hf_dir(path, labels, max_length, _given_tokenizer(tokenizer))
+    from trustaudit.models._onnx import looks_like_onnx_file
+
+    if looks_like_onnx_file(path):
+        return _load_onnx(path, labels, max_length, tokenizer)
     with open(path, "rb") as handle:
         head = handle.read(4)
     if not (head.startswith(_ZIP_MAGIC) or head.startswith(_PICKLE_MAGIC)):
@@ -392,6 +403,28 @@ def load_model(
             "run `trustaudit pack` on the directory"
         )
     raise ModelLoadError(f"{path}: a torch file, but not a trustaudit bundle")
+
+
+def _load_by_name(name: str, labels: Any, max_length: int | None, tokenizer: Any = None) -> ModelBundle:
+    """A path that does not exist: a Hugging Face Hub id (``org/name[@revision]``) from the Hub cache, else an error."""
+    from trustaudit.models._hub import parse_hub_id, resolve_hub_id
+
+    if parse_hub_id(name) is None:
+        raise ModelLoadError(f"{Path(name)}: no such file or directory")
+    hub = resolve_hub_id(name)
+    bundle = load_model(hub.path, labels, max_length=max_length, tokenizer=tokenizer)
+    return replace(bundle, path=name, source=hub.describe())
+
+
+def _load_onnx(path: Path, labels: Any, max_length: int | None, tokenizer: Any) -> ModelBundle:
+    """An ONNX Runtime model, its tokenizer checked as usable (or replaced by ``tokenizer``)."""
+    from trustaudit.models._onnx import load_onnx
+
+    bundle = load_onnx(path, labels, max_length)
+    own = _given_tokenizer(tokenizer) if tokenizer is not None else check_tokenizer(bundle.tokenizer, str(path))
+    if own is bundle.tokenizer:
+        return bundle
+    return replace(bundle, tokenizer=own, max_length=_max_length(own, bundle.config, max_length))
 
 
 def bundle_payload(bundle: ModelBundle) -> dict[str, Any]:

@@ -128,8 +128,25 @@ def _provenance_text(provenance: Mapping[str, Any]) -> str:
         return f"AlAd alignment adapter ({provenance.get('mode', '')}, window {provenance.get('window', '')}) over a compressed model"
     if method in ("quantize", "int8", "dynamic-int8"):
         return "dynamic int8 quantization of the Linear layers"
+    if isinstance(method, str) and method.startswith("onnx-"):
+        return _onnx_provenance_text(provenance)
     shown = {k: v for k, v in provenance.items() if isinstance(v, (str, int, float, bool)) and k != "similarity"}
     return ", ".join(f"{k}: {v}" for k, v in list(shown.items())[:8]) or "–"
+
+
+def _onnx_provenance_text(provenance: Mapping[str, Any]) -> str:
+    text = f"ONNX export (fp32 max |Δp| vs PyTorch {provenance.get('max_abs_dp', float('nan')):.1e})"
+    if provenance.get("quantize"):
+        channel = "per channel" if provenance.get("per_channel") else "per tensor"
+        text += f", ONNX Runtime {provenance['quantize']} int8 quantization ({channel})"
+    return text
+
+
+def _source_text(model: Mapping[str, Any]) -> str:
+    source = model.get("source") or {}
+    if not source.get("hub_id"):
+        return ""
+    return f"{source['hub_id']} @ {source.get('revision', 'main')} (commit {str(source.get('commit', ''))[:12]})"
 
 
 def _model_view(model: Mapping[str, Any]) -> dict[str, Any]:
@@ -141,6 +158,8 @@ def _model_view(model: Mapping[str, Any]) -> dict[str, Any]:
         view["size_text"] += f" (float weights, re-quantized on load; int8 weights {_size_text(int8)})"
     view["provenance"] = dict(model.get("provenance") or {})
     view["provenance_text"] = _provenance_text(view["provenance"])
+    view["source_text"] = _source_text(model)
+    view["runtime_text"] = str(model.get("runtime") or "")
     return view
 
 
