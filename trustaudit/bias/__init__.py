@@ -7,11 +7,24 @@
 * :func:`standard_tests` (WEAT 3-8, shipped as ``trustaudit/bias/data/weat.json``) and
   :func:`load_bias_tests` (a user's own tests as JSON).
 * :func:`encode_words` / :func:`encode_sentences`: a classifier's pooled final hidden states.
+* :func:`counterfactual_flips`: how often each model's prediction changes when gendered
+  words and names are swapped (:func:`swap_words`), compared with a paired test.
 
 The statistics themselves are pure functions on arrays in :mod:`trustaudit.metrics.bias`.
 """
 
 from trustaudit.bias._compare import BiasComparison, BiasTestResult, LargestChange, PoolingResult, compare_bias
+from trustaudit.bias._counterfactual import (
+    GENDER_PAIRS,
+    CounterfactualExample,
+    CounterfactualFlips,
+    Swap,
+    SwappedText,
+    WordSwapper,
+    counterfactual_flips,
+    default_swap_pairs,
+    swap_words,
+)
 from trustaudit.bias._encode import POOLINGS, encode_sentences, encode_words
 from trustaudit.bias._testsets import (
     DEFAULT_TEMPLATES,
@@ -26,19 +39,28 @@ from trustaudit.bias._testsets import (
 
 __all__ = [
     "DEFAULT_TEMPLATES",
+    "GENDER_PAIRS",
     "KINDS",
     "POOLINGS",
     "BiasComparison",
     "BiasTest",
     "BiasTestResult",
     "BiasTestSuite",
+    "CounterfactualExample",
+    "CounterfactualFlips",
     "LargestChange",
     "PoolingResult",
+    "Swap",
+    "SwappedText",
     "WordSet",
+    "WordSwapper",
     "compare_bias",
+    "counterfactual_flips",
+    "default_swap_pairs",
     "encode_sentences",
     "encode_words",
     "load_bias_tests",
     "parse_bias_tests",
     "standard_tests",
+    "swap_words",
 ]
