@@ -14,6 +14,7 @@ from tests.conftest import LABELS
 from trustaudit.bias import DEFAULT_TEMPLATES, encode_sentences, encode_words
 from trustaudit.bias._testsets import fill
 from trustaudit.exceptions import InvalidInputError
+from trustaudit.models import from_model
 
 SENTENCES = ["This is an executive.", "Amy is here.", "The person's name is John.", "It is a career.", "Here is a family."]
 
@@ -76,6 +77,37 @@ def test_a_model_without_hidden_states_is_a_clear_error(bias_models, accepts_kwa
     bundle = dataclasses.replace(base, model=LogitsOnly(accepts_kwargs), kind="onnx", path="model.onnx")
     with pytest.raises(InvalidInputError, match=r"model.onnx: .*hidden states"):
         encode_sentences(bundle, SENTENCES)
+
+
+def test_quantized_model_gives_batch_invariant_states_close_to_float(bias_models) -> None:
+    from trustaudit.compress import quantize
+
+    base, _ = bias_models
+    quantized = quantize(base)
+    alone = encode_sentences(quantized, SENTENCES, batch_size=1)
+    together = encode_sentences(quantized, SENTENCES, batch_size=8)
+    reference = encode_sentences(base, SENTENCES)
+    for name in ("mean", "cls"):
+        assert np.array_equal(alone[name], together[name])
+        assert not np.array_equal(alone[name], reference[name])
+        cosine = np.sum(alone[name] * reference[name], axis=1) / (
+            np.linalg.norm(alone[name], axis=1) * np.linalg.norm(reference[name], axis=1))
+        assert cosine.min() > 0.95
+
+
+def test_aligned_model_states_are_what_its_head_reads(bias_models, bias_tokenizer) -> None:
+    from trustaudit.compress._alad import _new_aligned_model
+
+    base, small = bias_models
+    model, _ = _new_aligned_model(base, small, window=3, hidden=None, train_small=False)
+    aligned = from_model(model.eval(), bias_tokenizer, LABELS)
+    inputs = bias_tokenizer(SENTENCES, padding=True, return_tensors="pt")
+    with torch.inference_mode():
+        states = model.final_hidden_states(**inputs)
+        assert torch.equal(model.head(states), model(**inputs).logits)
+    pooled = encode_sentences(aligned, SENTENCES)
+    assert pooled["cls"].shape == (len(SENTENCES), 32)
+    np.testing.assert_allclose(pooled["cls"], states[:, 0].double().numpy(), atol=1e-5)
 
 
 @pytest.mark.parametrize(
