@@ -150,15 +150,22 @@ class AlignedModel(nn.Module):
             inputs["token_type_ids"] = token_type_ids
         return self.encoder(**inputs).last_hidden_state
 
+    def final_hidden_states(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                            token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """The aligned states the head reads: the adapter's output ``(batch, tokens, base width)``.
+
+        Read by the bias tests (:mod:`trustaudit.bias`) as this model's final hidden states.
+        """
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        return self.adapter(self.small_states(input_ids, attention_mask, token_type_ids), attention_mask)
+
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 token_type_ids: torch.Tensor | None = None) -> Any:
         """Logits of the large model's head on the aligned states."""
         from transformers.modeling_outputs import SequenceClassifierOutput
 
-        if attention_mask is None:
-            attention_mask = torch.ones_like(input_ids)
-        states = self.small_states(input_ids, attention_mask, token_type_ids)
-        return SequenceClassifierOutput(logits=self.head(self.adapter(states, attention_mask)))
+        return SequenceClassifierOutput(logits=self.head(self.final_hidden_states(input_ids, attention_mask, token_type_ids)))
 
     def bundle_payload(self, bundle: ModelBundle) -> dict[str, Any]:
         """The bundle dictionary: small config, all weights, the spec and provenance (tensors and strings)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import torch
@@ -62,26 +62,45 @@ class QuantizedClassifier(nn.Module):
         """Stay on the CPU (dynamic int8 kernels run nowhere else)."""
         return self
 
-    def forward(self, **inputs: Any) -> SequenceClassifierOutput:
-        """Logits for the tokenizer's tensors, each row run alone without its padding, on the inputs' device."""
-        devices = [v.device for v in inputs.values() if isinstance(v, torch.Tensor)]
+    def _rows(self, inputs: Mapping[str, Any]) -> Iterator[tuple[torch.Tensor | slice, dict[str, Any]]]:
+        """Each row's real tokens (its mask, or all) and its inputs without padding, on the CPU."""
         cpu = {k: v.cpu() if isinstance(v, torch.Tensor) else v for k, v in inputs.items()}
         ids = cpu.get("input_ids")
         if not isinstance(ids, torch.Tensor) or ids.dim() != 2:
             raise InvalidInputError("a quantized model takes input_ids of shape (batch, length)")
         mask = cpu.get("attention_mask")
-        rows = []
         for i in range(ids.shape[0]):
             keep = mask[i].bool() if isinstance(mask, torch.Tensor) else slice(None)
-            row = {
+            yield keep, {
                 k: v[i][keep].unsqueeze(0) if isinstance(v, torch.Tensor) and v.shape[:2] == ids.shape else v
                 for k, v in cpu.items()
             }
-            rows.append(self.model(**row).logits)
+
+    @staticmethod
+    def _device(inputs: Mapping[str, Any]) -> torch.device | None:
+        devices = [v.device for v in inputs.values() if isinstance(v, torch.Tensor)]
+        return devices[0] if devices and devices[0].type != "cpu" else None
+
+    def forward(self, **inputs: Any) -> SequenceClassifierOutput:
+        """Logits for the tokenizer's tensors, each row run alone without its padding, on the inputs' device."""
+        rows = [self.model(**row).logits for _, row in self._rows(inputs)]
         logits = torch.cat(rows) if rows else torch.empty(0, self.model.config.num_labels)
-        if devices and devices[0].type != "cpu":
-            logits = logits.to(devices[0])
-        return SequenceClassifierOutput(logits=logits)
+        device = self._device(inputs)
+        return SequenceClassifierOutput(logits=logits if device is None else logits.to(device))
+
+    def final_hidden_states(self, **inputs: Any) -> torch.Tensor:
+        """The last layer's hidden states ``(batch, tokens, dim)``, each row run alone; zeros at padding.
+
+        Read by the bias tests (:mod:`trustaudit.bias`), which pool over real tokens only.
+        """
+        rows = [(keep, self.model(**row, output_hidden_states=True).hidden_states[-1][0].float())
+                for keep, row in self._rows(inputs)]
+        shape = inputs["input_ids"].shape
+        out = torch.zeros(shape[0], shape[1], rows[0][1].shape[-1] if rows else 0)
+        for i, (keep, states) in enumerate(rows):
+            out[i, keep] = states
+        device = self._device(inputs)
+        return out if device is None else out.to(device)
 
     def bundle_payload(self, bundle: ModelBundle) -> dict[str, Any]:
         """The bundle dictionary: float weights, config, tokenizer and provenance (tensors and strings)."""

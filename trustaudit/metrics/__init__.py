@@ -2,8 +2,9 @@
 
 Calibration functions take ``probs (n, k)`` and integer ``labels (n,)``; agreement
 functions take attribution vectors or predicted classes; flip functions take both
-models' predicted classes (and the base model's confidence). Every metric's direction and
-bounds are registered in :data:`METRICS`.
+models' predicted classes (and the base model's confidence); bias functions take word
+embeddings (WEAT/SEAT) or counterfactual flip flags. Every metric's direction and bounds are
+registered in :data:`METRICS`.
 """
 
 from trustaudit.metrics._registry import ALIASES, METRICS, MetricSpec, get_metric
@@ -22,6 +23,17 @@ from trustaudit.metrics.agreement import (
     sign_agreement,
     signed_rank_agreement,
     topk_jaccard,
+)
+from trustaudit.metrics.bias import (
+    EffectSizeChange,
+    FlipRateComparison,
+    WeatResult,
+    effect_size_change,
+    effect_size_draws,
+    flip_rate_comparison,
+    weat_associations,
+    weat_effect_size,
+    weat_test,
 )
 from trustaudit.metrics.calibration import (
     CALIBRATION_METRICS,
@@ -70,11 +82,14 @@ __all__ = [
     "CalibrationResult",
     "ClassComparison",
     "ConfidenceBand",
+    "EffectSizeChange",
+    "FlipRateComparison",
     "FlipRates",
     "MetricComparison",
     "MetricSpec",
     "PredictionAgreement",
     "ReliabilityBins",
+    "WeatResult",
     "attribution_agreement",
     "binary_brier_score_loss",
     "binary_calibration_error",
@@ -84,9 +99,12 @@ __all__ = [
     "calibration_summary",
     "classwise_calibration_error",
     "compare_calibration",
+    "effect_size_change",
+    "effect_size_draws",
     "expected_calibration_error",
     "feature_agreement",
     "flip_kinds",
+    "flip_rate_comparison",
     "flip_rates",
     "flips_by_confidence",
     "fraction_of_floor",
@@ -94,8 +112,8 @@ __all__ = [
     "kendall_tau",
     "maximum_calibration_error",
     "negative_log_likelihood",
-    "per_class_comparison",
     "pairwise_rank_agreement",
+    "per_class_comparison",
     "positive_class_view",
     "prediction_agreement",
     "rank_agreement",
@@ -105,4 +123,7 @@ __all__ = [
     "signed_rank_agreement",
     "smooth_calibration_error",
     "topk_jaccard",
+    "weat_associations",
+    "weat_effect_size",
+    "weat_test",
 ]

@@ -47,6 +47,7 @@ _SPECS = (
     MetricSpec("negative_flip_rate_error", False, 0.0, 1.0, "share of all rows the base gets right and the small model wrong"),
     MetricSpec("positive_flip_rate_score", True, 0.0, 1.0, "share of all rows the small model gets right and the base wrong"),
     MetricSpec("worst_class_recall_drop_error", False, -1.0, 1.0, "largest base - small recall difference over classes with gold rows"),
+    MetricSpec("bias_effect_change_error", False, 0.0, math.inf, "largest |d_small - d_base| over the SEAT bias tests and poolings"),
 )
 
 #: Every registered metric by name.
@@ -76,6 +77,7 @@ ALIASES: dict[str, str] = {
     "negative_flip_rate": "negative_flip_rate_error",
     "positive_flip_rate": "positive_flip_rate_score",
     "worst_class_recall_drop": "worst_class_recall_drop_error",
+    "max_abs_effect_change": "bias_effect_change_error",
 }
 
 
