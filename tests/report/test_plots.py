@@ -124,3 +124,22 @@ def test_save_png(tmp_path) -> None:
 def test_validation(call, message: str) -> None:
     with pytest.raises(InvalidInputError, match=message):
         call()
+
+
+def test_verdict_forest_centres_each_row_on_its_limit_and_colours_by_status() -> None:
+    import re
+
+    from trustaudit.report.plots import verdict_forest
+
+    checks = [
+        {"key": "max_accuracy_drop", "kind": "max", "limit": 0.02, "value": 0.014, "interval": [-0.005, 0.033], "status": "inconclusive", "unit": "points"},
+        {"key": "min_<agreement>", "kind": "min", "limit": 0.9, "value": 0.85, "interval": [0.8, 0.88], "status": "fail", "unit": ""},
+        {"key": "min_lime", "kind": "min", "limit": 0.5, "value": None, "interval": None, "status": "not measured", "unit": ""},
+    ]
+    svg = verdict_forest(checks, width=760)
+    assert svg.startswith("<svg") and svg.endswith("</svg>") and "&lt;agreement&gt;" in svg and "<agreement>" not in svg
+    limits = [float(x) for x in re.findall(r'<line x1="([\d.]+)" y1="[\d.]+" x2="\1" y2="[\d.]+" stroke="#1d2330" stroke-dasharray', svg)]
+    assert len(limits) == 3 and max(limits) - min(limits) < 1e-6, "every limit sits at the same x: the middle of its row"
+    assert svg.count('stroke="#a15c00" stroke-width="4"') == 1 and svg.count('stroke="#b42318" stroke-width="4"') == 1
+    assert "not measured" in svg and svg.count("<circle") == 2
+    assert verdict_forest(checks) == svg

@@ -276,17 +276,18 @@ def _svg_text(text: str) -> str:
 
 
 def _tick(value: float, unit: str) -> str:
-    return f"{100 * value:+.1f}" if unit == "points" else f"{value:.2f}"
+    return f"{100 * value:+.1f}" if unit == "points" else f"{value:.3f}"
 
 
 def verdict_forest(checks: Sequence[Mapping[str, Any]], width: int = 760) -> str:
     """A forest plot of the gate: each check's interval and point against its limit, as inline SVG.
 
-    One row per check (dicts as in ``verdict.checks`` of a results document), each on its own
-    axis spanning its interval, value and limit. The bad side of the limit is shaded, the
-    limit drawn dashed, the interval as a bar and the value as a dot, coloured by status
-    (pass green, fail red, inconclusive amber, not measured grey). Shares shown in points
-    are labelled in percentage points. Deterministic, dependency-free SVG.
+    One row per check (dicts as in ``verdict.checks`` of a results document). Checks have
+    different units, so each row has its own scale, centred on its limit: the dashed limit
+    is the middle of every row, its bad side is shaded, and a glance tells whether an
+    interval (the bar) stays on one side or crosses the middle. The value is the dot; colours
+    give the status (pass green, fail red, inconclusive amber, not measured grey). Shares
+    shown in points are labelled in percentage points. Deterministic, dependency-free SVG.
     """
     label_w, value_w, row_h, top = 250, 150, 30, 8
     plot_x0, plot_x1 = label_w, width - value_w
@@ -304,10 +305,9 @@ def verdict_forest(checks: Sequence[Mapping[str, Any]], width: int = 760) -> str
         limit = float(check["limit"])
         value = check.get("value")
         interval = check.get("interval")
-        points = [limit] + ([float(value)] if value is not None else []) + ([float(v) for v in interval] if interval else [])
-        lo, hi = min(points), max(points)
-        span = hi - lo or max(abs(limit), 1e-3)
-        lo, hi = lo - 0.12 * span, hi + 0.12 * span
+        points = ([float(value)] if value is not None else []) + ([float(v) for v in interval] if interval else [])
+        reach = max((abs(p - limit) for p in points), default=0.0) or max(abs(limit), 1e-3)
+        lo, hi = limit - 1.15 * reach, limit + 1.15 * reach
 
         def x(v: float) -> float:
             return plot_x0 + (v - lo) / (hi - lo) * (plot_x1 - plot_x0)
@@ -328,8 +328,8 @@ def verdict_forest(checks: Sequence[Mapping[str, Any]], width: int = 760) -> str
         parts.append(f'<text x="{width - 4}" y="{y + 4:.1f}" text-anchor="end" fill="#5b6475">{_svg_text(shown)}</text>')
     legend_y = height - 6
     parts.append(
-        f'<text x="{plot_x0}" y="{legend_y}" font-size="9.5" fill="#5b6475">bar: 95% interval · dot: value · dashed: limit (its value above it) · '
-        'shaded: the bad side · each row has its own scale</text>'
+        f'<text x="4" y="{legend_y}" font-size="9.5" fill="#5b6475">bar: 95% interval · dot: value · dashed: the limit (value above it), '
+        'centred in each row · shaded: the bad side</text>'
     )
     parts.append("</svg>")
     return "".join(parts)
