@@ -35,7 +35,10 @@ def test_asc_writes_a_pruned_bundle_and_summarises(base_path: Path, dev_tsv: Pat
                  "--epochs", "1", "--max-rows", "32", "--eval", str(dev_tsv), "--device", "cpu", "--no-cache"])
     assert code == 0
     text = capsys.readouterr().out
-    assert "removed layer(s) 1 of 3 (0-based) -> 2 layers" in text
+    assert ("ASC fine-tuning: 1 epoch(s) (--epochs); task kind nli (from the label names entailment, neutral, "
+            "contradiction); Adam, constant learning rate, lr 1e-05, batch 32") in text
+    assert "threshold 0.9 - margin 0.01: states at similarity >= 0.89" in text
+    assert "removed layer(s) 1 of 3 (0-based; layer(s) 2 numbered from 1 as in the paper) -> 2 layers" in text
     assert "parameters" in text and "MB" in text and "fine-tuned 1 epoch(s)" in text
     assert "accuracy on" in text and "(60 rows): base " in text and ", pruned " in text
     pruned = load_model(out)
@@ -81,6 +84,8 @@ def test_quantize_writes_an_int8_bundle(base_path: Path, tmp_path: Path, capsys)
      "would remove all 3 layers"),
     (["compress", "asc", "{base}", "--data", "{data}", "-o", "{out}", "--n-remove", "3", "--device", "cpu"],
      "n_remove must be"),
+    (["compress", "asc", "{base}", "--data", "{data}", "-o", "{out}", "--labels", "no,maybe,yes", "--device", "cpu"],
+     "name none trustaudit knows; pass task_kind (nli or paraphrase) or epochs (--task-kind or --epochs)"),
     (["compress", "alad", "{base}", "{base}", "--data", "{data}", "-o", "{out}", "--window", "4", "--device", "cpu"],
      "window must be an odd"),
     (["compress", "quantize", "{out}", "-o", "{out}"], "no such file"),

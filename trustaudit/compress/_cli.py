@@ -38,6 +38,14 @@ _positive_float = _float_option(strict=True)
 _non_negative_float = _float_option(strict=False)
 
 
+def _unit_margin(text: str) -> float:
+    """An argparse type for a margin in [0, 1)."""
+    value = _non_negative_float(text)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 up to 1, got {text!r}")
+    return value
+
+
 def _common(parser: argparse.ArgumentParser, out_help: str) -> None:
     parser.add_argument("-o", "--out", required=True, metavar="PATH", help=out_help)
     add_model_options(parser)
@@ -53,11 +61,18 @@ def register(subparsers: Any) -> None:
     p.add_argument("base", metavar="BASE", help="the fine-tuned base model (.pt bundle or Hugging Face directory)")
     add_data_options(p)
     rule = p.add_mutually_exclusive_group()
-    rule.add_argument("--threshold", type=float, default=0.9, help="remove a layer whose output has at least this "
-                      "cosine similarity to a kept earlier state (default: 0.9)")
+    rule.add_argument("--threshold", type=float, default=0.9, help="remove a layer whose output has at least "
+                      "THRESHOLD - MARGIN cosine similarity to a kept earlier state (default: 0.9)")
     rule.add_argument("--n-remove", type=_positive_int, metavar="K", help="remove the K most redundant layers instead")
-    p.add_argument("--epochs", type=_non_negative_float, default=2, help="fine-tuning epochs after pruning (default: 2; 0: none)")
-    p.add_argument("--lr", type=_positive_float, default=5e-5, help="fine-tuning learning rate (default: 5e-5)")
+    p.add_argument("--margin", type=_unit_margin, default=0.01, help="subtracted from --threshold, as the ASC "
+                   "authors' code does (default: 0.01, the paper's rule; 0: compare with the threshold itself)")
+    p.add_argument("--task-kind", choices=("nli", "paraphrase"), help="sets the paper's fine-tuning epochs "
+                   "(nli 5, paraphrase 10); default: read from the label names, an error if they name neither")
+    p.add_argument("--epochs", type=_non_negative_float, help="fine-tuning epochs after pruning "
+                   "(default: the paper's for the task kind; 0: none)")
+    p.add_argument("--lr", type=_positive_float, default=1e-5, help="fine-tuning learning rate (default: 1e-5, the paper's)")
+    p.add_argument("--optimizer", choices=("adam", "adamw"), default="adam", help="adam: Adam at a constant "
+                   "learning rate (the paper's, default); adamw: AdamW, weight decay 0.01, linear warm-up and decay")
     p.add_argument("--distill", action="store_true", help="add the base model's soft labels as a distillation loss")
     p.add_argument("--max-rows", type=_positive_int, metavar="N", help="use the first N rows of --data")
     p.add_argument("--eval", metavar="FILE", help="report the accuracy of base and pruned model on this file")
@@ -139,19 +154,26 @@ def _finish(args: argparse.Namespace, lines: list[str], base: Any, result: tuple
 
 def _cmd_asc(args: argparse.Namespace) -> int:
     from trustaudit.compress import asc
+    from trustaudit.compress._asc import resolve_epochs
 
     base = _load(args, args.base)
+    epochs, kind, kind_source, epochs_source = resolve_epochs(base.labels, args.epochs, args.task_kind)
     data = _train_data(args, base.labels)
+    print(_recipe_line(base.labels, epochs, kind, kind_source, epochs_source, args), flush=True)
     small, info = asc(
-        base, data, threshold=args.threshold, n_remove=args.n_remove, epochs=args.epochs, distill=args.distill,
-        max_rows=args.max_rows, batch_size=args.batch_size, lr=args.lr,
-        seed=args.seed, device=args.device,
+        base, data, threshold=args.threshold, n_remove=args.n_remove, epochs=epochs, distill=args.distill,
+        max_rows=args.max_rows, batch_size=args.batch_size, lr=args.lr, seed=args.seed, device=args.device,
+        margin=args.margin, optimizer=args.optimizer, task_kind=args.task_kind,
     )
-    rule = f"n_remove {info.n_remove}" if info.n_remove is not None else f"threshold {info.threshold:g}"
+    if info.n_remove is not None:
+        rule = f"n_remove {info.n_remove}"
+    else:
+        rule = f"threshold {info.threshold:g} - margin {info.margin:g}: states at similarity >= {info.threshold - info.margin:g}"
     removed = ", ".join(str(i) for i in info.layers_removed)
+    paper = ", ".join(str(i) for i in info.layers_removed_paper)
     lines = [
-        f"ASC on {info.rows:,} rows ({rule}): removed layer(s) {removed} of {info.layers_before} "
-        f"(0-based) -> {info.layers_after} layers",
+        f"ASC on {info.rows:,} rows ({rule}): removed layer(s) {removed} of {info.layers_before} (0-based; "
+        f"layer(s) {paper} numbered from 1 as in the paper) -> {info.layers_after} layers",
         f"parameters {info.params_before:,} -> {info.params_after:,} ({info.params_after / info.params_before - 1:+.1%}); "
         f"weights {_mb(info.bytes_before)} -> {_mb(info.bytes_after)}",
     ]
@@ -161,6 +183,23 @@ def _cmd_asc(args: argparse.Namespace) -> int:
             f"loss {info.train_losses[0]:.3f} -> {info.train_losses[-1]:.3f}, {info.train_seconds:.0f} s"
         )
     return _finish(args, lines, base, ("pruned", small), allow_dir=True)
+
+
+def _recipe_line(labels: tuple[str, ...], epochs: float, kind: str | None, kind_source: str | None,
+                 epochs_source: str, args: argparse.Namespace) -> str:
+    """The fine-tuning recipe ASC will use, and where each default came from (printed before it runs)."""
+    if kind_source == "given":
+        known = f"task kind {kind} (--task-kind)"
+    elif kind_source == "labels":
+        known = f"task kind {kind} (from the label names {', '.join(labels)})"
+    else:
+        known = "task kind unknown"
+    source = f"the paper's for {kind}" if epochs_source == "paper" else "--epochs"
+    optimizer = "Adam, constant learning rate" if args.optimizer == "adam" else "AdamW, linear warm-up and decay"
+    if epochs == 0:
+        return f"ASC fine-tuning: none (--epochs 0); {known}"
+    return (f"ASC fine-tuning: {epochs:g} epoch(s) ({source}); {known}; {optimizer}, lr {args.lr:g}, "
+            f"batch {args.batch_size}")
 
 
 def _cmd_alad(args: argparse.Namespace) -> int:
