@@ -59,13 +59,29 @@ def test_asc_n_remove_to_a_save_pretrained_directory(base_path: Path, dev_tsv: P
 def test_alad_writes_an_aligned_bundle(base_path: Path, small_path: Path, dev_tsv: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "aligned.pt"
     code = main(["compress", "alad", str(base_path), str(small_path), "--data", str(dev_tsv), "-o", str(out),
-                 "--mode", "joint", "--epochs", "1", "--joint-epochs", "1", "--eval", str(dev_tsv), "--device", "cpu",
-                 "--no-cache"])
+                 "--epochs", "1", "--task-epochs", "1", "--align-data", str(dev_tsv), "--align-rows", "30",
+                 "--eval", str(dev_tsv), "--device", "cpu", "--no-cache"])
     assert code == 0
     text = capsys.readouterr().out
-    assert "AlAd (joint, window 3, hidden 128)" in text and "token cosine to the base" in text
-    assert "added (adapter" in text and "joint fine-tuning 1 epoch(s)" in text and ", aligned " in text
-    assert load_model(out).kind == "alad"
+    assert text.startswith(f"AlAd set-up adapter, window 3, hidden 1280: align on 30 general texts of {dev_tsv} for "
+                           "1 epoch(s); then align on the task's text for 1 epoch(s) at lr 0.0001; then train adapter "
+                           "+ head for 1 epoch(s) at lr 0.0001\n")
+    assert "AlAd (adapter, window 3, hidden 1280) on 54 rows" in text and "on general text" in text
+    assert "added (adapter" in text and "task training (adapter: " in text
+    assert "held-out accuracy (6 rows): small model " in text and "epoch 1 kept -> aligned " in text
+    assert "(60 rows): base " in text and ", small " in text and ", aligned " in text
+    loaded = load_model(out)
+    assert loaded.kind == "alad" and loaded.provenance["setup"] == "adapter" and loaded.provenance["general_rows"] == 30
+
+
+def test_alad_reuse_head_keeps_the_old_zero_training_mode(base_path: Path, small_path: Path, dev_tsv: Path,
+                                                          tmp_path: Path, capsys) -> None:
+    out = tmp_path / "reused.pt"
+    assert main(["compress", "alad", str(base_path), str(small_path), "--data", str(dev_tsv), "-o", str(out),
+                 "--setup", "reuse-head", "--epochs", "1", "--device", "cpu"]) == 0
+    text = capsys.readouterr().out
+    assert "reuse the base's head untrained (trustaudit's set-up, not the paper's)" in text
+    assert "task training" not in text and "base head reused untrained" in text
 
 
 def test_quantize_writes_an_int8_bundle(base_path: Path, tmp_path: Path, capsys) -> None:
