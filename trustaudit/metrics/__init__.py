@@ -2,11 +2,13 @@
 
 Calibration functions take ``probs (n, k)`` and integer ``labels (n,)``; agreement
 functions take attribution vectors or predicted classes; flip functions take both
-models' predicted classes (and the base model's confidence). Every metric's direction and
-bounds are registered in :data:`METRICS`.
+models' predicted classes (and the base model's confidence); representation functions take
+two models' representations of the same rows; adversarial functions take per-row attack
+outcomes. Every metric's direction and bounds are registered in :data:`METRICS`.
 """
 
 from trustaudit.metrics._registry import ALIASES, METRICS, MetricSpec, get_metric
+from trustaudit.metrics.adversarial import DirectionRates, TransferRates, transfer_rates
 from trustaudit.metrics.agreement import (
     AgreementStatistic,
     AttributionAgreement,
@@ -46,6 +48,12 @@ from trustaudit.metrics.calibration import (
     reliability_bins,
     smooth_calibration_error,
 )
+from trustaudit.metrics.representation import (
+    RepresentationSimilarity,
+    cka_matrix,
+    linear_cka,
+    representation_similarity,
+)
 from trustaudit.metrics.flips import (
     DEFAULT_BANDS,
     ClassComparison,
@@ -70,11 +78,14 @@ __all__ = [
     "CalibrationResult",
     "ClassComparison",
     "ConfidenceBand",
+    "DirectionRates",
     "FlipRates",
     "MetricComparison",
     "MetricSpec",
     "PredictionAgreement",
     "ReliabilityBins",
+    "RepresentationSimilarity",
+    "TransferRates",
     "attribution_agreement",
     "binary_brier_score_loss",
     "binary_calibration_error",
@@ -82,6 +93,7 @@ __all__ = [
     "brier_decomposition",
     "brier_score_loss",
     "calibration_summary",
+    "cka_matrix",
     "classwise_calibration_error",
     "compare_calibration",
     "expected_calibration_error",
@@ -92,6 +104,7 @@ __all__ = [
     "fraction_of_floor",
     "get_metric",
     "kendall_tau",
+    "linear_cka",
     "maximum_calibration_error",
     "negative_log_likelihood",
     "per_class_comparison",
@@ -101,8 +114,10 @@ __all__ = [
     "rank_agreement",
     "rank_correlation",
     "reliability_bins",
+    "representation_similarity",
     "sign_agreement",
     "signed_rank_agreement",
     "smooth_calibration_error",
     "topk_jaccard",
+    "transfer_rates",
 ]
