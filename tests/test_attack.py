@@ -141,6 +141,8 @@ def test_attack_respects_the_budget(model) -> None:
     assert long.features and len(long.features) == 15
     flipped = word_substitution_attack(_predict(model), long, neighbours, n_candidates=4)
     assert flipped.success and flipped.budget == 3 and len(flipped.substitutions) == 2
+    capped = word_substitution_attack(_predict(model), long, neighbours, n_candidates=4, max_words=1)
+    assert not capped.success and len(capped.substitutions) == 1 and capped.evaluations == 1 + 4
 
 
 def test_rows_whose_attributions_explain_another_class_are_not_attacked(model) -> None:

@@ -19,7 +19,9 @@ AAAI) changes a text until the attacked model changes its prediction:
    original class the least probability is kept and the attack stops: success. Otherwise
    the candidate that lowers the original class's probability most is kept if it lowers it
    below the current text's, and the next word is tried.
-4. At most ``max_fraction`` (20%) of the words are replaced, rounded down, at least 1.
+4. At most ``max_fraction`` (20%) of the words are replaced, rounded down, at least 1;
+   ``max_words`` (default: no limit) bounds the words tried, and so the model evaluations
+   per text (at most ``1 + max_words * n_candidates``).
 
 :func:`adversarial_transfer` attacks the base model (guided by its attributions) and gives
 the adversarial texts to the small model, then the reverse, and summarises both directions
@@ -196,6 +198,7 @@ def word_substitution_attack(
     *,
     max_fraction: float = MAX_FRACTION,
     n_candidates: int = N_CANDIDATES,
+    max_words: int | None = None,
 ) -> AttackResult:
     """Attack one text (``attributions.features``) as the module docstring describes.
 
@@ -205,6 +208,9 @@ def word_substitution_attack(
         raise InvalidInputError(f"max_fraction must be in (0, 1], got {max_fraction!r}")
     if isinstance(n_candidates, bool) or not isinstance(n_candidates, (int, np.integer)) or n_candidates < 1:
         raise InvalidInputError(f"n_candidates must be a positive integer, got {n_candidates!r}")
+    if max_words is not None and (isinstance(max_words, bool) or not isinstance(max_words, (int, np.integer))
+                                  or max_words < 1):
+        raise InvalidInputError(f"max_words must be a positive integer or None, got {max_words!r}")
     features = attributions.features
     text = features.text
     probs = np.asarray(predict([text]), dtype=np.float64)[0]
@@ -227,7 +233,7 @@ def word_substitution_attack(
         return result({}, text, probs, 1, "no words")
     if attributions.target.index != original:
         return result({}, text, probs, 1, "the attributions explain another class than the model predicts")
-    order = [int(i) for i in attributions.ranking() if attributions.scores[i] > 0]
+    order = [int(i) for i in attributions.ranking() if attributions.scores[i] > 0][:max_words]
     current: dict[int, str] = {}
     current_text, current_probs, evaluations = text, probs, 1
     for index in order:
@@ -305,6 +311,7 @@ def adversarial_transfer(
     max_rows: int | None = None,
     max_fraction: float = MAX_FRACTION,
     n_candidates: int = N_CANDIDATES,
+    max_words: int | None = None,
     n_resamples: int = 1000,
     seed: int = 0,
     confidence: float = 0.95,
@@ -348,7 +355,7 @@ def adversarial_transfer(
     def small_predict(texts: Sequence[Pair]) -> np.ndarray:
         return pair.align(engines["small"].probs(texts))
 
-    settings = {"max_fraction": max_fraction, "n_candidates": n_candidates}
+    settings = {"max_fraction": max_fraction, "n_candidates": n_candidates, "max_words": max_words}
     attacks: dict[str, list[AttackResult]] = {"base": [], "small": []}
     plan = (("base", base_predict, pair.base, base_attributions), ("small", small_predict, pair.small, small_attributions))
     with bar(2 * len(base_attributions), "adversarial attacks", progress, unit="text") as progress_bar:
