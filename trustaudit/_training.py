@@ -1,5 +1,6 @@
-"""Supervised fine-tuning shared by the demo, ASC and AlAd: AdamW, linear warm-up and decay,
-length-bucketed batches, optional distillation from a teacher's probabilities."""
+"""Supervised fine-tuning shared by the demo, ASC and AlAd: AdamW with linear warm-up and decay
+(trustaudit's recipe) or Adam at a constant learning rate (the ASC paper's), length-bucketed
+batches, optional distillation from a teacher's probabilities."""
 
 from __future__ import annotations
 
@@ -56,6 +57,28 @@ def linear_schedule(optimizer: torch.optim.Optimizer, total: int, warmup: float 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
+#: ``adamw``: AdamW (weight decay 0.01 on matrices), linear warm-up over 6% of the steps, then
+#: linear decay to 0 -- trustaudit's recipe. ``adam``: Adam without weight decay at a constant
+#: learning rate -- the recipe the ASC paper reports (Adam, lr 1e-5, batch 32).
+OPTIMIZERS = ("adamw", "adam")
+
+
+def make_optimizer(
+    params: Sequence[nn.Parameter], name: str, lr: float, total_steps: int, weight_decay: float = 0.01
+) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler | None]:
+    """The optimizer (and learning-rate schedule, ``None`` for a constant rate) of one of :data:`OPTIMIZERS`."""
+    if name == "adam":
+        return torch.optim.Adam(list(params), lr=lr), None
+    if name != "adamw":
+        raise InvalidInputError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {name!r}")
+    decay = [p for p in params if p.ndim >= 2]
+    no_decay = [p for p in params if p.ndim < 2]
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=lr
+    )
+    return optimizer, linear_schedule(optimizer, total_steps)
+
+
 def fine_tune(
     model: nn.Module,
     tokenizer: Any,
@@ -76,12 +99,17 @@ def fine_tune(
     desc: str = "fine-tune",
     forward: Callable[[nn.Module, dict[str, torch.Tensor]], torch.Tensor] | None = None,
     time_budget: float | None = None,
+    optimizer: str = "adamw",
+    on_epoch: Callable[[int], None] | None = None,
 ) -> TrainStats:
     """Train ``model`` on the labelled ``dataset`` with cross-entropy (plus distillation).
 
     ``teacher_probs`` (rows in the model's label order) adds ``distill_weight`` x the KL
     divergence to the teacher at ``temperature``. ``epochs`` may be fractional;
-    ``time_budget`` (seconds) stops early. The model is left in eval mode.
+    ``time_budget`` (seconds) stops early. ``optimizer`` is one of :data:`OPTIMIZERS`
+    (``weight_decay`` applies to ``adamw`` only). ``on_epoch(k)`` is called after the k-th
+    (1-based) pass over the data with the model in eval mode, e.g. to score it on held-out
+    rows. The model is left in eval mode.
     """
     if dataset.labels is None:
         raise InvalidInputError(f"{dataset.path}: fine-tuning needs labelled data (no label column)")
@@ -97,14 +125,9 @@ def fine_tune(
     teacher = torch.as_tensor(teacher_probs, dtype=torch.float32) if teacher_probs is not None else None
     pad_id = tokenizer.pad_token_id or 0
     params = [p for p in (parameters if parameters is not None else model.parameters()) if p.requires_grad]
-    decay = [p for p in params if p.ndim >= 2]
-    no_decay = [p for p in params if p.ndim < 2]
-    optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=lr
-    )
     steps_per_epoch = math.ceil(len(encodings) / batch_size)
     total = max(1, int(math.ceil(steps_per_epoch * epochs)))
-    scheduler = linear_schedule(optimizer, total)
+    opt, scheduler = make_optimizer(params, optimizer, lr, total, weight_decay)
     call = forward or (lambda m, batch: getattr(m(**batch), "logits", None))
     stats = TrainStats()
     start = time.perf_counter()
@@ -125,11 +148,12 @@ def fine_tune(
                     teacher_t = F.softmax(torch.log(soft.clamp_min(1e-12)) / temperature, dim=-1)
                     kl = F.kl_div(log_student, teacher_t, reduction="batchmean") * temperature**2
                     loss = (1 - distill_weight) * loss + distill_weight * kl
-                optimizer.zero_grad(set_to_none=True)
+                opt.zero_grad(set_to_none=True)
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(params, 1.0)
-                optimizer.step()
-                scheduler.step()
+                opt.step()
+                if scheduler is not None:
+                    scheduler.step()
                 stats.steps += 1
                 running += float(loss.detach())
                 count += 1
@@ -137,6 +161,10 @@ def fine_tune(
                 progress_bar.set_postfix(loss=f"{running / count:.3f}", refresh=False)
             stats.epochs += 1
             stats.losses.append(running / max(1, count))
+            if on_epoch is not None:
+                model.eval()
+                on_epoch(stats.epochs)
+                model.train()
             if time_budget is not None and time.perf_counter() - start > time_budget:
                 break
     model.eval()

@@ -99,7 +99,7 @@ def test_aligned_model_states_are_what_its_head_reads(bias_models, bias_tokenize
     from trustaudit.compress._alad import _new_aligned_model
 
     base, small = bias_models
-    model, _ = _new_aligned_model(base, small, window=3, hidden=None, train_small=False)
+    model, _ = _new_aligned_model(base, small, window=3, hidden=64, train_small=False)
     aligned = from_model(model.eval(), bias_tokenizer, LABELS)
     inputs = bias_tokenizer(SENTENCES, padding=True, return_tensors="pt")
     with torch.inference_mode():

@@ -14,6 +14,8 @@ from torch import nn
 from tests.compress.conftest import encoded, make_identity, spread_layers, tiny_classifier
 from tests.conftest import LABELS
 from trustaudit.compress import ASCInfo, asc, layer_similarity, prune_layers, redundant_layers
+from trustaudit.compress._asc import resolve_epochs, task_kind_from_labels
+from trustaudit._training import make_optimizer
 from trustaudit.compress._arch import architecture, layer_list
 from trustaudit.exceptions import InvalidInputError, LabelMismatchError
 from trustaudit.models import from_model, load_model, save_bundle, save_hf_dir
@@ -57,7 +59,7 @@ def test_asc_removes_exactly_the_identity_layer(tokenizer, nli_data, model_type)
     assert (info.layers_before, info.layers_after) == (4, 3)
     assert info.similarity.shape == (5, 5)
     assert info.similarity[2, 3] == pytest.approx(1.0, abs=1e-6)
-    assert np.sort(info.similarity[np.triu_indices(5, 1)])[-2] < 0.9
+    assert np.sort(info.similarity[np.triu_indices(5, 1)])[-2] < 0.89
     assert small.kind == "hf" and len(layer_list(small.model, architecture(small))) == 3
     assert small.n_params < base.n_params and info.params_after == small.n_params
     assert info.bytes_after < info.bytes_before
@@ -89,7 +91,8 @@ def test_pruned_model_is_a_plain_hf_model_that_saves_both_ways(tokenizer, nli_da
         assert torch.equal(_logits(loaded, inputs), _logits(small, inputs))
     provenance = load_model(tmp_path / "small.pt").provenance
     assert provenance["method"] == "asc" and provenance["layers_removed"] == [2]
-    assert provenance["threshold"] == 0.9 and provenance["n_remove"] is None
+    assert provenance["threshold"] == 0.9 and provenance["margin"] == 0.01 and provenance["n_remove"] is None
+    assert provenance["layers_removed_1based"] == [3]
     assert np.allclose(provenance["similarity"], info.similarity, atol=1e-6)
     assert provenance["params_before"] == base.n_params and provenance["params_after"] == small.n_params
     assert provenance["base_fingerprint"] == base.fingerprint
@@ -113,12 +116,72 @@ def test_threshold_rule_compares_with_every_kept_state() -> None:
         [0.50, 0.60, 0.93, 1.0],
     ])
     # at 0.9: states 1 and 2 are close to state 0; state 3 is close only to the removed state 2
-    assert redundant_layers(sim, 0.9) == (0, 1)
+    assert redundant_layers(sim, 0.9, margin=0) == (0, 1)
     # at 0.93: state 2 is kept (0.92 to state 0, and state 1 is gone); state 3 is close to it
-    assert redundant_layers(sim, 0.93) == (0, 2)
+    assert redundant_layers(sim, 0.93, margin=0) == (0, 2)
     # at 0.96: state 1 is kept, and state 2 is close to it
-    assert redundant_layers(sim, 0.96) == (1,)
-    assert redundant_layers(sim, 0.98) == ()
+    assert redundant_layers(sim, 0.96, margin=0) == (1,)
+    assert redundant_layers(sim, 0.98, margin=0) == ()
+    # the paper's margin turns 0.98 into 0.97: state 2 (0.97 to state 1) now goes
+    assert redundant_layers(sim, 0.98) == (1,)
+
+
+def test_the_papers_margin_changes_which_layers_go() -> None:
+    sim = np.array([
+        [1.0, 0.895, 0.80, 0.30],
+        [0.895, 1.0, 0.93, 0.40],
+        [0.80, 0.93, 1.0, 0.50],
+        [0.30, 0.40, 0.50, 1.0],
+    ])
+    # paper (0.9 - 0.01 = 0.89): state 1 is within 0.895 of the embeddings, so layer 0 goes; state 2
+    # is then compared with state 0 only (0.80) and stays
+    assert redundant_layers(sim, 0.9) == (0,)
+    assert redundant_layers(sim, 0.9, margin=0.01) == (0,)
+    # trustaudit's old rule (0.9 itself): state 1 stays, and state 2 is 0.93 similar to it: layer 1 goes
+    assert redundant_layers(sim, 0.9, margin=0) == (1,)
+    # the paper's 0.91 is trustaudit's old 0.90
+    assert redundant_layers(sim, 0.91) == redundant_layers(sim, 0.90, margin=0) == (1,)
+    with pytest.raises(InvalidInputError, match="margin must be"):
+        redundant_layers(sim, 0.9, margin=-0.01)
+
+
+def test_paper_recipe_is_the_default_and_is_recorded(tokenizer, nli_data) -> None:
+    base = _identity_bundle(tokenizer)
+    small, info = asc(base, nli_data, device="cpu", progress=False)
+    assert (info.task_kind, info.task_kind_source, info.epochs_source) == ("nli", "labels", "paper")
+    assert info.epochs == 5 and info.lr == 1e-5 and info.batch_size == 32 and info.optimizer == "adam"
+    assert info.train_steps == 5 * 2 and len(info.train_losses) == 5  # 48 rows in batches of 32
+    assert info.margin == 0.01 and info.layers_removed_paper == tuple(i + 1 for i in info.layers_removed)
+    prov = small.provenance
+    assert prov["optimizer"] == "adam" and prov["lr"] == 1e-5 and prov["epochs"] == 5.0
+    assert prov["task_kind"] == "nli" and prov["epochs_source"] == "paper"
+
+
+def test_task_kind_is_given_or_read_from_label_names_never_guessed() -> None:
+    assert task_kind_from_labels(("Entailment", "neutral", "contradiction")) == "nli"
+    assert task_kind_from_labels(("not_entailment", "entailment")) == "nli"
+    assert task_kind_from_labels(("not_equivalent", "equivalent")) == "paraphrase"
+    assert task_kind_from_labels(("duplicate", "not_duplicate")) == "paraphrase"
+    assert task_kind_from_labels(("entailment", "neutral")) is None
+    assert task_kind_from_labels(("negative", "positive")) is None
+    assert resolve_epochs(("equivalent", "not_equivalent"), None, None) == (10.0, "paraphrase", "labels", "paper")
+    assert resolve_epochs(("a", "b"), None, "nli") == (5.0, "nli", "given", "paper")
+    assert resolve_epochs(("a", "b"), 3, None) == (3.0, None, None, "given")
+    with pytest.raises(InvalidInputError, match="name none trustaudit knows; pass task_kind"):
+        resolve_epochs(("negative", "positive"), None, None)
+    with pytest.raises(InvalidInputError, match="task_kind must be one of nli, paraphrase"):
+        resolve_epochs(LABELS, None, "sentiment")
+
+
+def test_adam_runs_at_a_constant_rate_and_adamw_on_a_schedule() -> None:
+    params = [nn.Parameter(torch.zeros(2, 2)), nn.Parameter(torch.zeros(2))]
+    adam, none = make_optimizer(params, "adam", 1e-5, 100)
+    assert type(adam) is torch.optim.Adam and none is None and adam.defaults["weight_decay"] == 0
+    adamw, schedule = make_optimizer(params, "adamw", 5e-5, 100)
+    assert type(adamw) is torch.optim.AdamW and schedule is not None
+    assert [g["weight_decay"] for g in adamw.param_groups] == [0.01, 0.0]
+    with pytest.raises(InvalidInputError, match="optimizer must be one of"):
+        make_optimizer(params, "sgd", 1e-3, 10)
 
 
 def test_n_remove_takes_the_layers_closest_to_their_nearest_kept_predecessor() -> None:
@@ -184,6 +247,10 @@ def test_bad_inputs_get_clear_errors(tokenizer, nli_data) -> None:
         asc(base, replace(nli_data, label_names=("a", "b", "c")), device="cpu")
     with pytest.raises(InvalidInputError, match="epochs"):
         asc(base, nli_data, epochs=-1, device="cpu")
+    with pytest.raises(InvalidInputError, match="optimizer must be"):
+        asc(base, nli_data, optimizer="sgd", device="cpu")
+    with pytest.raises(InvalidInputError, match="margin must be"):
+        asc(base, nli_data, margin=1.5, epochs=0, device="cpu")
 
 
 def test_data_in_another_label_order_is_renumbered(tokenizer, nli_data) -> None:

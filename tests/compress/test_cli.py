@@ -35,7 +35,10 @@ def test_asc_writes_a_pruned_bundle_and_summarises(base_path: Path, dev_tsv: Pat
                  "--epochs", "1", "--max-rows", "32", "--eval", str(dev_tsv), "--device", "cpu", "--no-cache"])
     assert code == 0
     text = capsys.readouterr().out
-    assert "removed layer(s) 1 of 3 (0-based) -> 2 layers" in text
+    assert ("ASC fine-tuning: 1 epoch(s) (--epochs); task kind nli (from the label names entailment, neutral, "
+            "contradiction); Adam, constant learning rate, lr 1e-05, batch 32") in text
+    assert "threshold 0.9 - margin 0.01: states at similarity >= 0.89" in text
+    assert "removed layer(s) 1 of 3 (0-based; layer(s) 2 numbered from 1 as in the paper) -> 2 layers" in text
     assert "parameters" in text and "MB" in text and "fine-tuned 1 epoch(s)" in text
     assert "accuracy on" in text and "(60 rows): base " in text and ", pruned " in text
     pruned = load_model(out)
@@ -56,13 +59,29 @@ def test_asc_n_remove_to_a_save_pretrained_directory(base_path: Path, dev_tsv: P
 def test_alad_writes_an_aligned_bundle(base_path: Path, small_path: Path, dev_tsv: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "aligned.pt"
     code = main(["compress", "alad", str(base_path), str(small_path), "--data", str(dev_tsv), "-o", str(out),
-                 "--mode", "joint", "--epochs", "1", "--joint-epochs", "1", "--eval", str(dev_tsv), "--device", "cpu",
-                 "--no-cache"])
+                 "--epochs", "1", "--task-epochs", "1", "--align-data", str(dev_tsv), "--align-rows", "30",
+                 "--eval", str(dev_tsv), "--device", "cpu", "--no-cache"])
     assert code == 0
     text = capsys.readouterr().out
-    assert "AlAd (joint, window 3, hidden 128)" in text and "token cosine to the base" in text
-    assert "added (adapter" in text and "joint fine-tuning 1 epoch(s)" in text and ", aligned " in text
-    assert load_model(out).kind == "alad"
+    assert text.startswith(f"AlAd set-up adapter, window 3, hidden 1280: align on 30 general texts of {dev_tsv} for "
+                           "1 epoch(s); then align on the task's text for 1 epoch(s) at lr 0.0001; then train adapter "
+                           "+ head for 1 epoch(s) at lr 0.0001\n")
+    assert "AlAd (adapter, window 3, hidden 1280) on 54 rows" in text and "on general text" in text
+    assert "added (adapter" in text and "task training (adapter: " in text
+    assert "held-out accuracy (6 rows): small model " in text and "epoch 1 kept -> aligned " in text
+    assert "(60 rows): base " in text and ", small " in text and ", aligned " in text
+    loaded = load_model(out)
+    assert loaded.kind == "alad" and loaded.provenance["setup"] == "adapter" and loaded.provenance["general_rows"] == 30
+
+
+def test_alad_reuse_head_keeps_the_old_zero_training_mode(base_path: Path, small_path: Path, dev_tsv: Path,
+                                                          tmp_path: Path, capsys) -> None:
+    out = tmp_path / "reused.pt"
+    assert main(["compress", "alad", str(base_path), str(small_path), "--data", str(dev_tsv), "-o", str(out),
+                 "--setup", "reuse-head", "--epochs", "1", "--device", "cpu"]) == 0
+    text = capsys.readouterr().out
+    assert "reuse the base's head untrained (trustaudit's set-up, not the paper's)" in text
+    assert "task training" not in text and "base head reused untrained" in text
 
 
 def test_quantize_writes_an_int8_bundle(base_path: Path, tmp_path: Path, capsys) -> None:
@@ -81,6 +100,8 @@ def test_quantize_writes_an_int8_bundle(base_path: Path, tmp_path: Path, capsys)
      "would remove all 3 layers"),
     (["compress", "asc", "{base}", "--data", "{data}", "-o", "{out}", "--n-remove", "3", "--device", "cpu"],
      "n_remove must be"),
+    (["compress", "asc", "{base}", "--data", "{data}", "-o", "{out}", "--labels", "no,maybe,yes", "--device", "cpu"],
+     "name none trustaudit knows; pass task_kind (nli or paraphrase) or epochs (--task-kind or --epochs)"),
     (["compress", "alad", "{base}", "{base}", "--data", "{data}", "-o", "{out}", "--window", "4", "--device", "cpu"],
      "window must be an odd"),
     (["compress", "quantize", "{out}", "-o", "{out}"], "no such file"),

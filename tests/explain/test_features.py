@@ -122,3 +122,19 @@ def test_perturbed_texts_hold_exactly_the_kept_words(text_a: str, text_b: str, s
         else:
             assert list(FeatureSet(new).words) == kept[name]
             assert len(re.findall(r"\s{2,}", new)) <= len(re.findall(r"\s{2,}", original))
+
+
+def test_substitute_replaces_words_in_place_keeping_separators_and_features() -> None:
+    features = FeatureSet("The cat saw the cat.", "A dog, sleeping.", segment="both")
+    assert features.substitute({1: "dog", 4: "bird", 6: "cat"}) == ("The dog saw the bird.", "A cat, sleeping.")
+    assert features.substitute({}) == features.text
+    only_b = FeatureSet("The cat saw.", "A dog, sleeping.", segment="b")
+    assert only_b.substitute({0: "The"}) == ("The cat saw.", "The dog, sleeping.")
+    changed = FeatureSet(*features.substitute({0: "Some"}))
+    assert len(changed) == len(features) and changed.words[0] == "Some"
+    with pytest.raises(InvalidInputError, match="single word"):
+        features.substitute({0: "two words"})
+    with pytest.raises(InvalidInputError, match="single word"):
+        features.substitute({0: ","})
+    with pytest.raises(InvalidInputError, match="from 0 to 7"):
+        features.substitute({8: "x"})

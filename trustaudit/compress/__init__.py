@@ -2,9 +2,10 @@
 
 - :func:`asc` -- application-specific compression: delete the encoder layers whose output
   barely differs from an earlier state on the task's data, then fine-tune (a plain,
-  smaller Hugging Face model).
+  smaller Hugging Face model). The paper's selection rule and fine-tuning recipe by default.
 - :func:`alad` -- alignment adapter: map a small model's token states onto the large
-  model's and reuse the large model's classification head (a bundle of kind ``"alad"``).
+  model's, then train a task head over them in one of the paper's three set-ups (a bundle
+  of kind ``"alad"``).
 - :func:`quantize` -- dynamic int8 quantization of the Linear layers (kind ``"quantized"``).
 
 The implementations live in ``_asc``, ``_alad`` and ``_quantize`` and are imported on first
@@ -22,6 +23,7 @@ _LAZY: dict[str, str] = {
     "layer_similarity": "trustaudit.compress._asc",
     "prune_layers": "trustaudit.compress._asc",
     "redundant_layers": "trustaudit.compress._asc",
+    "task_kind_from_labels": "trustaudit.compress._asc",
     "alad": "trustaudit.compress._alad",
     "AlAdInfo": "trustaudit.compress._alad",
     "AlignedModel": "trustaudit.compress._alad",

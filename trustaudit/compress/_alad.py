@@ -1,16 +1,27 @@
-"""AlAd, the alignment adapter: map a small model's token states onto a large model's, so the
-large model's own classification head can read them.
+"""AlAd, the alignment adapter: map a small model's token states onto a large model's, then
+train a task head over them.
 
 For each token ``t`` of the small model's last hidden states (width ``d_s``), the vectors of
 the ``K`` tokens centred on ``t`` (zeros beyond the sequence edges and at padding) are
 concatenated to ``K * d_s`` and sent through ``Linear(K * d_s, h) -> GELU -> Linear(h, d_t)``,
-``d_t`` being the large model's width and ``h`` by default ``4 * d_t``. The adapter is trained
-with a masked mean squared error against the large model's last hidden states on the same
-tokens (unlabelled task text); the two models must therefore share one tokenizer.
+``d_t`` being the large model's width; the paper uses ``K`` in {1, 3, 5} and ``h = 1280``.
+The adapter is trained with a masked mean squared error against the large model's last
+hidden states on the same tokens, first on general text when some is given, then on the
+task's text (labels unused); the two models must therefore share one tokenizer.
 
-Deployment: ``frozen`` puts the large model's head (BERT: pooler + classifier; DistilBERT:
-pre_classifier + classifier) on the aligned states with no further training; ``joint`` then
-fine-tunes adapter and head (and the small encoder if asked) on the labelled data.
+Set-ups (the paper's three, each training a task head on the labelled rows; the head starts
+as a copy of the large model's own head -- BERT: pooler + classifier, DistilBERT:
+pre_classifier + classifier):
+
+- ``head``: the head only, over the frozen small encoder and the frozen aligned adapter;
+- ``adapter``: adapter and head, over the frozen small encoder (the default);
+- ``joint``: adapter, small encoder and head together;
+- ``reuse-head`` (trustaudit's own, not the paper's): the large model's head as it is, on the
+  aligned states, no task training.
+
+A share of the labelled rows (``validation``) is held out of alignment and training: after
+each task epoch the aligned model is scored on it and the best epoch's weights are kept, and
+the small model's own accuracy on the same rows is recorded beside it.
 """
 
 from __future__ import annotations
@@ -18,8 +29,8 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -37,11 +48,30 @@ from trustaudit.exceptions import InvalidInputError, ModelLoadError
 from trustaudit.models import ModelBundle, register_kind, weights_fingerprint
 from trustaudit.models._bundle import tokenizer_files
 
-__all__ = ["AlAdInfo", "AlignedModel", "ClassificationHead", "WindowAdapter", "alad", "window_stack"]
+__all__ = [
+    "PAPER_HIDDEN",
+    "SETUPS",
+    "TASK_LR",
+    "AlAdInfo",
+    "AlignedModel",
+    "ClassificationHead",
+    "WindowAdapter",
+    "alad",
+    "read_texts",
+    "window_stack",
+]
 
-MODES = ("frozen", "joint")
+#: The paper's three set-ups, then trustaudit's zero-training one.
+SETUPS = ("head", "adapter", "joint", "reuse-head")
+#: The paper's adapter width.
+PAPER_HIDDEN = 1280
+#: Default learning rate of the task training by set-up (trustaudit's choice; the head starts
+#: from the large model's head, the adapter from its alignment, the encoder from its weights).
+TASK_LR = {"head": 1e-3, "adapter": 1e-4, "joint": 5e-5}
+#: Most labelled rows held out for choosing the task epoch.
+MAX_VALIDATION_ROWS = 1000
 _ACTIVATIONS = {"tanh": torch.tanh, "relu": F.relu, "gelu": F.gelu}
-_CACHE_BYTES = 2 << 30
+_CACHE_BYTES = 1 << 30
 
 
 def window_stack(states: torch.Tensor, mask: torch.Tensor, window: int) -> torch.Tensor:
@@ -62,10 +92,10 @@ def window_stack(states: torch.Tensor, mask: torch.Tensor, window: int) -> torch
 class WindowAdapter(nn.Module):
     """``Linear(window * d_in, hidden) -> GELU -> Linear(hidden, d_out)`` over each token's window."""
 
-    def __init__(self, d_in: int, d_out: int, window: int = 3, hidden: int | None = None) -> None:
+    def __init__(self, d_in: int, d_out: int, window: int = 3, hidden: int = PAPER_HIDDEN) -> None:
         super().__init__()
         self.window = window
-        self.hidden = hidden or 4 * d_out
+        self.hidden = hidden
         self.up = nn.Linear(window * d_in, self.hidden)
         self.down = nn.Linear(self.hidden, d_out)
 
@@ -160,6 +190,21 @@ class AlignedModel(nn.Module):
             attention_mask = torch.ones_like(input_ids)
         return self.adapter(self.small_states(input_ids, attention_mask, token_type_ids), attention_mask)
 
+    def hidden_states(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                      token_type_ids: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
+        """The small encoder's hidden states (embeddings, then each layer), then the adapter's output.
+
+        The last entry is what the head reads: the aligned model's final representation,
+        in the large model's width.
+        """
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if self.token_types and token_type_ids is not None:
+            inputs["token_type_ids"] = token_type_ids
+        states = self.encoder(**inputs, output_hidden_states=True).hidden_states
+        return (*states, self.adapter(states[-1], attention_mask))
+
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 token_type_ids: torch.Tensor | None = None) -> Any:
         """Logits of the large model's head on the aligned states."""
@@ -214,36 +259,74 @@ class AlAdInfo:
     """What AlAd measured and did.
 
     Cosines are mean token cosine similarities to the large model's last hidden states on
-    the alignment data (per example over real tokens, then over examples); MSEs are per
-    token and dimension. ``cosine_before`` is the best *linear* map from small to large
+    the task's alignment rows (per example over real tokens, then over examples); MSEs are
+    per token and dimension. ``cosine_before`` is the best *linear* map from small to large
     states (least squares with a bias, fitted on the same tokens): what alignment gets
     without the adapter's window and non-linearity. ``cosine_identity`` compares the raw
-    states and exists only when the widths are equal. ``cosine_untrained`` and ``mse_before``
-    are the adapter's at initialisation, before alignment training. ``cosine_joint`` is measured after joint fine-tuning. ``params_added`` is
-    the aligned model's parameters minus the small classifier's.
+    states and exists only when the widths are equal. ``cosine_untrained`` and
+    ``mse_before`` are the adapter's at initialisation; ``cosine_general`` after alignment
+    on the general text (``None`` without any), ``cosine_after`` after alignment on the
+    task's text, ``cosine_task`` after task training (set-ups ``adapter`` and ``joint``).
+
+    ``rows`` are the task rows used for alignment and training, ``val_rows`` those held out
+    (:data:`MAX_VALIDATION_ROWS` at most). On them: ``val_accuracy_small`` is the small
+    model's own accuracy (``None`` when its labels are not the large model's),
+    ``val_accuracy_reused_head`` the aligned model's with the large model's head before any
+    task training, ``val_accuracies`` the aligned model's after each task epoch, and
+    ``best_epoch`` the epoch whose weights were kept (1-based; ``None`` without held-out
+    rows, when the last epoch is kept, or for ``reuse-head``). ``params_added`` is the
+    aligned model's parameters minus the small classifier's; ``trainable_params`` those
+    the task training changed.
     """
 
     window: int
     hidden: int
-    mode: str
-    train_small: bool
+    setup: str
     rows: int
+    general_rows: int
+    general_epochs: float | None
     epochs: float
-    joint_epochs: float | None
+    task_epochs: float | None
+    lr: float
+    task_lr: float | None
     cosine_before: float
     cosine_identity: float | None
     cosine_untrained: float
+    cosine_general: float | None
     cosine_after: float
-    cosine_joint: float | None
+    cosine_task: float | None
     mse_before: float
     mse_after: float
+    general_losses: tuple[float, ...]
     align_losses: tuple[float, ...]
-    joint_losses: tuple[float, ...]
+    task_losses: tuple[float, ...]
+    val_rows: int
+    val_accuracy_small: float | None
+    val_accuracy_reused_head: float | None
+    val_accuracies: tuple[float, ...]
+    best_epoch: int | None
     adapter_params: int
     head_params: int
     params_added: int
+    trainable_params: int
     align_seconds: float
-    joint_seconds: float
+    task_seconds: float
+
+    @property
+    def val_accuracy(self) -> float | None:
+        """The returned model's accuracy on the held-out rows (``None`` without any)."""
+        if self.val_rows == 0:
+            return None
+        if not self.val_accuracies:
+            return self.val_accuracy_reused_head
+        return self.val_accuracies[(self.best_epoch or len(self.val_accuracies)) - 1]
+
+    @property
+    def less_accurate_than_small(self) -> bool | None:
+        """Whether the returned model is less accurate than the small model on the held-out rows."""
+        if self.val_accuracy is None or self.val_accuracy_small is None:
+            return None
+        return self.val_accuracy < self.val_accuracy_small
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form, stored as the bundle's provenance."""
@@ -254,6 +337,8 @@ class AlAdInfo:
             elif isinstance(value, tuple):
                 value = [round(v, 6) for v in value]
             out[name] = value
+        out["val_accuracy"] = self.val_accuracy
+        out["less_accurate_than_small"] = self.less_accurate_than_small
         return out
 
 
@@ -348,7 +433,7 @@ def _least_squares(states: _StatePairs) -> Any:
 
 
 def _align(model: AlignedModel, states: _StatePairs, epochs: float, lr: float, seed: int,
-           progress: bool | None) -> list[float]:
+           progress: bool | None, desc: str = "AlAd alignment") -> list[float]:
     rng = random.Random(seed)
     params = list(model.adapter.parameters())
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
@@ -357,7 +442,7 @@ def _align(model: AlignedModel, states: _StatePairs, epochs: float, lr: float, s
     losses: list[float] = []
     steps = 0
     model.adapter.train()
-    with bar(total, "AlAd alignment", progress, unit="step") as progress_bar:
+    with bar(total, desc, progress, unit="step") as progress_bar:
         while steps < total:
             order = list(range(len(states)))
             rng.shuffle(order)
@@ -394,7 +479,7 @@ def _tokenize_both(base: ModelBundle, small: ModelBundle, data: Dataset, max_len
     return student, teacher
 
 
-def _new_aligned_model(base: ModelBundle, small: ModelBundle, window: int, hidden: int | None,
+def _new_aligned_model(base: ModelBundle, small: ModelBundle, window: int, hidden: int,
                        train_small: bool) -> tuple[AlignedModel, dict[str, Any]]:
     """Small encoder (weights copied, pooler dropped) + fresh adapter + the base's head, and its config."""
     arch_b, arch_s = architecture(base, "base"), architecture(small, "small")
@@ -405,7 +490,7 @@ def _new_aligned_model(base: ModelBundle, small: ModelBundle, window: int, hidde
         "token_types": arch_s.token_types,
         "train_small": train_small,
         "window": int(window),
-        "hidden": int(hidden or 4 * d_t),
+        "hidden": int(hidden),
         "small_width": d_s,
         "base_width": d_t,
         "n_labels": base.n_labels,
@@ -420,55 +505,172 @@ def _new_aligned_model(base: ModelBundle, small: ModelBundle, window: int, hidde
     return model, config
 
 
+def read_texts(path: str, max_rows: int | None = None, seed: int = 0) -> Dataset:
+    """General text for alignment: every non-empty line of a ``.txt`` file, or every text of a table.
+
+    A CSV, TSV, JSON or JSONL file is read with :func:`~trustaudit.data.load_dataset` (the
+    text column found as for any data file); its first and second texts each become one
+    text, labels are ignored. ``max_rows`` keeps a seeded random sample of that many texts.
+    """
+    from pathlib import Path
+
+    from trustaudit.data import load_dataset
+    from trustaudit._io import sha256_file
+
+    file = Path(path)
+    if file.suffix.lower() == ".txt":
+        if not file.is_file():
+            raise InvalidInputError(f"{path}: no such file")
+        texts = [line.strip() for line in file.read_text(encoding="utf-8").splitlines()]
+        texts = [t for t in texts if t]
+        digest = sha256_file(file)
+    else:
+        table = load_dataset(file)
+        texts = list(table.text_a) + list(table.text_b or ())
+        digest = table.sha256
+    if not texts:
+        raise InvalidInputError(f"{path}: no text to align on")
+    if max_rows is not None and max_rows < len(texts):
+        keep = sorted(random.Random(seed).sample(range(len(texts)), max_rows))
+        texts = [texts[i] for i in keep]
+    return _texts_dataset(texts, str(path), digest)
+
+
+def _texts_dataset(texts: Sequence[str], path: str, digest: str = "") -> Dataset:
+    return Dataset(text_a=tuple(texts), text_b=None, labels=None, label_names=(), path=path,
+                   rows=np.arange(len(texts)), sha256=digest)
+
+
+def _split(data: Dataset, validation: float, seed: int) -> tuple[Dataset, Dataset | None]:
+    """``(training rows, held-out rows)``: a seeded random ``validation`` share of labelled rows held out."""
+    if data.labels is None or validation == 0:
+        return data, None
+    n_val = min(MAX_VALIDATION_ROWS, int(round(validation * len(data))))
+    if n_val < 1 or n_val >= len(data):
+        return data, None
+    order = np.random.default_rng(seed).permutation(len(data))
+    return data.subset(np.sort(order[n_val:])), data.subset(np.sort(order[:n_val]))
+
+
+def _model_accuracy(model: nn.Module, tokenizer: Any, data: Dataset, max_length: int, batch_size: int,
+                    device: torch.device) -> float:
+    """Accuracy of ``model`` (logits in ``data``'s label order) on ``data``, in eval mode."""
+    batches = TokenBatches.build(tokenizer, data, max_length, batch_size)
+    correct = 0
+    was_training = model.training
+    model.eval()
+    with torch.inference_mode():
+        for batch in batches.batches:
+            logits = model(**batches.tensors(batch, device)).logits
+            correct += int((logits.argmax(dim=-1).cpu().numpy() == data.labels[batch]).sum())
+    model.train(was_training)
+    return correct / len(data)
+
+
+def _small_accuracy(base: ModelBundle, small: ModelBundle, data: Dataset, batch_size: int,
+                    device: torch.device) -> float | None:
+    """The small classifier's own accuracy on ``data`` (labels in the base's order); None if its labels differ."""
+    names = [n.lower() for n in small.labels]
+    if sorted(names) != sorted(n.lower() for n in base.labels):
+        return None
+    order = [names.index(n.lower()) for n in base.labels]
+    model = small.model.to(device)
+    batches = TokenBatches.build(small.tokenizer, data, small.max_length, batch_size)
+    correct = 0
+    with torch.inference_mode():
+        for batch in batches.batches:
+            logits = model(**batches.tensors(batch, device)).logits[:, order]
+            correct += int((logits.argmax(dim=-1).cpu().numpy() == data.labels[batch]).sum())
+    return correct / len(data)
+
+
+def _check_number(name: str, value: Any, low: float, high: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not low <= value < high:
+        raise InvalidInputError(f"{name} must be a number from {low:g} up to (not including) {high:g}, got {value!r}")
+
+
 def alad(
     base: ModelBundle,
     small: ModelBundle,
     dataset: Dataset,
     window: int = 3,
-    mode: str = "frozen",
-    epochs: float = 3,
-    joint_epochs: float = 2,
-    hidden: int | None = None,
-    train_small: bool = False,
+    setup: str = "adapter",
+    epochs: float = 10,
+    task_epochs: float = 3,
+    hidden: int = PAPER_HIDDEN,
     max_rows: int | None = None,
     batch_size: int = 32,
-    lr: float = 1e-3,
-    joint_lr: float = 5e-5,
+    lr: float = 1e-4,
+    task_lr: float | None = None,
     seed: int = 0,
     device: str = "auto",
     progress: bool | None = None,
+    *,
+    align_data: Dataset | Sequence[str] | None = None,
+    general_epochs: float = 1,
+    validation: float = 0.1,
 ) -> tuple[ModelBundle, AlAdInfo]:
-    """Align ``small``'s token states to ``base``'s with a window adapter and reuse ``base``'s head.
+    """Align ``small``'s token states to ``base``'s with a window adapter, then train a task head.
 
-    The adapter trains for ``epochs`` at ``lr`` on the text of ``dataset`` (labels unused);
-    ``mode="joint"`` then fine-tunes adapter and head (and the small encoder when
-    ``train_small``) for ``joint_epochs`` at ``joint_lr`` on the labelled data. The result,
-    of kind ``"alad"``, predicts in ``base``'s label space and saves with ``save_bundle``.
+    Alignment (masked MSE to ``base``'s last hidden states, AdamW at ``lr``): first
+    ``general_epochs`` on ``align_data`` when given (general text: a :class:`Dataset` or a
+    list of texts, see :func:`read_texts`), then ``epochs`` on the text of ``dataset``
+    (labels unused). Then ``setup`` (one of :data:`SETUPS`) trains for ``task_epochs`` at
+    ``task_lr`` (default :data:`TASK_LR` of the set-up) on the labelled rows: ``head`` the
+    head only, ``adapter`` adapter and head, ``joint`` adapter, small encoder and head;
+    ``reuse-head`` trains nothing more and puts ``base``'s head on the aligned states.
+
+    ``validation`` (a share, at most :data:`MAX_VALIDATION_ROWS` rows, seeded) of labelled
+    rows is held out of alignment and training; the task epoch that scores best on it is the
+    one kept, and the small model's own accuracy there is recorded for comparison
+    (``validation=0``: no rows held out, the last epoch kept). The result, of kind
+    ``"alad"``, predicts in ``base``'s label space and saves with ``save_bundle``.
     """
     arch_b = architecture(base, "base")
     arch_s = architecture(small, "small")
     if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1 or window % 2 == 0:
         raise InvalidInputError(f"window must be an odd positive number of tokens (1, 3, 5...), got {window!r}")
-    if mode not in MODES:
-        raise InvalidInputError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    if setup not in SETUPS:
+        raise InvalidInputError(f"setup must be one of {', '.join(SETUPS)}, got {setup!r}")
     check_positive("epochs", epochs)
     check_positive("lr", lr)
-    if mode == "joint":
-        check_positive("joint_epochs", joint_epochs)
-        check_positive("joint_lr", joint_lr)
-    if hidden is not None:
-        check_positive("hidden", hidden, integer=True)
+    check_positive("hidden", hidden, integer=True)
+    check_positive("batch_size", batch_size, integer=True)
+    _check_number("validation", validation, 0, 1)
+    trains_head = setup != "reuse-head"
+    if trains_head:
+        check_positive("task_epochs", task_epochs)
+        task_lr = TASK_LR[setup] if task_lr is None else task_lr
+        check_positive("task_lr", task_lr)
+    if align_data is not None:
+        check_positive("general_epochs", general_epochs)
+        if not isinstance(align_data, Dataset):
+            texts = list(align_data)
+            if not texts or not all(isinstance(t, str) for t in texts):
+                raise InvalidInputError("align_data must be a Dataset or a non-empty list of texts")
+            align_data = _texts_dataset(texts, "<texts>")
     _check_tokenizers(base, small)
     data = take_rows(dataset, max_rows)
-    if mode == "joint":
+    if trains_head:
+        if data.labels is None:
+            raise InvalidInputError(
+                f"{data.path}: set-up {setup!r} trains a task head and needs labelled data (no label column); "
+                "setup='reuse-head' (--setup reuse-head) aligns on unlabelled text alone"
+            )
         data = in_label_order(data, base.labels)
+    elif data.labels is not None:
+        try:
+            data = in_label_order(data, base.labels)
+        except InvalidInputError:
+            data = replace(data, labels=None)
+    data, held_out = _split(data, validation, seed)
     max_length = min(base.max_length, small.max_length)
     student_batches, teacher_encodings = _tokenize_both(base, small, data, max_length, batch_size)
 
     start = time.perf_counter()
     dev = resolve_device(device)
     torch.manual_seed(seed)
-    model, config = _new_aligned_model(base, small, window, hidden, bool(train_small and mode == "joint"))
+    model, config = _new_aligned_model(base, small, window, hidden, setup == "joint")
     spec = model.spec
     model.to(dev).eval()
     teacher = base.model.base_model.to(dev).eval()
@@ -480,62 +682,103 @@ def alad(
     same_width = spec["small_width"] == spec["base_width"]
     cosine_identity = _measure(states, lambda s, m: s, len(data))[0] if same_width else None
     cosine_untrained, mse_before = _measure(states, model.adapter, len(data))
-    losses = _align(model, states, epochs, lr, seed, progress)
+    general_losses: list[float] = []
+    cosine_general = None
+    if align_data is not None:
+        general_batches, general_teacher = _tokenize_both(base, small, align_data, max_length, batch_size)
+        general = _StatePairs(model, teacher, arch_b, general_batches, general_teacher, teacher_pad, dev)
+        general_losses = _align(model, general, general_epochs, lr, seed, progress, "AlAd alignment (general text)")
+        del general
+        cosine_general = _measure(states, model.adapter, len(data))[0]
+    losses = _align(model, states, epochs, lr, seed, progress, "AlAd alignment (task text)")
     cosine_after, mse_after = _measure(states, model.adapter, len(data))
     align_seconds = time.perf_counter() - start
 
-    joint_losses: tuple[float, ...] = ()
-    joint_seconds, cosine_joint = 0.0, None
-    if mode == "joint":
-        model.encoder.requires_grad_(spec["train_small"])
-        trainable = [*model.adapter.parameters(), *model.head.parameters()]
-        if spec["train_small"]:
-            trainable += list(model.encoder.parameters())
+    val_small = val_reused = None
+    if held_out is not None:
+        val_small = _small_accuracy(base, small, held_out, batch_size, dev)
+        val_reused = _model_accuracy(model, small.tokenizer, held_out, max_length, batch_size, dev)
+    task_losses: tuple[float, ...] = ()
+    val_accuracies: list[float] = []
+    task_seconds, cosine_task, best_epoch, trainable = 0.0, None, None, 0
+    if trains_head:
+        modules = {"head": [model.head], "adapter": [model.adapter, model.head],
+                   "joint": [model.adapter, model.encoder, model.head]}[setup]
+        model.requires_grad_(False)
+        for module in modules:
+            module.requires_grad_(True)
+        params = [p for module in modules for p in module.parameters()]
+        trainable = sum(p.numel() for p in params)
+        best: dict[str, Any] = {}
+
+        def score(epoch: int) -> None:
+            accuracy = _model_accuracy(model, small.tokenizer, held_out, max_length, batch_size, dev)
+            val_accuracies.append(accuracy)
+            if not best or accuracy > best["accuracy"]:
+                best.update(accuracy=accuracy, epoch=epoch,
+                            state={k: v.detach().clone() for k, v in model.state_dict().items()})
+
         stats = fine_tune(
-            model, small.tokenizer, data, epochs=joint_epochs, lr=joint_lr, batch_size=batch_size,
-            max_length=max_length, seed=seed, parameters=trainable, device=device, progress=progress,
-            desc="AlAd joint",
+            model, small.tokenizer, data, epochs=task_epochs, lr=task_lr, batch_size=batch_size,
+            max_length=max_length, seed=seed, parameters=params, device=device, progress=progress,
+            desc=f"AlAd task training ({setup})", on_epoch=score if held_out is not None else None,
         )
-        joint_losses, joint_seconds = tuple(stats.losses), stats.seconds
-        fresh = _StatePairs(model, teacher, arch_b, student_batches, teacher_encodings, teacher_pad, dev, use_cache=False)
-        cosine_joint = _measure(fresh, model.adapter, len(data))[0]
+        task_losses, task_seconds = tuple(stats.losses), stats.seconds
+        if best and best["epoch"] != len(val_accuracies):
+            model.load_state_dict(best["state"])
+        best_epoch = best.get("epoch")
+        if setup != "head":
+            fresh = states if setup == "adapter" else _StatePairs(
+                model, teacher, arch_b, student_batches, teacher_encodings, teacher_pad, dev, use_cache=False)
+            cosine_task = _measure(fresh, model.adapter, len(data))[0]
     model.eval()
-    model.encoder.requires_grad_(True)
+    model.requires_grad_(True)
 
     n_params = sum(p.numel() for p in model.parameters())
     info = AlAdInfo(
         window=int(window),
         hidden=spec["hidden"],
-        mode=mode,
-        train_small=spec["train_small"],
+        setup=setup,
         rows=len(data),
+        general_rows=0 if align_data is None else len(align_data),
+        general_epochs=None if align_data is None else float(general_epochs),
         epochs=float(epochs),
-        joint_epochs=float(joint_epochs) if mode == "joint" else None,
+        task_epochs=float(task_epochs) if trains_head else None,
+        lr=float(lr),
+        task_lr=float(task_lr) if trains_head else None,
         cosine_before=cosine_before,
         cosine_identity=cosine_identity,
         cosine_untrained=cosine_untrained,
+        cosine_general=cosine_general,
         cosine_after=cosine_after,
-        cosine_joint=cosine_joint,
+        cosine_task=cosine_task,
         mse_before=mse_before,
         mse_after=mse_after,
+        general_losses=tuple(general_losses),
         align_losses=tuple(losses),
-        joint_losses=joint_losses,
+        task_losses=task_losses,
+        val_rows=0 if held_out is None else len(held_out),
+        val_accuracy_small=val_small,
+        val_accuracy_reused_head=val_reused,
+        val_accuracies=tuple(val_accuracies),
+        best_epoch=best_epoch,
         adapter_params=sum(p.numel() for p in model.adapter.parameters()),
         head_params=sum(p.numel() for p in model.head.parameters()),
         params_added=n_params - small.n_params,
+        trainable_params=trainable,
         align_seconds=align_seconds,
-        joint_seconds=joint_seconds,
+        task_seconds=task_seconds,
     )
     provenance = {
         **info.to_dict(),
-        "lr": lr,
-        "joint_lr": joint_lr if mode == "joint" else None,
         "seed": seed,
+        "validation": validation,
         "base_fingerprint": base.fingerprint,
         "small_fingerprint": small.fingerprint,
         "base_layers": base.config.get(arch_b.n_layers_key),
         "small_layers": small.config.get(arch_s.n_layers_key),
         "data": {"path": data.path, "sha256": data.sha256},
+        "align_data": None if align_data is None else {"path": align_data.path, "sha256": align_data.sha256},
     }
     bundle = ModelBundle(
         model=model,

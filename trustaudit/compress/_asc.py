@@ -2,8 +2,16 @@
 input on the task's data, delete them, and fine-tune what is left.
 
 Hidden state ``0`` is the embeddings' output and state ``i`` (1 <= i <= L) is the output of
-encoder layer ``i - 1`` (layers are numbered from 0, as in ``model.bert.encoder.layer``).
+encoder layer ``i - 1`` (layers are numbered from 0, as in ``model.bert.encoder.layer``; the
+paper numbers them from 1, so its layer ``i`` is our ``i - 1`` and produces state ``i``).
 A state very similar to an earlier state marks the layer that produced it as redundant.
+
+Defaults follow the ASC paper and its authors' code: a state is redundant when its similarity
+to a kept earlier state is at least ``threshold - margin`` with ``margin = 0.01`` (the code
+subtracts 0.01 from the threshold it is given), and the pruned model is re-fine-tuned with
+Adam at a constant learning rate of 1e-5, batch 32, for 5 epochs on NLI data and 10 on
+paraphrase identification. ``margin=0, optimizer="adamw", lr=5e-5, epochs=2`` is the rule
+and recipe trustaudit used before.
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ from torch.nn import functional as F
 
 from trustaudit._engine import resolve_device
 from trustaudit._progress import bar
-from trustaudit._training import fine_tune
+from trustaudit._training import OPTIMIZERS, fine_tune
 from trustaudit.compress._arch import architecture, layer_list, layer_prefix
 from trustaudit.compress._common import (
     TokenBatches,
@@ -33,7 +41,53 @@ from trustaudit.data import Dataset
 from trustaudit.exceptions import InvalidInputError
 from trustaudit.models import ModelBundle, build_hf_model, from_model
 
-__all__ = ["ASCInfo", "asc", "layer_similarity", "prune_layers", "redundant_layers"]
+__all__ = [
+    "PAPER_EPOCHS",
+    "PAPER_LR",
+    "TASK_KINDS",
+    "ASCInfo",
+    "asc",
+    "layer_similarity",
+    "prune_layers",
+    "redundant_layers",
+    "resolve_epochs",
+    "task_kind_from_labels",
+]
+
+#: The ASC paper's re-fine-tuning epochs by kind of task.
+PAPER_EPOCHS: dict[str, int] = {"nli": 5, "paraphrase": 10}
+#: The ASC paper's re-fine-tuning learning rate (Adam, constant, batch 32).
+PAPER_LR = 1e-5
+TASK_KINDS = tuple(PAPER_EPOCHS)
+#: The paper's margin: its code removes a state at ``similarity >= threshold - 0.01``.
+PAPER_MARGIN = 0.01
+
+#: Label-name sets (lower case) that identify a kind of task; anything else is not guessed.
+_KIND_LABELS: dict[str, tuple[frozenset[str], ...]] = {
+    "nli": (
+        frozenset({"entailment", "neutral", "contradiction"}),
+        frozenset({"entailment", "not_entailment"}),
+    ),
+    "paraphrase": (
+        frozenset({"equivalent", "not_equivalent"}),
+        frozenset({"duplicate", "not_duplicate"}),
+        frozenset({"paraphrase", "not_paraphrase"}),
+    ),
+}
+
+
+def task_kind_from_labels(labels: Sequence[str]) -> str | None:
+    """``nli`` or ``paraphrase`` when the label names are exactly one of the known sets, else ``None``.
+
+    NLI: {entailment, neutral, contradiction} (SNLI, MNLI) or {entailment, not_entailment}
+    (RTE, QNLI); paraphrase: {equivalent, not_equivalent} (MRPC), {duplicate, not_duplicate}
+    (QQP) or {paraphrase, not_paraphrase}. Matched case-insensitively; no partial matches.
+    """
+    names = frozenset(str(n).lower() for n in labels)
+    for kind, sets in _KIND_LABELS.items():
+        if names in sets:
+            return kind
+    return None
 
 
 @dataclass(frozen=True, eq=False)
@@ -42,8 +96,13 @@ class ASCInfo:
 
     ``similarity[i, j]`` is the mean token cosine similarity of hidden states ``i`` and ``j``
     (state 0: embeddings, state ``i``: output of layer ``i - 1``). ``layers_removed`` are
-    0-based encoder layer indices of the base model. ``threshold`` is ``None`` when
-    ``n_remove`` chose the layers. Sizes are the serialized float state dicts.
+    0-based encoder layer indices of the base model (:attr:`layers_removed_paper` numbers
+    them from 1, as the paper does). ``threshold`` and ``margin`` are ``None`` when
+    ``n_remove`` chose the layers; a state was removed at similarity ``>= threshold - margin``.
+    ``task_kind`` is ``nli``, ``paraphrase`` or ``None`` and ``task_kind_source`` says how
+    it was known (``given``, ``labels`` or ``None``); ``epochs_source`` is ``given`` or
+    ``paper`` (the paper's epochs for the task kind). Sizes are the serialized float state
+    dicts.
     """
 
     similarity: np.ndarray
@@ -51,7 +110,14 @@ class ASCInfo:
     layers_before: int
     layers_after: int
     threshold: float | None
+    margin: float | None
     n_remove: int | None
+    task_kind: str | None
+    task_kind_source: str | None
+    epochs_source: str
+    optimizer: str
+    lr: float
+    batch_size: int
     params_before: int
     params_after: int
     bytes_before: int
@@ -64,13 +130,26 @@ class ASCInfo:
     similarity_seconds: float
     train_seconds: float
 
+    @property
+    def layers_removed_paper(self) -> tuple[int, ...]:
+        """The removed layers numbered from 1, as the ASC paper numbers them."""
+        return tuple(i + 1 for i in self.layers_removed)
+
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form (the similarity matrix as a nested list), stored as the bundle's provenance."""
         return {
             "method": "asc",
             "threshold": self.threshold,
+            "margin": self.margin,
             "n_remove": self.n_remove,
             "layers_removed": list(self.layers_removed),
+            "layers_removed_1based": list(self.layers_removed_paper),
+            "task_kind": self.task_kind,
+            "task_kind_source": self.task_kind_source,
+            "epochs_source": self.epochs_source,
+            "optimizer": self.optimizer,
+            "lr": self.lr,
+            "batch_size": self.batch_size,
             "layers_before": self.layers_before,
             "layers_after": self.layers_after,
             "similarity": [[round(float(x), 6) for x in row] for row in self.similarity],
@@ -127,12 +206,15 @@ def redundant_layers(
     similarity: np.ndarray | Sequence[Sequence[float]],
     threshold: float = 0.9,
     n_remove: int | None = None,
+    margin: float = PAPER_MARGIN,
 ) -> tuple[int, ...]:
     """The 0-based encoder layers to delete, chosen from a state similarity matrix.
 
     Threshold rule: walk the states in order, keeping state 0; state ``j`` whose similarity
-    to any kept earlier state is ``>= threshold`` marks layer ``j - 1`` redundant, otherwise
-    ``j`` is kept. ``n_remove=K`` replaces the threshold: K times, delete the layer whose
+    to any kept earlier state is ``>= threshold - margin`` marks layer ``j - 1`` redundant,
+    otherwise ``j`` is kept. ``margin=0.01`` is the ASC authors' code (it subtracts 0.01
+    from the threshold); ``margin=0`` compares with ``threshold`` itself.
+    ``n_remove=K`` replaces the threshold (and margin): K times, delete the layer whose
     output is most similar to its nearest kept predecessor state (the state it would read
     once the layers between are gone); ties go to the later layer.
     """
@@ -157,9 +239,11 @@ def redundant_layers(
         return tuple(sorted(removed))
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.number)) or not -1 <= threshold <= 1:
         raise InvalidInputError(f"threshold must be a cosine similarity between -1 and 1, got {threshold!r}")
+    _check_margin(margin)
+    cut = float(threshold) - float(margin)
     kept, removed = [0], []
     for j in range(1, n_layers + 1):
-        if max(sim[i, j] for i in kept) >= threshold:
+        if max(sim[i, j] for i in kept) >= cut:
             removed.append(j - 1)
         else:
             kept.append(j)
@@ -168,6 +252,11 @@ def redundant_layers(
             f"threshold {threshold} would remove all {n_layers} layers; raise the threshold or pass n_remove"
         )
     return tuple(removed)
+
+
+def _check_margin(margin: float) -> None:
+    if isinstance(margin, bool) or not isinstance(margin, (int, float, np.number)) or not 0 <= margin < 1:
+        raise InvalidInputError(f"margin must be a number from 0 up to (not including) 1, got {margin!r}")
 
 
 def prune_layers(bundle: ModelBundle, layers: Iterable[int]) -> ModelBundle:
@@ -229,40 +318,54 @@ def asc(
     dataset: Dataset,
     threshold: float = 0.9,
     n_remove: int | None = None,
-    epochs: float = 2,
+    epochs: float | None = None,
     distill: bool = False,
     max_rows: int | None = None,
     batch_size: int = 32,
-    lr: float = 5e-5,
+    lr: float = PAPER_LR,
     seed: int = 0,
     device: str = "auto",
     progress: bool | None = None,
+    *,
+    margin: float = PAPER_MARGIN,
+    optimizer: str = "adam",
+    task_kind: str | None = None,
 ) -> tuple[ModelBundle, ASCInfo]:
     """Prune the layers of ``bundle`` that are redundant on ``dataset``, then fine-tune on it.
 
-    Layers come from :func:`redundant_layers` (the threshold rule, or the ``n_remove`` most
-    redundant); the pruned model is fine-tuned for ``epochs`` on the labelled data
-    (``epochs=0``: not at all), with the base model's probabilities as an extra
-    distillation loss when ``distill``. Returns a plain, smaller Hugging Face model whose
-    provenance holds :meth:`ASCInfo.to_dict`, and the :class:`ASCInfo`.
+    Layers come from :func:`redundant_layers` (the threshold rule with ``margin``, or the
+    ``n_remove`` most redundant); the pruned model is fine-tuned for ``epochs`` on the
+    labelled data (``epochs=0``: not at all) with ``optimizer`` at ``lr`` and ``batch_size``,
+    with the base model's probabilities as an extra distillation loss when ``distill``.
+
+    ``epochs=None`` takes the paper's epochs for the kind of task (5 for ``nli``, 10 for
+    ``paraphrase``): ``task_kind`` when given, else :func:`task_kind_from_labels` on the
+    model's label names; label names of no known kind are an input error (pass
+    ``task_kind`` or ``epochs``), never a guess. Returns a plain, smaller Hugging Face model
+    whose provenance holds :meth:`ASCInfo.to_dict`, and the :class:`ASCInfo`.
     """
     architecture(bundle, "base")
-    if isinstance(epochs, bool) or not isinstance(epochs, (int, float)) or epochs < 0:
+    if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, (int, float)) or epochs < 0):
         raise InvalidInputError(f"epochs must be a number >= 0, got {epochs!r}")
     check_positive("lr", lr)
+    check_positive("batch_size", batch_size, integer=True)
+    _check_margin(margin)
+    if optimizer not in OPTIMIZERS:
+        raise InvalidInputError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
+    epochs, kind, kind_source, epochs_source = resolve_epochs(bundle.labels, epochs, task_kind)
     data = take_rows(dataset, max_rows)
     if epochs > 0:
         data = in_label_order(data, bundle.labels)
     start = time.perf_counter()
     similarity = layer_similarity(bundle, data, batch_size=batch_size, device=device, progress=progress)
     similarity_seconds = time.perf_counter() - start
-    removed = redundant_layers(similarity, threshold, n_remove)
+    removed = redundant_layers(similarity, threshold, n_remove, margin)
     if not removed:
         n = similarity.shape[0]
         best = max(similarity[i, j] for j in range(1, n) for i in range(j))
         raise InvalidInputError(
-            f"no layer reaches the similarity threshold {threshold} (the highest similarity between two states "
-            f"is {best:.4f}); lower the threshold or pass n_remove"
+            f"no layer reaches the similarity threshold {threshold} - margin {margin} (the highest similarity "
+            f"between two states is {best:.4f}); lower the threshold or pass n_remove"
         )
     pruned = prune_layers(bundle, removed)
     train_steps, losses, train_seconds = 0, (), 0.0
@@ -275,16 +378,24 @@ def asc(
         stats = fine_tune(
             pruned.model, pruned.tokenizer, data, epochs=epochs, lr=lr, batch_size=batch_size,
             max_length=bundle.max_length, seed=seed, teacher_probs=teacher, device=device, progress=progress,
-            desc="ASC fine-tune",
+            desc="ASC fine-tune", optimizer=optimizer,
         )
         train_steps, losses, train_seconds = stats.steps, tuple(stats.losses), stats.seconds
+    by_threshold = n_remove is None
     info = ASCInfo(
         similarity=similarity,
         layers_removed=removed,
         layers_before=similarity.shape[0] - 1,
         layers_after=similarity.shape[0] - 1 - len(removed),
-        threshold=None if n_remove is not None else float(threshold),
-        n_remove=None if n_remove is None else int(n_remove),
+        threshold=float(threshold) if by_threshold else None,
+        margin=float(margin) if by_threshold else None,
+        n_remove=None if by_threshold else int(n_remove),
+        task_kind=kind,
+        task_kind_source=kind_source,
+        epochs_source=epochs_source,
+        optimizer=optimizer,
+        lr=float(lr),
+        batch_size=int(batch_size),
         params_before=bundle.n_params,
         params_after=pruned.n_params,
         bytes_before=serialized_bytes(bundle.model.state_dict()),
@@ -299,7 +410,6 @@ def asc(
     )
     provenance = {
         **info.to_dict(),
-        "lr": lr,
         "seed": seed,
         "base_fingerprint": bundle.fingerprint,
         "data": {"path": data.path, "sha256": data.sha256},
@@ -307,6 +417,34 @@ def asc(
     result = from_model(pruned.model, pruned.tokenizer, bundle.labels, task=bundle.task or _task(data),
                         provenance=provenance, max_length=bundle.max_length)
     return result, info
+
+
+def resolve_epochs(
+    labels: Sequence[str], epochs: float | None, task_kind: str | None
+) -> tuple[float, str | None, str | None, str]:
+    """``(epochs, task kind, how the kind is known, where the epochs come from)`` for :func:`asc`.
+
+    The kind is ``task_kind`` when given (source ``given``), else read from the label names
+    by :func:`task_kind_from_labels` (source ``labels``, or ``None`` when they name no known
+    kind). ``epochs=None`` becomes the paper's epochs for that kind (source ``paper``); with
+    no kind known that is an input error.
+    """
+    if task_kind is not None:
+        if task_kind not in TASK_KINDS:
+            raise InvalidInputError(f"task_kind must be one of {', '.join(TASK_KINDS)}, got {task_kind!r}")
+        kind, kind_source = task_kind, "given"
+    else:
+        kind = task_kind_from_labels(labels)
+        kind_source = "labels" if kind is not None else None
+    if epochs is not None:
+        return float(epochs), kind, kind_source, "given"
+    if kind is None:
+        raise InvalidInputError(
+            f"the paper's fine-tuning epochs depend on the kind of task, and the labels [{', '.join(labels)}] "
+            f"name none trustaudit knows; pass task_kind ({' or '.join(TASK_KINDS)}) or epochs "
+            "(--task-kind or --epochs)"
+        )
+    return float(PAPER_EPOCHS[kind]), kind, kind_source, "paper"
 
 
 def _task(data: Dataset) -> str:

@@ -39,6 +39,14 @@ _positive_float = _float_option(strict=True)
 _non_negative_float = _float_option(strict=False)
 
 
+def _unit_margin(text: str) -> float:
+    """An argparse type for a margin in [0, 1)."""
+    value = _non_negative_float(text)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 up to 1, got {text!r}")
+    return value
+
+
 def _common(parser: argparse.ArgumentParser, out_help: str) -> None:
     parser.add_argument("-o", "--out", required=True, metavar="PATH", help=out_help)
     add_model_options(parser)
@@ -54,30 +62,47 @@ def register(subparsers: Any) -> None:
     p.add_argument("base", metavar="BASE", help="the fine-tuned base model (.pt bundle or Hugging Face directory)")
     add_data_options(p)
     rule = p.add_mutually_exclusive_group()
-    rule.add_argument("--threshold", type=float, default=0.9, help="remove a layer whose output has at least this "
-                      "cosine similarity to a kept earlier state (default: 0.9)")
+    rule.add_argument("--threshold", type=float, default=0.9, help="remove a layer whose output has at least "
+                      "THRESHOLD - MARGIN cosine similarity to a kept earlier state (default: 0.9)")
     rule.add_argument("--n-remove", type=_positive_int, metavar="K", help="remove the K most redundant layers instead")
-    p.add_argument("--epochs", type=_non_negative_float, default=2, help="fine-tuning epochs after pruning (default: 2; 0: none)")
-    p.add_argument("--lr", type=_positive_float, default=5e-5, help="fine-tuning learning rate (default: 5e-5)")
+    p.add_argument("--margin", type=_unit_margin, default=0.01, help="subtracted from --threshold, as the ASC "
+                   "authors' code does (default: 0.01, the paper's rule; 0: compare with the threshold itself)")
+    p.add_argument("--task-kind", choices=("nli", "paraphrase"), help="sets the paper's fine-tuning epochs "
+                   "(nli 5, paraphrase 10); default: read from the label names, an error if they name neither")
+    p.add_argument("--epochs", type=_non_negative_float, help="fine-tuning epochs after pruning "
+                   "(default: the paper's for the task kind; 0: none)")
+    p.add_argument("--lr", type=_positive_float, default=1e-5, help="fine-tuning learning rate (default: 1e-5, the paper's)")
+    p.add_argument("--optimizer", choices=("adam", "adamw"), default="adam", help="adam: Adam at a constant "
+                   "learning rate (the paper's, default); adamw: AdamW, weight decay 0.01, linear warm-up and decay")
     p.add_argument("--distill", action="store_true", help="add the base model's soft labels as a distillation loss")
     p.add_argument("--max-rows", type=_positive_int, metavar="N", help="use the first N rows of --data")
     p.add_argument("--eval", metavar="FILE", help="report the accuracy of base and pruned model on this file")
     _common(p, "a .pt bundle, or any other path for a save_pretrained directory")
     p.set_defaults(func=_cmd_asc)
 
-    p = methods.add_parser("alad", help="align a small model to the base with a window adapter and reuse the base's head")
-    p.add_argument("base", metavar="BASE", help="the large model whose states and head are reused")
+    p = methods.add_parser("alad", help="align a small model's states to the base's with a window adapter, then train a task head")
+    p.add_argument("base", metavar="BASE", help="the large model whose states are the alignment target")
     p.add_argument("small", metavar="SMALL", help="the small model (same tokenizer as BASE)")
     add_data_options(p)
-    p.add_argument("--window", type=_positive_int, default=3, help="odd number of tokens per window (default: 3)")
-    p.add_argument("--mode", choices=("frozen", "joint"), default="frozen",
-                   help="frozen: base head on aligned states, no task training; joint: then fine-tune adapter and head")
-    p.add_argument("--epochs", type=_positive_float, default=3, help="alignment epochs (default: 3)")
-    p.add_argument("--joint-epochs", type=_positive_float, default=2, help="task epochs in joint mode (default: 2)")
-    p.add_argument("--train-small", action="store_true", help="in joint mode, fine-tune the small encoder too")
-    p.add_argument("--hidden", type=_positive_int, metavar="H", help="adapter hidden width (default: 4 x the base's width)")
+    p.add_argument("--setup", choices=("head", "adapter", "joint", "reuse-head"), default="adapter",
+                   help="the paper's set-ups, each training a task head: head (head only), adapter (adapter + head over "
+                   "the frozen small model, default), joint (adapter + small model + head); reuse-head (trustaudit's, "
+                   "not the paper's): the base's head on the aligned states, no task training")
+    p.add_argument("--window", type=_positive_int, default=3, help="odd number of tokens per window, the paper's 1, 3 "
+                   "or 5 (default: 3)")
+    p.add_argument("--hidden", type=_positive_int, default=1280, metavar="H", help="adapter hidden width (default: 1280, the paper's)")
+    p.add_argument("--align-data", metavar="FILE", help="general text to align on first: a .txt file (one text a line) "
+                   "or any data file (its texts; labels ignored), e.g. another task's training file")
+    p.add_argument("--align-rows", type=_positive_int, metavar="N", help="use N texts of --align-data, drawn at random (see --seed)")
+    p.add_argument("--general-epochs", type=_positive_float, default=1, help="alignment epochs on --align-data (default: 1)")
+    p.add_argument("--epochs", type=_positive_float, default=10, help="alignment epochs on the task's text (default: 10, the paper's)")
+    p.add_argument("--lr", type=_positive_float, default=1e-4, help="alignment learning rate (default: 1e-4, the paper's)")
+    p.add_argument("--task-epochs", type=_positive_float, default=3, help="task training epochs (default: 3)")
+    p.add_argument("--task-lr", type=_positive_float, help="task training learning rate (default: head 1e-3, adapter 1e-4, joint 5e-5)")
+    p.add_argument("--validation", type=_unit_margin, default=0.1, help="share of the labelled rows held out to choose "
+                   "the task epoch and to compare with the small model (default: 0.1, at most 1,000 rows; 0: none)")
     p.add_argument("--max-rows", type=_positive_int, metavar="N", help="use the first N rows of --data")
-    p.add_argument("--eval", metavar="FILE", help="report the accuracy of base and aligned model on this file")
+    p.add_argument("--eval", metavar="FILE", help="report the accuracy of base, small and aligned model on this file")
     _common(p, "the .pt bundle to write")
     p.set_defaults(func=_cmd_alad)
 
@@ -118,6 +143,8 @@ def _train_data(args: argparse.Namespace, labels: tuple[str, ...]) -> Any:
 def _accuracies(args: argparse.Namespace, models: dict[str, Any]) -> str:
     """One line with each model's accuracy on ``--eval`` (read with the --data column options)."""
     from trustaudit.data import load_dataset
+    from trustaudit.exceptions import LabelMismatchError
+    from trustaudit.models import label_permutation
     from trustaudit._predict import predict
 
     first = next(iter(models.values()))
@@ -125,8 +152,13 @@ def _accuracies(args: argparse.Namespace, models: dict[str, Any]) -> str:
     data = load_dataset(args.eval, first.labels, require_labels=True, **kwargs)
     parts = []
     for name, bundle in models.items():
+        try:
+            order = label_permutation(first.labels, bundle.labels)
+        except LabelMismatchError:
+            parts.append(f"{name} - (other labels)")
+            continue
         preds = predict(bundle, data, batch_size=args.batch_size, device=args.device, cache=cache_arg(args))
-        parts.append(f"{name} {preds.accuracy(data.labels):.4f}")
+        parts.append(f"{name} {preds.reorder(order, first.labels).accuracy(data.labels):.4f}")
     return f"accuracy on {args.eval} ({len(data):,} rows): " + ", ".join(parts)
 
 
@@ -144,11 +176,12 @@ def _save(bundle: Any, out: str, allow_dir: bool) -> str:
     return out
 
 
-def _finish(args: argparse.Namespace, lines: list[str], base: Any, result: tuple[str, Any], allow_dir: bool) -> int:
-    """Add the accuracies on ``--eval``, save the new model, print the summary."""
+def _finish(args: argparse.Namespace, lines: list[str], base: Any, result: tuple[str, Any], allow_dir: bool,
+            others: dict[str, Any] | None = None) -> int:
+    """Add the accuracies on ``--eval`` (base, ``others``, the new model), save the new model, print the summary."""
     name, bundle = result
     if args.eval:
-        lines.append(_accuracies(args, {"base": base, name: bundle}))
+        lines.append(_accuracies(args, {"base": base, **(others or {}), name: bundle}))
     lines.append(f"written to {_save(bundle, args.out, allow_dir)}")
     print("\n".join(lines))
     return EXIT_OK
@@ -162,20 +195,27 @@ def _check(args: argparse.Namespace, inputs: tuple[str, ...], allow_dir: bool) -
 
 def _cmd_asc(args: argparse.Namespace) -> int:
     from trustaudit.compress import asc
+    from trustaudit.compress._asc import resolve_epochs
 
     _check(args, ("base", "data"), allow_dir=True)
     base = _load(args, args.base)
+    epochs, kind, kind_source, epochs_source = resolve_epochs(base.labels, args.epochs, args.task_kind)
     data = _train_data(args, base.labels)
+    print(_recipe_line(base.labels, epochs, kind, kind_source, epochs_source, args), flush=True)
     small, info = asc(
-        base, data, threshold=args.threshold, n_remove=args.n_remove, epochs=args.epochs, distill=args.distill,
-        max_rows=args.max_rows, batch_size=args.batch_size, lr=args.lr,
-        seed=args.seed, device=args.device,
+        base, data, threshold=args.threshold, n_remove=args.n_remove, epochs=epochs, distill=args.distill,
+        max_rows=args.max_rows, batch_size=args.batch_size, lr=args.lr, seed=args.seed, device=args.device,
+        margin=args.margin, optimizer=args.optimizer, task_kind=args.task_kind,
     )
-    rule = f"n_remove {info.n_remove}" if info.n_remove is not None else f"threshold {info.threshold:g}"
+    if info.n_remove is not None:
+        rule = f"n_remove {info.n_remove}"
+    else:
+        rule = f"threshold {info.threshold:g} - margin {info.margin:g}: states at similarity >= {info.threshold - info.margin:g}"
     removed = ", ".join(str(i) for i in info.layers_removed)
+    paper = ", ".join(str(i) for i in info.layers_removed_paper)
     lines = [
-        f"ASC on {info.rows:,} rows ({rule}): removed layer(s) {removed} of {info.layers_before} "
-        f"(0-based) -> {info.layers_after} layers",
+        f"ASC on {info.rows:,} rows ({rule}): removed layer(s) {removed} of {info.layers_before} (0-based; "
+        f"layer(s) {paper} numbered from 1 as in the paper) -> {info.layers_after} layers",
         f"parameters {info.params_before:,} -> {info.params_after:,} ({info.params_after / info.params_before - 1:+.1%}); "
         f"weights {_mb(info.bytes_before)} -> {_mb(info.bytes_after)}",
     ]
@@ -187,32 +227,81 @@ def _cmd_asc(args: argparse.Namespace) -> int:
     return _finish(args, lines, base, ("pruned", small), allow_dir=True)
 
 
+def _recipe_line(labels: tuple[str, ...], epochs: float, kind: str | None, kind_source: str | None,
+                 epochs_source: str, args: argparse.Namespace) -> str:
+    """The fine-tuning recipe ASC will use, and where each default came from (printed before it runs)."""
+    if kind_source == "given":
+        known = f"task kind {kind} (--task-kind)"
+    elif kind_source == "labels":
+        known = f"task kind {kind} (from the label names {', '.join(labels)})"
+    else:
+        known = "task kind unknown"
+    source = f"the paper's for {kind}" if epochs_source == "paper" else "--epochs"
+    optimizer = "Adam, constant learning rate" if args.optimizer == "adam" else "AdamW, linear warm-up and decay"
+    if epochs == 0:
+        return f"ASC fine-tuning: none (--epochs 0); {known}"
+    return (f"ASC fine-tuning: {epochs:g} epoch(s) ({source}); {known}; {optimizer}, lr {args.lr:g}, "
+            f"batch {args.batch_size}")
+
+
 def _cmd_alad(args: argparse.Namespace) -> int:
     from trustaudit.compress import alad
+    from trustaudit.compress._alad import TASK_LR, read_texts
 
     _check(args, ("base", "small", "data"), allow_dir=False)
     base = _load(args, args.base)
     small = _load(args, args.small)
     data = _train_data(args, base.labels)
+    general = read_texts(args.align_data, args.align_rows, args.seed) if args.align_data else None
+    print(_alad_plan(args, TASK_LR, general), flush=True)
     aligned, info = alad(
-        base, small, data, window=args.window, mode=args.mode, epochs=args.epochs, joint_epochs=args.joint_epochs,
-        hidden=args.hidden, train_small=args.train_small, max_rows=args.max_rows, batch_size=args.batch_size,
-        seed=args.seed, device=args.device,
+        base, small, data, window=args.window, setup=args.setup, epochs=args.epochs, task_epochs=args.task_epochs,
+        hidden=args.hidden, max_rows=args.max_rows, batch_size=args.batch_size, lr=args.lr, task_lr=args.task_lr,
+        seed=args.seed, device=args.device, align_data=general, general_epochs=args.general_epochs,
+        validation=args.validation,
     )
     identity = f", raw states {info.cosine_identity:.4f}" if info.cosine_identity is not None else ""
+    general_part = f" -> {info.cosine_general:.4f} on general text" if info.cosine_general is not None else ""
     lines = [
-        f"AlAd ({info.mode}, window {info.window}, hidden {info.hidden}) on {info.rows:,} rows: token cosine to the base "
-        f"{info.cosine_untrained:.4f} -> {info.cosine_after:.4f} (best linear map {info.cosine_before:.4f}{identity}); "
-        f"alignment MSE {info.mse_before:.4f} -> {info.mse_after:.4f} in {info.align_seconds:.0f} s",
+        f"AlAd ({info.setup}, window {info.window}, hidden {info.hidden}) on {info.rows:,} rows: token cosine to the base "
+        f"{info.cosine_untrained:.4f}{general_part} -> {info.cosine_after:.4f} (best linear map {info.cosine_before:.4f}"
+        f"{identity}); alignment MSE {info.mse_before:.4f} -> {info.mse_after:.4f} in {info.align_seconds:.0f} s",
         f"parameters: small {small.n_params:,} + {info.params_added:,} added (adapter {info.adapter_params:,}, "
-        f"base head {info.head_params:,}) = {aligned.n_params:,}; labels of the base: {', '.join(aligned.labels)}",
+        f"head {info.head_params:,}) = {aligned.n_params:,}; labels of the base: {', '.join(aligned.labels)}",
     ]
-    if info.cosine_joint is not None:
+    if info.task_losses:
+        cosine = f", token cosine afterwards {info.cosine_task:.4f}" if info.cosine_task is not None else ""
         lines.append(
-            f"joint fine-tuning {info.joint_epochs:g} epoch(s): loss {info.joint_losses[0]:.3f} -> {info.joint_losses[-1]:.3f}, "
-            f"token cosine afterwards {info.cosine_joint:.4f}, {info.joint_seconds:.0f} s"
+            f"task training ({info.setup}: {info.trainable_params:,} parameters) {info.task_epochs:g} epoch(s) at lr "
+            f"{info.task_lr:g}: loss {info.task_losses[0]:.3f} -> {info.task_losses[-1]:.3f}{cosine}, {info.task_seconds:.0f} s"
         )
-    return _finish(args, lines, base, ("aligned", aligned), allow_dir=False)
+    if info.val_rows:
+        small_part = f"small model {info.val_accuracy_small:.4f}, " if info.val_accuracy_small is not None else ""
+        epochs = ", ".join(f"{a:.4f}" for a in info.val_accuracies)
+        kept = f"; after each task epoch {epochs}, epoch {info.best_epoch} kept" if info.val_accuracies else ""
+        lines.append(
+            f"held-out accuracy ({info.val_rows:,} rows): {small_part}base head reused untrained "
+            f"{info.val_accuracy_reused_head:.4f}{kept} -> aligned {info.val_accuracy:.4f}"
+        )
+        if info.less_accurate_than_small:
+            lines.append("warning: the aligned model is less accurate than the small model on the held-out rows; "
+                         "align longer (--epochs, --align-data), train the head longer (--task-epochs) or try --setup joint")
+    return _finish(args, lines, base, ("aligned", aligned), allow_dir=False, others={"small": small})
+
+
+def _alad_plan(args: argparse.Namespace, task_lr: dict[str, float], general: Any) -> str:
+    """What AlAd will do, with every default spelled out (printed before it runs)."""
+    stages = []
+    if general is not None:
+        stages.append(f"align on {len(general):,} general texts of {args.align_data} for {args.general_epochs:g} epoch(s)")
+    stages.append(f"align on the task's text for {args.epochs:g} epoch(s) at lr {args.lr:g}")
+    if args.setup == "reuse-head":
+        stages.append("reuse the base's head untrained (trustaudit's set-up, not the paper's)")
+    else:
+        trained = {"head": "the head", "adapter": "adapter + head", "joint": "adapter + small encoder + head"}[args.setup]
+        lr = args.task_lr if args.task_lr is not None else task_lr[args.setup]
+        stages.append(f"train {trained} for {args.task_epochs:g} epoch(s) at lr {lr:g}")
+    return f"AlAd set-up {args.setup}, window {args.window}, hidden {args.hidden}: " + "; then ".join(stages)
 
 
 def _cmd_quantize(args: argparse.Namespace) -> int:

@@ -102,6 +102,29 @@ class QuantizedClassifier(nn.Module):
         device = self._device(inputs)
         return out if device is None else out.to(device)
 
+    def hidden_states(self, **inputs: Any) -> tuple[torch.Tensor, ...]:
+        """Every hidden state ``(batch, tokens, width)``, each row run alone without its padding (zeros there)."""
+        ids = inputs.get("input_ids")
+        if not isinstance(ids, torch.Tensor) or ids.dim() != 2:
+            raise InvalidInputError("a quantized model takes input_ids of shape (batch, length)")
+        cpu = {k: v.cpu() if isinstance(v, torch.Tensor) else v for k, v in inputs.items()}
+        mask = cpu.get("attention_mask")
+        per_row = []
+        for i in range(ids.shape[0]):
+            keep = mask[i].bool() if isinstance(mask, torch.Tensor) else torch.ones(ids.shape[1], dtype=torch.bool)
+            row = {k: v[i][keep].unsqueeze(0) if isinstance(v, torch.Tensor) and v.shape[:2] == ids.shape else v
+                   for k, v in cpu.items()}
+            states = self.model(**row, output_hidden_states=True).hidden_states
+            per_row.append((keep, states))
+        out = []
+        for k in range(len(per_row[0][1])):
+            width = per_row[0][1][k].shape[-1]
+            padded = torch.zeros(ids.shape[0], ids.shape[1], width)
+            for i, (keep, states) in enumerate(per_row):
+                padded[i, keep] = states[k][0]
+            out.append(padded.to(ids.device))
+        return tuple(out)
+
     def bundle_payload(self, bundle: ModelBundle) -> dict[str, Any]:
         """The bundle dictionary: float weights, config, tokenizer and provenance (tensors and strings)."""
         config = {

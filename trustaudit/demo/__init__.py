@@ -116,7 +116,7 @@ DEMO_AUDIT = {"explain_n": 30, "lime_samples": 500, "shap_max_evals": 300, "batc
 CANDIDATES = (
     ("small", "a 2-layer, 32-wide BERT trained from scratch on the same data"),
     ("asc", "ASC: the base with its 2 most redundant layers removed, then fine-tuned"),
-    ("alad", "AlAd: the small model with a window adapter onto the base's states and the base's head, fine-tuned jointly"),
+    ("alad", "AlAd: the small model with a window adapter onto the base's states and the base's head, adapter and head fine-tuned"),
 )
 
 
@@ -131,14 +131,16 @@ def make_candidates(paths: DemoModels, out: Path, seed: int, device: str) -> dic
     train = load_dataset(paths.train, base.labels)
     if not _reusable(candidates["asc"], method="asc", seed=seed, base_fingerprint=base.fingerprint):
         _say("ASC: measuring how much each layer of the base changes the representation of the task's data")
-        pruned, info = asc(base, train, n_remove=2, epochs=2, lr=5e-4, batch_size=32, seed=seed, device=device)
+        pruned, info = asc(base, train, n_remove=2, epochs=2, lr=5e-4, batch_size=32, seed=seed, device=device,
+                           optimizer="adamw")
         _say(f"     removed layers {list(info.layers_removed)}: {info.params_before:,} -> {info.params_after:,} parameters")
         save_bundle(pruned, candidates["asc"])
     if not _reusable(candidates["alad"], method="alad", seed=seed, base_fingerprint=base.fingerprint,
                      small_fingerprint=small.fingerprint):
         _say("AlAd: aligning the small model's token states to the base's, then fine-tuning adapter and head")
-        aligned, ainfo = alad(base, small, train, window=3, mode="joint", epochs=2, joint_epochs=2,
-                              joint_lr=5e-4, batch_size=32, seed=seed, device=device)
+        aligned, ainfo = alad(base, small, train, window=3, setup="adapter", epochs=2, lr=1e-3, task_epochs=2,
+                              task_lr=5e-4, hidden=4 * int(base.config["hidden_size"]), validation=0, batch_size=32,
+                              seed=seed, device=device)
         _say(f"     token cosine to the base: {ainfo.cosine_before:.3f} (best linear map) -> {ainfo.cosine_after:.3f} (adapter)")
         save_bundle(aligned, candidates["alad"])
     return candidates

@@ -179,6 +179,31 @@ class FeatureSet:
                 texts[seg.name] = _rebuild(seg.words, seg.gaps, part)
         return texts["a"], texts.get("b")
 
+    def substitute(self, replacements: Mapping[int, str]) -> Pair:
+        """``(text_a, text_b | None)`` with feature ``i``'s word replaced by ``replacements[i]``.
+
+        Everything else, separators included, is kept as it is. Each replacement must be one
+        word under :data:`SEPARATOR`, so the new text splits into the same features.
+        """
+        for index, word in replacements.items():
+            if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < len(self.features):
+                raise InvalidInputError(f"feature index must be from 0 to {len(self.features) - 1}, got {index!r}")
+            pieces = split_text(word) if isinstance(word, str) else []
+            if len(pieces) != 1 or not pieces[0][1]:
+                raise InvalidInputError(f"a replacement must be a single word, got {word!r}")
+        texts = {seg.name: seg.text for seg in self._segments}
+        for seg in self._segments:
+            changes = sorted(
+                ((self.features[i].start, self.features[i].end, w) for i, w in replacements.items()
+                 if self.features[i].segment == seg.name),
+                reverse=True,
+            )
+            text = seg.text
+            for start, end, word in changes:
+                text = text[:start] + word + text[end:]
+            texts[seg.name] = text
+        return texts["a"], texts.get("b")
+
     def perturb_many(self, masks: np.ndarray | Iterable[Sequence[bool]]) -> list[Pair]:
         """:meth:`perturb` for every row of ``masks``."""
         return [self.perturb(row) for row in np.asarray(masks, dtype=bool).reshape(-1, len(self.features))]

@@ -3,11 +3,13 @@
 Calibration functions take ``probs (n, k)`` and integer ``labels (n,)``; agreement
 functions take attribution vectors or predicted classes; flip functions take both
 models' predicted classes (and the base model's confidence); bias functions take word
-embeddings (WEAT/SEAT) or counterfactual flip flags. Every metric's direction and bounds are
-registered in :data:`METRICS`.
+embeddings (WEAT/SEAT) or counterfactual flip flags; representation functions take two
+models' representations of the same rows; adversarial functions take per-row attack
+outcomes. Every metric's direction and bounds are registered in :data:`METRICS`.
 """
 
 from trustaudit.metrics._registry import ALIASES, METRICS, MetricSpec, get_metric
+from trustaudit.metrics.adversarial import DirectionRates, TransferRates, transfer_rates
 from trustaudit.metrics.agreement import (
     AgreementStatistic,
     AttributionAgreement,
@@ -58,6 +60,12 @@ from trustaudit.metrics.calibration import (
     reliability_bins,
     smooth_calibration_error,
 )
+from trustaudit.metrics.representation import (
+    RepresentationSimilarity,
+    cka_matrix,
+    linear_cka,
+    representation_similarity,
+)
 from trustaudit.metrics.flips import (
     DEFAULT_BANDS,
     ClassComparison,
@@ -84,12 +92,15 @@ __all__ = [
     "ConfidenceBand",
     "EffectSizeChange",
     "FlipRateComparison",
+    "DirectionRates",
     "FlipRates",
     "MetricComparison",
     "MetricSpec",
     "PredictionAgreement",
     "ReliabilityBins",
     "WeatResult",
+    "RepresentationSimilarity",
+    "TransferRates",
     "attribution_agreement",
     "binary_brier_score_loss",
     "binary_calibration_error",
@@ -97,6 +108,7 @@ __all__ = [
     "brier_decomposition",
     "brier_score_loss",
     "calibration_summary",
+    "cka_matrix",
     "classwise_calibration_error",
     "compare_calibration",
     "effect_size_change",
@@ -110,6 +122,7 @@ __all__ = [
     "fraction_of_floor",
     "get_metric",
     "kendall_tau",
+    "linear_cka",
     "maximum_calibration_error",
     "negative_log_likelihood",
     "pairwise_rank_agreement",
@@ -119,6 +132,7 @@ __all__ = [
     "rank_agreement",
     "rank_correlation",
     "reliability_bins",
+    "representation_similarity",
     "sign_agreement",
     "signed_rank_agreement",
     "smooth_calibration_error",
@@ -126,4 +140,5 @@ __all__ = [
     "weat_associations",
     "weat_effect_size",
     "weat_test",
+    "transfer_rates",
 ]
