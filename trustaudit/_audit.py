@@ -18,7 +18,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -34,6 +34,9 @@ from trustaudit.gate import GateConfig, GateResult, Measurement, evaluate, verdi
 from trustaudit.models import ModelBundle, ModelPair, load_pair
 from trustaudit._predict import Predictions, predict
 
+if TYPE_CHECKING:
+    from trustaudit.bias import BiasTestSuite
+
 SCHEMA_VERSION = 2
 EXPLAINERS = ("lime", "shap")
 BIAS_POOLINGS = ("mean", "cls")
@@ -45,7 +48,12 @@ TARGETS = ("base_predicted", "gold")
 
 @dataclass(frozen=True)
 class AuditConfig:
-    """Every setting of an audit. Defaults are the CLI's defaults."""
+    """Every setting of an audit. Defaults are the CLI's defaults.
+
+    ``bias`` runs the bias comparison (``bias_tests``: a JSON file of association tests, None
+    for the shipped WEAT 3-8; ``bias_pooling``: ``mean`` and/or ``cls``; ``bias_permutations``
+    per test's p-value); its bootstrap uses ``n_resamples`` and ``seed``.
+    """
 
     explain_n: int = 100
     lime_samples: int = 1000
@@ -439,7 +447,7 @@ def _calibration_section(base: Predictions, small: Predictions, labels: np.ndarr
     return section
 
 
-def _bias_suite(config: AuditConfig) -> Any:
+def _bias_suite(config: AuditConfig) -> BiasTestSuite | None:
     """The association tests of the audit, read before any model work so that a bad file fails at once; None when bias is off."""
     if not config.bias:
         return None
@@ -452,7 +460,7 @@ def _bias_section(
     pair: ModelPair,
     dataset: Dataset,
     rows: np.ndarray,
-    suite: Any,
+    suite: BiasTestSuite,
     config: AuditConfig,
     device: torch.device,
     evaluators: tuple[Evaluator, Evaluator],
