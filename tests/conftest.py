@@ -127,3 +127,28 @@ def trained_pair(tmp_path_factory: pytest.TempPathFactory, tokenizer) -> tuple[P
         paths.append(path)
     dev = write_rows(root / "dev.tsv", XSS_ROWS + generate_task(90, seed=12))
     return paths[0], paths[1], dev
+
+
+#: Two association tests over the demo task's words, small enough for quick audits; one set
+#: label carries a script payload that the report must escape.
+BIAS_TESTS = {
+    "tests": [
+        {"name": "people-moods", "description": "a test from the demo vocabulary",
+         "X": {"label": "male <script>alert(1)</script>", "words": ["man", "boy", "farmer"]},
+         "Y": {"label": "female", "words": ["woman", "girl", "teacher"]},
+         "A": {"label": "pleasant", "words": ["happy", "calm", "young"]},
+         "B": {"label": "unpleasant", "words": ["sad", "angry", "tired"]}},
+        {"name": "animals-colours", "X": ["cat", "dog", "bird"], "Y": ["horse", "child", "chef"],
+         "A": ["red", "blue", "green"], "B": ["black", "white", "brown"]},
+    ]
+}
+
+
+@pytest.fixture(scope="session")
+def bias_tests_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A user's own association tests as JSON (see :data:`BIAS_TESTS`)."""
+    import json
+
+    path = tmp_path_factory.mktemp("bias") / "tests.json"
+    path.write_text(json.dumps(BIAS_TESTS), encoding="utf-8")
+    return path

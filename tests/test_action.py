@@ -20,7 +20,7 @@ yaml = pytest.importorskip("yaml")
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
-QUICK = "--explain-n 4 --lime-samples 100 --shap-max-evals 64 --n-resamples 100"
+QUICK = "--explain-n 4 --lime-samples 100 --shap-max-evals 64 --n-resamples 100 --no-bias"
 
 
 @dataclass

@@ -33,7 +33,7 @@ REQUIRED_ATTRIBUTION = [
     "attribution.lime.rank_correlation",
     "attribution.shap.rank_correlation",
 ]
-QUICK = dict(explain_n=0, n_resamples=200)
+QUICK = dict(explain_n=0, n_resamples=200, bias=False)
 
 
 @pytest.fixture(scope="module")
@@ -158,14 +158,15 @@ def test_results_of_schema_1_are_rejudged_under_the_current_rules() -> None:
     assert "use_intervals" not in result["config"]["gate"] and result["config"]["gate"]["decision"] == "interval"
 
 
-def test_stages_are_numbered_with_time_elapsed(trained_pair, capsys: pytest.CaptureFixture[str]) -> None:
+def test_stages_are_numbered_with_time_elapsed(trained_pair, bias_tests_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
     base, small, dev = trained_pair
-    audit(base, small, dev, AuditConfig(explain_n=2, lime_samples=50, shap_max_evals=32, n_resamples=50),
+    audit(base, small, dev, AuditConfig(explain_n=2, lime_samples=50, shap_max_evals=32, n_resamples=50,
+                                        bias_tests=str(bias_tests_file), bias_permutations=100),
           progress=True, cache=False)
     lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("trustaudit: [")]
-    assert [line.split("]")[0] for line in lines] == [f"trustaudit: [{i}/5" for i in range(1, 6)]
+    assert [line.split("]")[0] for line in lines] == [f"trustaudit: [{i}/6" for i in range(1, 7)]
     assert all(line.endswith(" s elapsed)") for line in lines)
-    assert "explaining 2 rows" in lines[-1]
+    assert "explaining 2 rows" in lines[-2] and "comparing bias" in lines[-1]
 
 
 def test_rejudging_with_another_gate(pair_result: AuditResult) -> None:

@@ -31,7 +31,7 @@ def labelled(trained_pair) -> tuple[AuditResult, np.ndarray, np.ndarray, np.ndar
     from trustaudit._predict import predict
 
     base, small, dev = trained_pair
-    result = audit(base, small, dev, AuditConfig(explain_n=0, n_resamples=200, seed=4))
+    result = audit(base, small, dev, AuditConfig(explain_n=0, n_resamples=200, seed=4, bias=False))
     pair = load_pair(base, small)
     data = load_dataset(dev, pair.labels)
     base_pred = predict(pair.base, data).predicted
@@ -91,7 +91,7 @@ def test_unlabelled_data_keeps_the_bands_and_nulls_the_rest(trained_pair, tmp_pa
     lines = dev.read_text().splitlines()
     unlabelled = tmp_path / "u.tsv"
     unlabelled.write_text("\n".join("\t".join(line.split("\t")[:2]) for line in lines) + "\n")
-    p = audit(base, small, unlabelled, AuditConfig(explain_n=0, n_resamples=50))["predictions"]
+    p = audit(base, small, unlabelled, AuditConfig(explain_n=0, n_resamples=50, bias=False))["predictions"]
     for key in FLIP_KEYS[:-1]:
         assert p[key] is None, key
     assert sum(b["n"] for b in p["confidence_bands"]) == p["n"]
@@ -102,7 +102,7 @@ def test_unlabelled_data_keeps_the_bands_and_nulls_the_rest(trained_pair, tmp_pa
 
 def test_no_resamples_gives_null_intervals(trained_pair) -> None:
     base, small, dev = trained_pair
-    p = audit(base, small, dev, AuditConfig(explain_n=0, n_resamples=0))["predictions"]
+    p = audit(base, small, dev, AuditConfig(explain_n=0, n_resamples=0, bias=False))["predictions"]
     assert p["negative_flip_rate"] is not None and p["negative_flip_rate_interval"] is None
     assert p["positive_flip_rate_interval"] is None and p["worst_class_recall_drop_interval"] is None
     assert all(c["recall_drop_interval"] is None and c["precision_drop_interval"] is None for c in p["per_class"])

@@ -13,7 +13,7 @@ from trustaudit._audit import AuditResult
 from trustaudit.cli import main
 from trustaudit.gate import CHECKS
 
-QUICK = ["--explain-n", "6", "--lime-samples", "150", "--shap-max-evals", "64", "--n-resamples", "200", "--no-cache"]
+QUICK = ["--explain-n", "6", "--lime-samples", "150", "--shap-max-evals", "64", "--n-resamples", "200", "--no-cache", "--no-bias"]
 
 
 def _get(doc: dict, path: str):
@@ -165,7 +165,7 @@ def test_allow_inconclusive_exits_0_with_a_warning(different, tmp_path: Path, ca
 
 def test_no_explanations_make_an_incomplete_audit_with_exit_4(trained_pair, tmp_path: Path, capsys) -> None:
     base, _, dev = trained_pair
-    code = main(["--no-progress", "compare", str(base), str(base), "--data", str(dev), "--explain-n", "0",
+    code = main(["--no-progress", "compare", str(base), str(base), "--data", str(dev), "--explain-n", "0", "--no-bias",
                  "--n-resamples", "100", "--no-cache", "--out", str(tmp_path / "r.html"), "--json", str(tmp_path / "r.json")])
     assert code == 4
     assert capsys.readouterr().out.startswith("trustaudit: INCOMPLETE")

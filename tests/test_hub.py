@@ -109,7 +109,7 @@ def test_file_like_names_are_paths_not_ids() -> None:
 
 def test_compare_records_ids_in_json_and_report(hub_cache: Path, trained_pair, tmp_path: Path) -> None:
     dev = trained_pair[2]
-    code = main(["--no-progress", "compare", "org/tiny@v2", "org/tiny@v2", "--data", str(dev), "--explain-n", "0",
+    code = main(["--no-progress", "compare", "org/tiny@v2", "org/tiny@v2", "--data", str(dev), "--explain-n", "0", "--no-bias",
                  "--n-resamples", "50", "--no-cache", "--out", str(tmp_path / "r.html"), "--json", str(tmp_path / "r.json")])
     assert code in (0, 1, 4)  # 4: inconclusive, once the gate has that outcome
     doc = json.loads((tmp_path / "r.json").read_text())

@@ -10,7 +10,7 @@ import pytest
 
 from trustaudit.cli import main
 
-QUICK = ["--explain-n", "4", "--lime-samples", "100", "--shap-max-evals", "64", "--n-resamples", "100", "--no-cache"]
+QUICK = ["--explain-n", "4", "--lime-samples", "100", "--shap-max-evals", "64", "--n-resamples", "100", "--no-cache", "--no-bias"]
 
 
 @pytest.fixture(scope="module")

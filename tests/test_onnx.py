@@ -149,19 +149,20 @@ def test_compress_onnx_static_then_compare_end_to_end(trained_pair, tmp_path: Pa
     assert provenance["max_abs_dp"] <= 1e-4
 
 
-def test_quantized_onnx_candidate_through_compare(trained_pair, tmp_path: Path, capsys) -> None:
+def test_quantized_onnx_candidate_through_compare(trained_pair, bias_tests_file: Path, tmp_path: Path, capsys) -> None:
     base_path, _, dev = trained_pair
     out = tmp_path / "dyn"
     assert main(["compress", "onnx", str(base_path), "-o", str(out), "--quantize", "dynamic"]) == 0
     capsys.readouterr()
     code = main(["--no-progress", "compare", str(base_path), str(out), "--data", str(dev), *QUICK,
-                 "--out", str(tmp_path / "r.html"), "--json", str(tmp_path / "r.json")])
+                 "--bias-tests", str(bias_tests_file), "--out", str(tmp_path / "r.html"), "--json", str(tmp_path / "r.json")])
     assert code in (0, 1, 4)  # 4: inconclusive, once the gate has that outcome
     doc = json.loads((tmp_path / "r.json").read_text())
     small = doc["models"]["small"]
     assert small["kind"] == "onnx" and small["provenance"]["method"] == "onnx-dynamic-int8"
     assert doc["attribution"]["available"] and doc["attribution"]["lime"]["feature_agreement"] is not None
     assert doc["predictions"]["agreement"] > 0.5
+    assert doc["bias"]["available"] is False and "hidden states" in doc["bias"]["reason"]
     assert "ONNX Runtime dynamic int8" in (tmp_path / "r.html").read_text(encoding="utf-8")
 
 

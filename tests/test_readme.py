@@ -10,7 +10,7 @@ import pytest
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
 
 
-def test_python_example_runs(trained_pair, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_python_example_runs(trained_pair, bias_tests_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import shutil
 
     base, small, dev = trained_pair
@@ -18,7 +18,7 @@ def test_python_example_runs(trained_pair, tmp_path: Path, monkeypatch: pytest.M
         shutil.copy(src, tmp_path / name)
     monkeypatch.chdir(tmp_path)
     code = re.search(r"## Python API\n\n```python\n(.*?)```", README, re.S).group(1)
-    code = code.replace("explain_n=50", "explain_n=3, lime_samples=50, shap_max_evals=40, n_resamples=50")
+    code = code.replace("explain_n=50", f"explain_n=3, lime_samples=50, shap_max_evals=40, n_resamples=50, bias_tests={str(bias_tests_file)!r}")
     exec(compile(code, "README.md", "exec"), {})
     assert (tmp_path / "results.json").is_file() and (tmp_path / "report.html").is_file()
 

@@ -12,13 +12,15 @@ from trustaudit.report.render import render_html, summary_markdown, summary_text
 
 
 @pytest.fixture(scope="module")
-def result(trained_pair, tmp_path_factory: pytest.TempPathFactory) -> AuditResult:
-    """An audit of the trained tiny pair on 12 rows, every one explained, two carrying HTML payloads."""
+def result(trained_pair, bias_tests_file: Path, tmp_path_factory: pytest.TempPathFactory) -> AuditResult:
+    """An audit of the trained tiny pair on 12 rows, every one explained, two carrying HTML payloads,
+    with the small bias tests (one set label carries a script payload)."""
     base, small, dev = trained_pair
     lines = dev.read_text(encoding="utf-8").splitlines()
     path = tmp_path_factory.mktemp("xss") / "dev-small.tsv"
     path.write_text("\n".join(lines[:13]) + "\n", encoding="utf-8")
-    return audit(base, small, path, AuditConfig(explain_n=12, lime_samples=200, shap_max_evals=100, n_resamples=200))
+    return audit(base, small, path, AuditConfig(explain_n=12, lime_samples=200, shap_max_evals=100, n_resamples=200,
+                                                bias_tests=str(bias_tests_file), bias_permutations=500))
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +48,7 @@ def test_data_text_is_escaped(html: str, result: AuditResult) -> None:
 
 
 def test_report_sections(html: str, result: AuditResult) -> None:
-    for anchor in ("verdict", "models", "predictions", "calibration", "alignment", "reproducibility"):
+    for anchor in ("verdict", "models", "predictions", "calibration", "bias", "alignment", "reproducibility"):
         assert f'id="{anchor}"' in html
     assert f'<div class="big">{result.status.capitalize()}</div>' in html
     for check in result["verdict"]["checks"]:

@@ -19,7 +19,7 @@ from trustaudit._audit import AuditResult
 from trustaudit.cli import main
 
 GOLD = Path(__file__).parent / "gold" / "results.json"
-QUICK = ["--explain-n", "0", "--n-resamples", "50", "--no-cache"]
+QUICK = ["--explain-n", "0", "--n-resamples", "50", "--no-cache", "--no-bias"]
 NO_ATTRIBUTION_GATE = "min_lime_feature_agreement = false\nmin_shap_feature_agreement = false\n"
 
 

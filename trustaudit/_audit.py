@@ -18,7 +18,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -34,15 +34,26 @@ from trustaudit.gate import GateConfig, GateResult, Measurement, evaluate, verdi
 from trustaudit.models import ModelBundle, ModelPair, load_pair
 from trustaudit._predict import Predictions, predict
 
+if TYPE_CHECKING:
+    from trustaudit.bias import BiasTestSuite
+
 SCHEMA_VERSION = 2
 EXPLAINERS = ("lime", "shap")
+BIAS_POOLINGS = ("mean", "cls")
+#: Why a bias check is not measured when the user turned the comparison off.
+BIAS_OFF = "the bias comparison was turned off (--no-bias)"
 SEGMENTS = ("both", "a", "b")
 TARGETS = ("base_predicted", "gold")
 
 
 @dataclass(frozen=True)
 class AuditConfig:
-    """Every setting of an audit. Defaults are the CLI's defaults."""
+    """Every setting of an audit. Defaults are the CLI's defaults.
+
+    ``bias`` runs the bias comparison (``bias_tests``: a JSON file of association tests, None
+    for the shipped WEAT 3-8; ``bias_pooling``: ``mean`` and/or ``cls``; ``bias_permutations``
+    per test's p-value); its bootstrap uses ``n_resamples`` and ``seed``.
+    """
 
     explain_n: int = 100
     lime_samples: int = 1000
@@ -60,8 +71,18 @@ class AuditConfig:
     max_disagreements: int = 200
     gate: GateConfig = field(default_factory=GateConfig)
     gate_source: str = "defaults"
+    bias: bool = True
+    bias_tests: str | None = None
+    bias_pooling: tuple[str, ...] = BIAS_POOLINGS
+    bias_permutations: int = 10_000
 
     def __post_init__(self) -> None:
+        if isinstance(self.bias_tests, os.PathLike):
+            object.__setattr__(self, "bias_tests", os.fspath(self.bias_tests))
+        if isinstance(self.bias_pooling, str):
+            object.__setattr__(self, "bias_pooling", tuple(p.strip() for p in self.bias_pooling.split(",")))
+        elif not isinstance(self.bias_pooling, tuple):
+            object.__setattr__(self, "bias_pooling", tuple(self.bias_pooling))
         checks = [
             (self.explain_n >= 0, f"explain_n must be >= 0, got {self.explain_n}"),
             (self.lime_samples >= 10, f"lime_samples must be >= 10, got {self.lime_samples}"),
@@ -73,6 +94,13 @@ class AuditConfig:
             (self.target in TARGETS, f"target must be one of {', '.join(TARGETS)}, got {self.target!r}"),
             (set(self.explainers) <= set(EXPLAINERS) and len(self.explainers) > 0, f"explainers must be among lime, shap, got {self.explainers}"),
             (self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}"),
+            (isinstance(self.bias, bool), f"bias must be true or false, got {self.bias!r}"),
+            (self.bias_tests is None or (isinstance(self.bias_tests, str) and self.bias_tests != ""),
+             f"bias_tests must be a JSON file path or None (the shipped WEAT 3-8), got {self.bias_tests!r}"),
+            (len(self.bias_pooling) > 0 and set(self.bias_pooling) <= set(BIAS_POOLINGS) and len(set(self.bias_pooling)) == len(self.bias_pooling),
+             f"bias_pooling must be distinct methods among {', '.join(BIAS_POOLINGS)}, got {self.bias_pooling}"),
+            (isinstance(self.bias_permutations, int) and not isinstance(self.bias_permutations, bool) and self.bias_permutations >= 1,
+             f"bias_permutations must be an integer >= 1, got {self.bias_permutations!r}"),
         ]
         for ok, message in checks:
             if not ok:
@@ -83,13 +111,15 @@ class AuditConfig:
         out = {f.name: getattr(self, f.name) for f in fields(self)}
         out["top_k"] = list(self.top_k)
         out["explainers"] = list(self.explainers)
+        out["bias_pooling"] = list(self.bias_pooling)
         out["gate"] = self.gate.to_dict()
         return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditConfig:
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of :meth:`to_dict`; a config stored before a setting existed gets its default."""
         values = dict(data)
+        values["bias_pooling"] = tuple(values.get("bias_pooling", BIAS_POOLINGS))
         values["top_k"] = tuple(values.get("top_k", (5,)))
         values["explainers"] = tuple(values.get("explainers", EXPLAINERS))
         values["gate"] = GateConfig.from_dict(values.get("gate", {}), "stored thresholds", warn=False)
@@ -417,6 +447,82 @@ def _calibration_section(base: Predictions, small: Predictions, labels: np.ndarr
     return section
 
 
+def _bias_suite(config: AuditConfig) -> BiasTestSuite | None:
+    """The association tests of the audit, read before any model work so that a bad file fails at once; None when bias is off."""
+    if not config.bias:
+        return None
+    from trustaudit.bias._compare import resolve_tests
+
+    return resolve_tests(config.bias_tests)
+
+
+def _bias_section(
+    pair: ModelPair,
+    dataset: Dataset,
+    rows: np.ndarray,
+    suite: BiasTestSuite,
+    config: AuditConfig,
+    device: torch.device,
+    evaluators: tuple[Evaluator, Evaluator],
+) -> dict[str, Any]:
+    """The ``bias`` section: association tests on both models and counterfactual flips of the explained rows.
+
+    A model that cannot give its hidden states (an ONNX export) cannot be tested; the section
+    then says why instead of failing the audit. The counterfactual flips reuse the audit's
+    evaluators, so their predictions share its cache.
+    """
+    from trustaudit.bias import compare_bias, counterfactual_flips
+
+    try:
+        embedding = compare_bias(
+            pair.base, pair.small, suite, pooling=config.bias_pooling, n_permutations=config.bias_permutations,
+            n_resamples=config.n_resamples, seed=config.seed, batch_size=config.batch_size, device=device,
+        )
+    except InvalidInputError as exc:
+        return {"available": False, "reason": str(exc)}
+    counterfactual = None
+    if len(rows):
+        texts = dataset.pairs()
+        counterfactual = counterfactual_flips(
+            pair, [texts[int(i)] for i in rows], n_resamples=config.n_resamples, seed=config.seed,
+            batch_size=config.batch_size, device=device, evaluators=evaluators,
+        ).to_dict()
+    return {
+        "available": True,
+        "reason": "",
+        "embedding": embedding.to_dict(),
+        "counterfactual": counterfactual,
+        "rows": [int(dataset.rows[int(i)]) for i in rows],
+    }
+
+
+def bias_measurement(doc: Mapping[str, Any]) -> Measurement:
+    """The gate's measurement of the largest change in bias effect size, over tests and poolings.
+
+    The value is ``max |d_small - d_base|``; the interval is ``[max of the lower ends, max of
+    the upper ends]`` of the per-test 95% intervals of ``|d_small - d_base|``. Judged with the
+    ``max`` rule this passes exactly when every test's interval is below the limit, fails
+    exactly when some test's interval is wholly above it, and is inconclusive otherwise,
+    unlike a bootstrap interval of the maximum, which is biased upwards. ``n`` is None:
+    word sets, not rows, limit the precision.
+    """
+    section = doc.get("bias")
+    if section is None:
+        return Measurement(None, None, None, "not in this results file (written before the bias comparison)")
+    if not section.get("available"):
+        return Measurement(None, None, None, str(section.get("reason") or "the bias comparison was not run"))
+    changes = [r["change"] for t in section["embedding"]["tests"] for r in t["results"]]
+    defined = [c for c in changes if c.get("absolute_difference") is not None]
+    if not defined:
+        return Measurement(None, None, None, "no effect size is defined (a word set embeds to a constant)")
+    value = max(float(c["absolute_difference"]) for c in defined)
+    intervals = [c.get("absolute_difference_ci") for c in defined]
+    interval = None
+    if all(i is not None for i in intervals):
+        interval = (max(float(i[0]) for i in intervals), max(float(i[1]) for i in intervals))
+    return Measurement(value, interval, None, "")
+
+
 def _absolute_interval(interval: list[float] | None) -> list[float] | None:
     """The interval of ``|d|`` implied by an interval of ``d``.
 
@@ -486,6 +592,7 @@ def gate_measurements(doc: Mapping[str, Any]) -> dict[str, Measurement]:
         )
         floor_reason = reason or ("no noise floor was measured" if section.get("floor") is None else "the noise floor is not positive")
         put(f"attribution.{name}.floor_ratio", section, "floor_ratio", explained, floor_reason)
+    out["bias.max_abs_effect_change"] = bias_measurement(doc)
     for metric, measured in out.items():
         if measured.value is None and not measured.reason:
             out[metric] = Measurement(None, None, measured.n, "not in this results file")
@@ -527,7 +634,7 @@ def audit(
     started = time.perf_counter()
     show = progress_enabled(progress)
 
-    stages, done = (5 if config.explain_n else 4), 0
+    stages, done = 4 + bool(config.explain_n) + config.bias, 0
 
     def stage(name: str) -> None:
         nonlocal done
@@ -536,6 +643,7 @@ def audit(
             elapsed = time.perf_counter() - started
             print(f"trustaudit: [{done}/{stages}] {name} ({elapsed:.0f} s elapsed)", file=sys.stderr, flush=True)
 
+    suite = _bias_suite(config)
     t0 = time.perf_counter()
     stage("loading models")
     pair = base if isinstance(base, ModelPair) else load_pair(base, small)
@@ -580,6 +688,13 @@ def audit(
 
         attribution, examples = explain_and_compare(pair, dataset, rows, config, cache=eval_cache, progress=progress)
     timings["explain"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    bias: dict[str, Any] = {"available": False, "reason": BIAS_OFF}
+    if suite is not None:
+        stage("comparing bias")
+        bias = _bias_section(pair, dataset, rows, suite, config, device, (base_engine, small_engine))
+    timings["bias"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - started
 
     models = {
@@ -605,6 +720,7 @@ def audit(
         "calibration": jsonable(calibration),
         "attribution": jsonable(attribution),
         "examples": jsonable(examples),
+        "bias": jsonable(bias),
         "engine": {
             "base": jsonable(vars(base_engine.stats)),
             "small": jsonable(vars(small_engine.stats)),

@@ -35,6 +35,8 @@ _HEADLINE = (
     "models.param_ratio", "models.size_ratio", "models.speedup_batch1", "models.speedup_batched",
     "models.base.latency.batch1_ms", "models.small.latency.batch1_ms",
     "data.rows_used",
+    "bias.embedding.max_abs_effect_change",
+    "bias.counterfactual.comparison.base_flip_rate", "bias.counterfactual.comparison.small_flip_rate",
 )
 _EXPLAINER_KEYS = ("feature_agreement", "rank_correlation", "floor", "floor_ratio")
 

@@ -22,6 +22,7 @@ from typing import Any, NoReturn
 from trustaudit._version import __version__
 from trustaudit.exceptions import TrustAuditError
 
+BIAS_POOLINGS = ("mean", "cls")
 EXIT_OK, EXIT_GATE_FAILED, EXIT_USAGE, EXIT_INTERNAL, EXIT_UNDECIDED, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 
 
@@ -109,7 +110,7 @@ def data_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 
 _ROLES = {
     "out": "--out", "json": "--json", "junit": "--junit", "summary": "--summary", "gate": "--gate", "data": "--data",
-    "eval": "--eval", "tokenizer": "--tokenizer", "results": "the results file", "base": "the base model",
+    "eval": "--eval", "tokenizer": "--tokenizer", "bias_tests": "--bias-tests", "results": "the results file", "base": "the base model",
     "small": "the small model", "model": "the model", "model_dir": "the model",
 }
 
@@ -197,6 +198,13 @@ def _top_k(text: str) -> tuple[int, ...]:
     return values
 
 
+def _bias_pooling(text: str) -> tuple[str, ...]:
+    values = tuple(part.strip() for part in text.split(","))
+    if not values or not set(values) <= set(BIAS_POOLINGS) or len(set(values)) != len(values):
+        raise argparse.ArgumentTypeError(f"expected mean, cls or mean,cls, got {text!r}")
+    return values
+
+
 def _write_outputs(result: Any, args: argparse.Namespace) -> None:
     """Render every output first, then write them: a rendering error leaves no file half-made."""
     from trustaudit.gate import junit_xml
@@ -257,7 +265,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     from trustaudit.models import load_pair
     from trustaudit.report.render import summary_text
 
-    check_paths(args, ("out", "json", "junit", "summary"), ("base", "small", "data", "gate", "tokenizer"))
+    check_paths(args, ("out", "json", "junit", "summary"), ("base", "small", "data", "gate", "tokenizer", "bias_tests"))
     if args.mlflow is not None:
         from trustaudit._mlflow import require_mlflow
 
@@ -278,6 +286,10 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         device=args.device,
         gate=gate,
         gate_source=source,
+        bias=args.bias,
+        bias_tests=args.bias_tests,
+        bias_pooling=args.bias_pooling,
+        bias_permutations=args.bias_permutations,
     )
     pair = load_pair(args.base, args.small, labels=args.labels, small_labels=args.small_labels,
                      allow_pickle=args.allow_pickle, max_length=args.max_length, tokenizer=args.tokenizer)
@@ -377,6 +389,13 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--explainers", default="lime,shap", help="lime, shap or lime,shap (default)")
     group.add_argument("--n-bins", type=_positive_int, default=15, metavar="N", help="calibration bins (default: 15)")
     group.add_argument("--n-resamples", type=_non_negative_int, default=1000, metavar="N", help="bootstrap resamples for intervals (default: 1000)")
+    bias = p.add_argument_group("bias")
+    bias.add_argument("--no-bias", dest="bias", action="store_false", help="skip the bias comparison (association tests and counterfactual flips)")
+    bias.add_argument("--bias-tests", metavar="FILE", help="association tests as JSON (default: the shipped WEAT 3-8)")
+    bias.add_argument("--bias-pooling", type=_bias_pooling, default=BIAS_POOLINGS, metavar="P[,P]",
+                      help="sentence embeddings from the final hidden states: mean, cls or mean,cls (default: mean,cls)")
+    bias.add_argument("--bias-permutations", type=_positive_int, default=10_000, metavar="N",
+                      help="permutations of each association test's p-value (default: 10000; exact when fewer partitions exist)")
     add_runtime_options(p)
     add_runtime_option(p)
     out = p.add_argument_group("outputs")

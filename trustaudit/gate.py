@@ -83,6 +83,10 @@ CHECKS: tuple[CheckSpec, ...] = (
     CheckSpec("min_shap_jaccard", "attribution.shap.topk_jaccard", "min", "SHAP top-k Jaccard", None, "explained rows"),
     CheckSpec("min_lime_floor_ratio", "attribution.lime.floor_ratio", "min", "LIME feature agreement as a share of its noise floor", None, "explained rows", bounded=False),
     CheckSpec("min_shap_floor_ratio", "attribution.shap.floor_ratio", "min", "SHAP feature agreement as a share of its noise floor", None, "explained rows", bounded=False),
+    # Judged on [max of the lower ends, max of the upper ends] of the per-test intervals of
+    # |d_small - d_base|: pass iff every test's interval is below the limit, fail iff some
+    # test's interval is wholly above it, inconclusive otherwise.
+    CheckSpec("max_bias_effect_change", "bias.max_abs_effect_change", "max", "largest change in bias effect size |d_small - d_base|", None, "word sets", bounded=False),
 )
 SPECS: dict[str, CheckSpec] = {spec.key: spec for spec in CHECKS}
 
@@ -397,7 +401,13 @@ def _about(count: int) -> str:
 
 
 def decide_text(check: CheckResult) -> str:
-    """How much more data would decide an inconclusive check, in words."""
+    """How much more data would decide an inconclusive check, in words.
+
+    The bias check's precision is set by the words per set, not by rows (its ``n`` is None),
+    so it says that instead of a number of rows.
+    """
+    if check.rows == "word sets":
+        return "more words per set would decide it"
     if check.rows_to_decide is None:
         return "the value sits on the limit: more data alone will not decide it"
     if check.rows == "explained rows":

@@ -10,10 +10,10 @@ The headline is the largest absolute change ``max over tests and poolings of |d_
 resamples: per resample, the maximum over tests and poolings of ``|d*_small - d*_base|``.
 Words are resampled independently per test (tests that share words, such as WEAT 4 and 5,
 are resampled as if they did not) and identically across poolings and models. The
-interval of a maximum is biased upwards when several changes are close; it is meant for a
-"no test moved by more than L" gate, where erring high is the safe side. A gate key
-``max_bias_effect_change`` (absolute change in effect size; off by default; judged
-three-valued on this interval like every other check) reads this field.
+interval of a maximum is biased upwards when several changes are close, so the gate key
+``max_bias_effect_change`` does not judge it: it reads the per-test intervals of ``|Δd|``
+(pass when every test's interval is below the limit, fail when one lies wholly above it;
+see :func:`trustaudit._audit.bias_measurement`). The JSON keeps this interval as a summary.
 """
 
 from __future__ import annotations
@@ -123,7 +123,7 @@ class BiasComparison:
     ``max_abs_effect_change`` is the largest ``|d_small - d_base|`` over tests and poolings
     (NaN, ``None`` in JSON, when no effect size is defined) and ``max_abs_effect_change_ci``
     its percentile bootstrap interval over the ``n_defined`` resamples where every effect
-    size is defined; the gate key ``max_bias_effect_change`` is meant to read them.
+    size is defined (a summary: the gate reads the per-test intervals instead).
     ``seconds`` holds wall times: ``encode_base``, ``encode_small`` and ``statistics``.
     """
 

@@ -333,3 +333,52 @@ def verdict_forest(checks: Sequence[Mapping[str, Any]], width: int = 760) -> str
     )
     parts.append("</svg>")
     return "".join(parts)
+
+
+_BASE_COLOUR, _SMALL_COLOUR = "#3056a0", "#c2410c"
+
+
+def bias_dot_plot(rows: Sequence[Mapping[str, Any]], width: int = 760) -> str:
+    """A dot plot of the association tests: each model's effect size d per test and pooling, as inline SVG.
+
+    One row per dict of ``rows`` (``label``: the test and pooling; ``base``, ``small``: the
+    effect sizes, ``None`` when undefined), all on one axis from -2 to 2 (the range of d),
+    with zero marked. The base model is a filled blue dot, the small model an open orange
+    one, joined by a line whose length is the change. Deterministic, dependency-free SVG;
+    every label escaped.
+    """
+    label_w, value_w, row_h, top = 210, 130, 24, 24
+    plot_x0, plot_x1 = label_w, width - value_w
+    height = top + row_h * len(rows) + 26
+
+    def x(v: float) -> float:
+        return plot_x0 + (max(-2.0, min(2.0, v)) + 2.0) / 4.0 * (plot_x1 - plot_x0)
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+        'role="img" aria-label="Effect size d of each association test, base model against small model" '
+        'font-family="DejaVu Sans, Arial, sans-serif" font-size="11">'
+    ]
+    for tick in (-2, -1, 0, 1, 2):
+        style = 'stroke="#9aa3b5"' if tick == 0 else 'stroke="#e6e9f0" stroke-dasharray="2,3"'
+        parts.append(f'<line x1="{x(tick):.1f}" y1="{top - 6}" x2="{x(tick):.1f}" y2="{height - 24}" {style}/>')
+        parts.append(f'<text x="{x(tick):.1f}" y="{top - 10}" font-size="9" text-anchor="middle" fill="#5b6475">{tick:+d}</text>')
+    for i, row in enumerate(rows):
+        y = top + i * row_h + row_h / 2
+        parts.append(f'<text x="4" y="{y + 4:.1f}" fill="#1d2330">{_svg_text(str(row["label"]))}</text>')
+        base, small = row.get("base"), row.get("small")
+        if base is not None and small is not None:
+            parts.append(f'<line x1="{x(float(base)):.1f}" y1="{y:.1f}" x2="{x(float(small)):.1f}" y2="{y:.1f}" stroke="#5b6475" stroke-width="1.5"/>')
+        if base is not None:
+            parts.append(f'<circle cx="{x(float(base)):.1f}" cy="{y:.1f}" r="4.5" fill="{_BASE_COLOUR}"/>')
+        if small is not None:
+            parts.append(f'<circle cx="{x(float(small)):.1f}" cy="{y:.1f}" r="4.5" fill="#fff" stroke="{_SMALL_COLOUR}" stroke-width="2.5"/>')
+        shown = " → ".join("–" if v is None else f"{float(v):+.2f}" for v in (base, small))
+        parts.append(f'<text x="{width - 4}" y="{y + 4:.1f}" text-anchor="end" fill="#5b6475">{_svg_text(shown)}</text>')
+    parts.append(
+        f'<text x="{plot_x0}" y="{height - 8}" font-size="9.5" fill="#5b6475">effect size d (−2 to 2) · '
+        f'<tspan fill="{_BASE_COLOUR}">● base</tspan> · <tspan fill="{_SMALL_COLOUR}">○ small</tspan> · '
+        'positive: X closer to A than Y is</text>'
+    )
+    parts.append("</svg>")
+    return "".join(parts)

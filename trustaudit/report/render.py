@@ -125,7 +125,8 @@ def _provenance_text(provenance: Mapping[str, Any]) -> str:
         removed = provenance.get("layers_removed")
         return f"ASC (application-specific compression): removed encoder layers {removed} of the base, then fine-tuned"
     if method == "alad":
-        return f"AlAd alignment adapter ({provenance.get('mode', '')}, window {provenance.get('window', '')}) over a compressed model"
+        setup = provenance.get("setup") or provenance.get("mode") or "?"
+        return f"AlAd alignment adapter (set-up {setup}, window {provenance.get('window', '?')}) over a compressed model"
     if method in ("quantize", "int8", "dynamic-int8"):
         return "dynamic int8 quantization of the Linear layers"
     if isinstance(method, str) and method.startswith("onnx-"):
@@ -388,6 +389,70 @@ def _calibration_view(calibration: Mapping[str, Any]) -> dict[str, Any]:
     return {"available": True, "rows": rows, "settings": settings, "settings_text": settings_text}
 
 
+#: Flipped counterfactual examples shown in the report (the JSON keeps them all).
+BIAS_EXAMPLES_SHOWN = 20
+
+
+def _bias_view(bias: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The Bias section: headline, a row per test and pooling, the dot plot, counterfactual flips.
+
+    Results written before the bias comparison existed have no ``bias`` section; the view
+    then says so (``predates``) instead of claiming it was turned off.
+    """
+    from trustaudit.report.plots import bias_dot_plot
+
+    if bias is None:
+        return {"available": False, "predates": True, "reason": ""}
+    if not bias.get("available"):
+        return {"available": False, "predates": False, "reason": str(bias.get("reason") or "")}
+    embedding = bias["embedding"]
+    rows, dots = [], []
+    for item in embedding["tests"]:
+        test = item["test"]
+        sets = {key: test[key]["label"] for key in ("X", "Y", "A", "B")}
+        for result in item["results"]:
+            change = result["change"]
+            label = f"{test['name']} ({result['pooling']})"
+            rows.append({
+                "test": test["name"], "description": test.get("description") or "", "sets": sets,
+                "pooling": result["pooling"],
+                "base": result["base"]["effect_size"], "base_p": result["base"]["p_value"],
+                "small": result["small"]["effect_size"], "small_p": result["small"]["p_value"],
+                "difference": change["difference"], "difference_ci": change["difference_ci"],
+                "absolute_ci": change["absolute_difference_ci"],
+            })
+            dots.append({"label": label, "base": result["base"]["effect_size"], "small": result["small"]["effect_size"]})
+    largest = embedding.get("largest_change")
+    headline = None
+    if largest:
+        match = next((r for r in rows if r["test"] == largest["test"] and r["pooling"] == largest["pooling"]), None)
+        headline = {**largest, "difference_ci": match["difference_ci"] if match else None}
+    counterfactual = bias.get("counterfactual")
+    cf_view = None
+    if counterfactual is not None:
+        row_numbers = list(bias.get("rows") or [])
+        flipped = [e for e in counterfactual["examples"]
+                   if e["base_before"] != e["base_after"] or e["small_before"] != e["small_after"]]
+        shown = []
+        for example in flipped[:BIAS_EXAMPLES_SHOWN]:
+            index = int(example["index"])
+            shown.append({
+                **example,
+                "row": row_numbers[index] if index < len(row_numbers) else index,
+                "swapped_words": ", ".join(f"{s['original']} → {s['replacement']}" for s in example["swaps"]),
+            })
+        cf_view = {**counterfactual, "flipped": len(flipped), "shown": shown,
+                   "pairs_text": ", ".join(f"{a} ↔ {b}" for a, b in counterfactual["swap_pairs"])}
+    return {
+        "available": True, "predates": False, "reason": "",
+        "headline": headline, "rows": rows, "plot": bias_dot_plot(dots), "counterfactual": cf_view,
+        "templates": {kind: list(t) for kind, t in embedding["templates"].items()},
+        "source": embedding["source"], "citation": embedding["citation"],
+        "n_permutations": embedding["n_permutations"], "n_resamples": embedding["n_resamples"],
+        "seed": embedding["seed"], "poolings": ", ".join(embedding["poolings"]),
+    }
+
+
 def _verdict_view(verdict: Mapping[str, Any]) -> dict[str, Any]:
     """The verdict section with, for every inconclusive check, how much more data would decide it."""
     from trustaudit.gate import CheckResult, decide_text
@@ -465,6 +530,7 @@ def build_context(doc: Mapping[str, Any]) -> dict[str, Any]:
         "timings_text": timings_text,
         "predictions": _predictions_view(doc["predictions"]),
         "calibration": _calibration_view(doc.get("calibration") or {}),
+        "bias": _bias_view(doc.get("bias")),
         "attribution": _attribution_view(attribution, config),
         "examples": [_example_view(ex, labels, explainers) for ex in examples],
         "figures": _figures(doc, small["name"], base["name"]),
@@ -514,6 +580,15 @@ def key_numbers(doc: Mapping[str, Any]) -> list[tuple[str, str, str]]:
             f"{explainer.upper()} top-{a['k']} feature agreement",
             f"floor {_fmt(floor)}" if floor is not None else "",
             _fmt(section.get("feature_agreement")),
+        ))
+    bias = doc.get("bias") or {}
+    largest = (bias.get("embedding") or {}).get("largest_change") if bias.get("available") else None
+    if largest:
+        delta = no_negative_zero(f"{largest['difference']:+.3f}", signed=True)
+        rows.append((
+            "largest change in bias (d)",
+            _fmt(largest["base"]),
+            f"{_fmt(largest['small'])} (Δ {delta})",
         ))
     models = doc["models"]
     rows.append(("parameters", f"{models['base']['parameters']:,}", f"{models['small']['parameters']:,}"))
