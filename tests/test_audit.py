@@ -230,3 +230,13 @@ def test_flip_checks_read_the_flip_forensics(pair_result: AuditResult) -> None:
     assert checks["max_class_recall_drop"]["interval"] == p["worst_class_recall_drop_interval"]
     assert checks["max_negative_flip_rate"]["n"] == p["n"] == 92
     assert all(c["status"] != "not measured" for c in checks.values())
+
+
+def test_checks_new_to_a_results_file_say_it_predates_them() -> None:
+    gold = Path(__file__).parent / "gold" / "results.json"
+    result = rejudge(AuditResult.read_json(gold), GateConfig(max_negative_flip_rate=0.1, max_mce_increase=0.1), "later")
+    checks = {c["key"]: c for c in result["verdict"]["checks"]}
+    for key in ("max_negative_flip_rate", "max_mce_increase"):
+        assert checks[key]["status"] == "not measured"
+        assert "written by an earlier trustaudit" in checks[key]["message"]
+    assert result.status in ("not trust-equivalent", "incomplete")

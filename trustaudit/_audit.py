@@ -566,11 +566,11 @@ def gate_measurements(doc: Mapping[str, Any]) -> dict[str, Measurement]:
 
     put("predictions.accuracy_drop", p, "accuracy_drop", n_rows, no_labels)
     put("predictions.agreement", p, "agreement", n_rows, "no predictions")
-    put("predictions.negative_flip_rate", p, "negative_flip_rate", n_rows, no_labels)
-    put("predictions.worst_class_recall_drop", p, "worst_class_recall_drop", n_rows, no_labels)
-    calibration_reason = no_labels if not labelled else "not in this results file (written by an earlier trustaudit)"
+    missing = no_labels if not labelled else "not in this results file (written by an earlier trustaudit)"
+    put("predictions.negative_flip_rate", p, "negative_flip_rate", n_rows, missing)
+    put("predictions.worst_class_recall_drop", p, "worst_class_recall_drop", n_rows, missing)
     for key in ("ece_increase", "mce_increase", "brier_increase", "ece_difference", "brier_difference"):
-        put(f"calibration.{key}", c, key, n_rows, calibration_reason)
+        put(f"calibration.{key}", c, key, n_rows, missing)
     explained = int(a.get("explained") or 0)
     run = set(a.get("explainers") or [])
     for name in ("lime", "shap"):
