@@ -19,127 +19,25 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from trustaudit._options import (
+    EXIT_GATE_FAILED,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_UNDECIDED,
+    EXIT_USAGE,
+    add_data_options,
+    add_model_options,
+    add_runtime_options,
+    cache_arg,
+    check_paths,
+    data_kwargs,
+    non_negative_int,
+    positive_int,
+)
 from trustaudit._version import __version__
 from trustaudit.exceptions import TrustAuditError
 
-BIAS_POOLINGS = ("mean", "cls")
-EXIT_OK, EXIT_GATE_FAILED, EXIT_USAGE, EXIT_INTERNAL, EXIT_UNDECIDED, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
-
-
-def add_data_options(parser: argparse.ArgumentParser, required: bool = True) -> None:
-    """Options that say how to read a dataset file (shared by predict, compare, compress)."""
-    group = parser.add_argument_group("data")
-    group.add_argument("--data", required=required, metavar="FILE", help="CSV, TSV, JSONL or JSON (list of records)")
-    group.add_argument("--text-col", metavar="COL", help="text column: a name or a 0-based index")
-    group.add_argument("--pair-col", metavar="COL", help="second-text column for pair tasks: a name or a 0-based index")
-    group.add_argument("--label-col", metavar="COL", help="label column: a name or a 0-based index")
-    group.add_argument("--no-header", action="store_true", help="the file has no header row")
-    group.add_argument("--delimiter", metavar="CHAR", help="field delimiter (default: from the extension or sniffed)")
-    group.add_argument("--label-map", metavar="MAP", help="raw label value to name, e.g. 0=entailment,1=neutral,2=contradiction")
-    group.add_argument("--limit", type=_positive_int, metavar="N", help="use the first N usable rows")
-    group.add_argument("--sample", type=_positive_int, metavar="N", help="use N rows drawn at random (see --seed)")
-    group.add_argument("--keep-empty", action="store_true", help="keep rows whose text is empty, blank or NaN (default: skip and count them)")
-
-
-def add_model_options(parser: argparse.ArgumentParser) -> None:
-    """Options that say how to load models."""
-    group = parser.add_argument_group("models")
-    group.add_argument("--labels", metavar="NAMES", help="label names in the model's output order, e.g. entailment,neutral,contradiction")
-    group.add_argument("--max-length", type=_positive_int, metavar="N", help="truncate inputs to N tokens (default: the model's maximum)")
-    group.add_argument(
-        "--allow-pickle",
-        action="store_true",
-        help="load .pt files holding a pickled module; this RUNS ARBITRARY CODE from the file",
-    )
-    group.add_argument("--tokenizer", metavar="DIR", help="use the tokenizer in DIR instead of the model's own (any model kind; "
-                       "needed for a pickled module or a directory without tokenizer files)")
-
-
-def add_runtime_options(parser: argparse.ArgumentParser) -> None:
-    """Options for where and how models run."""
-    group = parser.add_argument_group("runtime")
-    group.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] (default: auto)")
-    group.add_argument("--batch-size", type=_positive_int, default=32, metavar="N", help="inputs per forward pass (default: 32)")
-    group.add_argument("--cache-dir", metavar="DIR", help="evaluation cache (default: $TRUSTAUDIT_CACHE_DIR or ~/.cache/trustaudit)")
-    group.add_argument("--no-cache", action="store_true", help="do not read or write the evaluation cache")
-    group.add_argument("--seed", type=int, default=0, help="seed of every random choice (default: 0)")
-
-
-def cache_arg(args: argparse.Namespace) -> Any:
-    """The ``cache`` argument of the Python API from the CLI options."""
-    if getattr(args, "no_cache", False):
-        return False
-    return args.cache_dir if getattr(args, "cache_dir", None) else True
-
-
-def data_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    """Keyword arguments of :func:`trustaudit.load_dataset` from the CLI options."""
-    return {
-        "text_col": args.text_col,
-        "pair_col": args.pair_col,
-        "label_col": args.label_col,
-        "no_header": args.no_header,
-        "delimiter": args.delimiter,
-        "label_map": args.label_map,
-        "limit": args.limit,
-        "sample": args.sample,
-        "seed": getattr(args, "seed", 0),
-        "keep_empty": args.keep_empty,
-    }
-
-
-_ROLES = {
-    "out": "--out", "json": "--json", "junit": "--junit", "summary": "--summary", "gate": "--gate", "data": "--data",
-    "eval": "--eval", "tokenizer": "--tokenizer", "bias_tests": "--bias-tests", "results": "the results file", "base": "the base model",
-    "small": "the small model", "model": "the model", "model_dir": "the model",
-}
-
-
-def check_paths(
-    args: argparse.Namespace,
-    outputs: Sequence[str],
-    inputs: Sequence[str],
-    directories: Sequence[str] = (),
-) -> None:
-    """Refuse, before any work, outputs that are inputs (or the cache), repeat each other or cannot be written.
-
-    ``outputs``, ``inputs`` and ``directories`` (outputs that are directories) name attributes of ``args``.
-    """
-    from trustaudit._paths import check_cache_dir, check_outputs, named
-
-    def items(names: Sequence[str]) -> list[Any]:
-        return named((_ROLES.get(name, f"--{name.replace('_', '-')}"), getattr(args, name, None)) for name in names)
-
-    extra: list[tuple[str, Any]] = []
-    if hasattr(args, "cache_dir") and not args.no_cache:
-        from trustaudit._cache import default_cache_dir
-
-        check_cache_dir(args.cache_dir)
-        cache = Path(args.cache_dir or default_cache_dir())
-        extra += [("the evaluation cache", cache), ("the evaluation cache", cache / "evals.sqlite")]
-    if "gate" in inputs and not getattr(args, "gate", None) and args.command == "compare" and Path("pyproject.toml").is_file():
-        extra.append(("the gate settings in", "pyproject.toml"))
-    check_outputs(items(outputs), items(inputs) + named(extra), items(directories))
 
 
 def _cmd_pack(args: argparse.Namespace) -> int:
@@ -198,7 +96,13 @@ def _top_k(text: str) -> tuple[int, ...]:
     return values
 
 
+def _joined(values: Sequence[object]) -> str:
+    return ",".join(str(v) for v in values)
+
+
 def _bias_pooling(text: str) -> tuple[str, ...]:
+    from trustaudit._audit import BIAS_POOLINGS
+
     values = tuple(part.strip() for part in text.split(","))
     if not values or not set(values) <= set(BIAS_POOLINGS) or len(set(values)) != len(values):
         raise argparse.ArgumentTypeError(f"expected mean, cls or mean,cls, got {text!r}")
@@ -258,20 +162,12 @@ def verdict_exit_code(status: str, allow_inconclusive: bool = False) -> int:
     return EXIT_UNDECIDED
 
 
-def _cmd_compare(args: argparse.Namespace) -> int:
-    import shlex
+def audit_config(args: argparse.Namespace, gate: Any = None, gate_source: str = "defaults") -> Any:
+    """The :class:`~trustaudit.AuditConfig` of parsed ``compare`` options (``gate``: a GateConfig, None for the defaults)."""
+    from trustaudit._audit import AuditConfig
+    from trustaudit.gate import GateConfig
 
-    from trustaudit._audit import AuditConfig, audit
-    from trustaudit.models import load_pair
-    from trustaudit.report.render import summary_text
-
-    check_paths(args, ("out", "json", "junit", "summary"), ("base", "small", "data", "gate", "tokenizer", "bias_tests"))
-    if args.mlflow is not None:
-        from trustaudit._mlflow import require_mlflow
-
-        require_mlflow()
-    gate, source = _gate_config(args)
-    config = AuditConfig(
+    return AuditConfig(
         explain_n=args.explain_n,
         lime_samples=args.lime_samples,
         shap_max_evals=args.shap_max_evals,
@@ -284,13 +180,28 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         explainers=tuple(args.explainers.split(",")),
         batch_size=args.batch_size,
         device=args.device,
-        gate=gate,
-        gate_source=source,
+        gate=gate if gate is not None else GateConfig(),
+        gate_source=gate_source,
         bias=args.bias,
         bias_tests=args.bias_tests,
         bias_pooling=args.bias_pooling,
         bias_permutations=args.bias_permutations,
     )
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    import shlex
+
+    from trustaudit._audit import audit
+    from trustaudit.models import load_pair
+    from trustaudit.report.render import summary_text
+
+    check_paths(args, ("out", "json", "junit", "summary"), ("base", "small", "data", "gate", "tokenizer", "bias_tests"))
+    if args.mlflow is not None:
+        from trustaudit._mlflow import require_mlflow
+
+        require_mlflow()
+    config = audit_config(args, *_gate_config(args))
     pair = load_pair(args.base, args.small, labels=args.labels, small_labels=args.small_labels,
                      allow_pickle=args.allow_pickle, max_length=args.max_length, tokenizer=args.tokenizer)
     _warn_if_same_model(args, pair)
@@ -373,6 +284,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_runtime_option(p)
     p.set_defaults(func=_cmd_predict)
 
+    from trustaudit._audit import EXPLAINERS, SEGMENTS, TARGETS, AuditConfig
+
+    d = AuditConfig()
     p = sub.add_parser("compare", help="audit a base/small model pair: report, JSON results, CI gate")
     p.add_argument("base", metavar="BASE", help="the large model: a .pt bundle or a Hugging Face directory")
     p.add_argument("small", metavar="SMALL", help="the compressed candidate")
@@ -380,22 +294,22 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_options(p)
     p.add_argument("--small-labels", metavar="NAMES", help="label names of the small model, if they differ from --labels")
     group = p.add_argument_group("audit")
-    group.add_argument("--explain-n", type=_non_negative_int, default=100, metavar="N", help="rows to explain, stratified by gold label (default: 100; 0 turns explanations off)")
-    group.add_argument("--lime-samples", type=_positive_int, default=1000, metavar="N", help="LIME samples per explanation (default: 1000)")
-    group.add_argument("--shap-max-evals", type=_positive_int, default=500, metavar="N", help="SHAP Partition budget per explanation (default: 500)")
-    group.add_argument("--top-k", type=_top_k, default=(5,), metavar="K[,K...]", help="k of the top-k agreement metrics; the first is the headline (default: 5)")
-    group.add_argument("--explain-segment", choices=("both", "a", "b"), default="both", help="which texts of a pair give features (default: both)")
-    group.add_argument("--explain-target", choices=("base_predicted", "gold"), default="base_predicted", help="the class explained (default: the base model's prediction)")
-    group.add_argument("--explainers", default="lime,shap", help="lime, shap or lime,shap (default)")
-    group.add_argument("--n-bins", type=_positive_int, default=15, metavar="N", help="calibration bins (default: 15)")
-    group.add_argument("--n-resamples", type=_non_negative_int, default=1000, metavar="N", help="bootstrap resamples for intervals (default: 1000)")
+    group.add_argument("--explain-n", type=non_negative_int, default=d.explain_n, metavar="N", help=f"rows to explain, stratified by gold label (default: {d.explain_n}; 0 turns explanations off)")
+    group.add_argument("--lime-samples", type=positive_int, default=d.lime_samples, metavar="N", help=f"LIME samples per explanation (default: {d.lime_samples})")
+    group.add_argument("--shap-max-evals", type=positive_int, default=d.shap_max_evals, metavar="N", help=f"SHAP Partition budget per explanation (default: {d.shap_max_evals})")
+    group.add_argument("--top-k", type=_top_k, default=d.top_k, metavar="K[,K...]", help=f"k of the top-k agreement metrics; the first is the headline (default: {_joined(d.top_k)})")
+    group.add_argument("--explain-segment", choices=SEGMENTS, default=d.segment, help=f"which texts of a pair give features (default: {d.segment})")
+    group.add_argument("--explain-target", choices=TARGETS, default=d.target, help=f"the class explained (default: {d.target}, the base model's prediction)")
+    group.add_argument("--explainers", default=_joined(d.explainers), help=f"comma-separated explainers among {_joined(EXPLAINERS)} (default: {_joined(d.explainers)})")
+    group.add_argument("--n-bins", type=positive_int, default=d.n_bins, metavar="N", help=f"calibration bins (default: {d.n_bins})")
+    group.add_argument("--n-resamples", type=non_negative_int, default=d.n_resamples, metavar="N", help=f"bootstrap resamples for intervals (default: {d.n_resamples})")
     bias = p.add_argument_group("bias")
     bias.add_argument("--no-bias", dest="bias", action="store_false", help="skip the bias comparison (association tests and counterfactual flips)")
     bias.add_argument("--bias-tests", metavar="FILE", help="association tests as JSON (default: the shipped WEAT 3-8)")
-    bias.add_argument("--bias-pooling", type=_bias_pooling, default=BIAS_POOLINGS, metavar="P[,P]",
-                      help="sentence embeddings from the final hidden states: mean, cls or mean,cls (default: mean,cls)")
-    bias.add_argument("--bias-permutations", type=_positive_int, default=10_000, metavar="N",
-                      help="permutations of each association test's p-value (default: 10000; exact when fewer partitions exist)")
+    bias.add_argument("--bias-pooling", type=_bias_pooling, default=d.bias_pooling, metavar="P[,P]",
+                      help=f"sentence embeddings from the final hidden states: mean, cls or mean,cls (default: {_joined(d.bias_pooling)})")
+    bias.add_argument("--bias-permutations", type=positive_int, default=d.bias_permutations, metavar="N",
+                      help=f"permutations of each association test's p-value (default: {d.bias_permutations}; exact when fewer partitions exist)")
     add_runtime_options(p)
     add_runtime_option(p)
     out = p.add_argument_group("outputs")

@@ -7,9 +7,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from trustaudit.cli import (
+from trustaudit._options import (
     EXIT_OK,
-    _positive_int,
+    positive_int,
     add_data_options,
     add_model_options,
     add_runtime_options,
@@ -64,7 +64,7 @@ def register(subparsers: Any) -> None:
     rule = p.add_mutually_exclusive_group()
     rule.add_argument("--threshold", type=float, default=0.9, help="remove a layer whose output has at least "
                       "THRESHOLD - MARGIN cosine similarity to a kept earlier state (default: 0.9)")
-    rule.add_argument("--n-remove", type=_positive_int, metavar="K", help="remove the K most redundant layers instead")
+    rule.add_argument("--n-remove", type=positive_int, metavar="K", help="remove the K most redundant layers instead")
     p.add_argument("--margin", type=_unit_margin, default=0.01, help="subtracted from --threshold, as the ASC "
                    "authors' code does (default: 0.01, the paper's rule; 0: compare with the threshold itself)")
     p.add_argument("--task-kind", choices=("nli", "paraphrase"), help="sets the paper's fine-tuning epochs "
@@ -75,7 +75,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--optimizer", choices=("adam", "adamw"), default="adam", help="adam: Adam at a constant "
                    "learning rate (the paper's, default); adamw: AdamW, weight decay 0.01, linear warm-up and decay")
     p.add_argument("--distill", action="store_true", help="add the base model's soft labels as a distillation loss")
-    p.add_argument("--max-rows", type=_positive_int, metavar="N", help="use the first N rows of --data")
+    p.add_argument("--max-rows", type=positive_int, metavar="N", help="use the first N rows of --data")
     p.add_argument("--eval", metavar="FILE", help="report the accuracy of base and pruned model on this file")
     _common(p, "a .pt bundle, or any other path for a save_pretrained directory")
     p.set_defaults(func=_cmd_asc)
@@ -88,12 +88,12 @@ def register(subparsers: Any) -> None:
                    help="the paper's set-ups, each training a task head: head (head only), adapter (adapter + head over "
                    "the frozen small model, default), joint (adapter + small model + head); reuse-head (trustaudit's, "
                    "not the paper's): the base's head on the aligned states, no task training")
-    p.add_argument("--window", type=_positive_int, default=3, help="odd number of tokens per window, the paper's 1, 3 "
+    p.add_argument("--window", type=positive_int, default=3, help="odd number of tokens per window, the paper's 1, 3 "
                    "or 5 (default: 3)")
-    p.add_argument("--hidden", type=_positive_int, default=1280, metavar="H", help="adapter hidden width (default: 1280, the paper's)")
+    p.add_argument("--hidden", type=positive_int, default=1280, metavar="H", help="adapter hidden width (default: 1280, the paper's)")
     p.add_argument("--align-data", metavar="FILE", help="general text to align on first: a .txt file (one text a line) "
                    "or any data file (its texts; labels ignored), e.g. another task's training file")
-    p.add_argument("--align-rows", type=_positive_int, metavar="N", help="use N texts of --align-data, drawn at random (see --seed)")
+    p.add_argument("--align-rows", type=positive_int, metavar="N", help="use N texts of --align-data, drawn at random (see --seed)")
     p.add_argument("--general-epochs", type=_positive_float, default=1, help="alignment epochs on --align-data (default: 1)")
     p.add_argument("--epochs", type=_positive_float, default=10, help="alignment epochs on the task's text (default: 10, the paper's)")
     p.add_argument("--lr", type=_positive_float, default=1e-4, help="alignment learning rate (default: 1e-4, the paper's)")
@@ -101,7 +101,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--task-lr", type=_positive_float, help="task training learning rate (default: head 1e-3, adapter 1e-4, joint 5e-5)")
     p.add_argument("--validation", type=_unit_margin, default=0.1, help="share of the labelled rows held out to choose "
                    "the task epoch and to compare with the small model (default: 0.1, at most 1,000 rows; 0: none)")
-    p.add_argument("--max-rows", type=_positive_int, metavar="N", help="use the first N rows of --data")
+    p.add_argument("--max-rows", type=positive_int, metavar="N", help="use the first N rows of --data")
     p.add_argument("--eval", metavar="FILE", help="report the accuracy of base, small and aligned model on this file")
     _common(p, "the .pt bundle to write")
     p.set_defaults(func=_cmd_alad)
@@ -118,7 +118,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--per-channel", action="store_true", help="one weight scale per output channel instead of per tensor")
     p.add_argument("--calibration-data", metavar="FILE", help="rows for static calibration, also added to the export check "
                    "(read like --data: CSV, TSV, JSONL, JSON)")
-    p.add_argument("--calibration-rows", type=_positive_int, default=128, metavar="N", help="calibration rows used (default: 128)")
+    p.add_argument("--calibration-rows", type=positive_int, default=128, metavar="N", help="calibration rows used (default: 128)")
     p.add_argument("--text-col", metavar="COL", help="text column of --calibration-data")
     p.add_argument("--pair-col", metavar="COL", help="second-text column of --calibration-data")
     p.add_argument("--no-header", action="store_true", help="--calibration-data has no header row")

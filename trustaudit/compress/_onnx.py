@@ -32,7 +32,7 @@ from torch import nn
 from trustaudit.data import Dataset
 from trustaudit.exceptions import ExportError, InvalidInputError
 from trustaudit.models import ModelBundle, load_model
-from trustaudit.models._loading import PROVENANCE_FILE
+from trustaudit.models._config import PROVENANCE_FILE
 from trustaudit.models._onnx import import_onnx, import_onnxruntime
 
 __all__ = ["OnnxExportInfo", "check_inputs", "export_onnx", "max_prob_diff", "optimize_graph", "to_onnx"]

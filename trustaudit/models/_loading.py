@@ -8,16 +8,24 @@ import pickle
 import re
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from trustaudit._io import write_text_atomic
-from trustaudit.exceptions import LabelMismatchError, ModelLoadError, UnsafeModelError
+from trustaudit.exceptions import ModelLoadError, UnsafeModelError
+from trustaudit.models._config import (
+    PROVENANCE_FILE,
+    config_dict,
+    config_labels,
+    count_parameters,
+    dir_bytes,
+    max_length_for,
+    resolve_labels,
+)
 from trustaudit.models._bundle import (
     BUNDLE_FORMAT,
     BUNDLE_VERSION,
@@ -34,11 +42,8 @@ from trustaudit.models._bundle import (
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
 
-PROVENANCE_FILE = "trustaudit_provenance.json"
-_GENERIC_LABEL = re.compile(r"^LABEL_\d+$")
 _ZIP_MAGIC = b"PK\x03\x04"
 _PICKLE_MAGIC = b"\x80"
-_ROBERTA_LIKE = {"roberta", "xlm-roberta", "camembert", "longformer"}
 _PROBE_SENTENCE = "the cat is in the house"
 _MIN_VOCABULARY = 32
 _NO_TOKENIZER = "no usable tokenizer files (vocab.txt, tokenizer.json …)"
@@ -83,7 +88,7 @@ def load_tokenizer(path: str | os.PathLike[str]) -> Any:
     return check_tokenizer(tokenizer, f"--tokenizer {path}", hint="")
 
 
-def _given_tokenizer(tokenizer: Any) -> Any:
+def given_tokenizer(tokenizer: Any) -> Any:
     """``tokenizer`` loaded when it is a path; an object passes through, ``None`` stays ``None``."""
     if isinstance(tokenizer, (str, os.PathLike)):
         return load_tokenizer(tokenizer)
@@ -104,78 +109,6 @@ def _weights_error(path: Path, weights: list[Path], exc: Exception) -> ModelLoad
         return ModelLoadError(f"{where}: not a weights file torch can read safely (a damaged or foreign pickle)")
     first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
     return ModelLoadError(f"{where}: the weights are damaged or truncated ({type(exc).__name__}: {first[:160]})")
-
-
-def parse_labels(labels: str | Sequence[str] | None) -> tuple[str, ...] | None:
-    """Accept ``"a,b,c"`` or a sequence of names; strip blanks; ``None`` passes through."""
-    if labels is None:
-        return None
-    names = labels.split(",") if isinstance(labels, str) else list(labels)
-    names = tuple(str(name).strip() for name in names)
-    if not names or any(not name for name in names):
-        raise ModelLoadError(f"--labels must be a comma-separated list of non-empty names, got {labels!r}")
-    lowered = [name.lower() for name in names]
-    if len(set(lowered)) != len(lowered):
-        raise ModelLoadError(f"--labels has a repeated name (names are compared case-insensitively): {labels!r}")
-    return names
-
-
-def config_labels(config: Mapping[str, Any]) -> tuple[str, ...]:
-    """Label names from a config's ``id2label``, in id order."""
-    id2label = config.get("id2label") or {}
-    n = int(config.get("num_labels") or len(id2label) or 2)
-    names = []
-    for i in range(n):
-        name = id2label.get(i, id2label.get(str(i)))
-        names.append(str(name) if name is not None else f"LABEL_{i}")
-    return tuple(names)
-
-
-def labels_are_generic(labels: Sequence[str]) -> bool:
-    """True when every name is of the ``LABEL_<i>`` form transformers invents."""
-    return all(_GENERIC_LABEL.match(name) for name in labels)
-
-
-def _resolve_labels(found: tuple[str, ...], given: str | Sequence[str] | None, where: str) -> tuple[str, ...]:
-    names = parse_labels(given)
-    if names is None:
-        return found
-    if len(names) != len(found):
-        raise ModelLoadError(
-            f"{where} has {len(found)} output classes but --labels names {len(names)}: {', '.join(names)}"
-        )
-    return names
-
-
-def _max_length(tokenizer: Any, config: Mapping[str, Any], override: int | None = None) -> int:
-    limits = []
-    tok_max = getattr(tokenizer, "model_max_length", None)
-    if isinstance(tok_max, int) and 0 < tok_max < 100_000:
-        limits.append(tok_max)
-    positions = config.get("max_position_embeddings")
-    if positions:
-        limits.append(int(positions) - (2 if config.get("model_type") in _ROBERTA_LIKE else 0))
-    limit = min(limits) if limits else 512
-    if override is not None:
-        if override < 8:
-            raise ModelLoadError(f"max_length must be at least 8, got {override}")
-        limit = min(limit, override)
-    return limit
-
-
-def _config_dict(config: Any) -> dict[str, Any]:
-    return json.loads(config.to_json_string(use_diff=False))
-
-
-def _n_params(model: nn.Module) -> int:
-    total = sum(p.numel() for p in model.parameters())
-    if total == 0:  # dynamically quantized modules keep their weights in packed params
-        total = sum(t.numel() for t in model.state_dict().values() if isinstance(t, torch.Tensor))
-    return int(total)
-
-
-def _dir_bytes(path: Path) -> int:
-    return sum(entry.stat().st_size for entry in path.iterdir() if entry.is_file())
 
 
 def build_hf_model(config: Mapping[str, Any], state_dict: Mapping[str, torch.Tensor] | None = None) -> nn.Module:
@@ -232,7 +165,7 @@ def _load_hf_dir(path: Path, labels: Any, max_length: int | None, tokenizer: Any
             raise ModelLoadError(f"{path}: {_NO_TOKENIZER}; pass --tokenizer DIR") from exc
         check_tokenizer(tokenizer, str(path))
     model.eval()
-    config = _config_dict(model.config)
+    config = config_dict(model.config)
     provenance: dict[str, Any] = {}
     if (path / PROVENANCE_FILE).is_file():
         try:
@@ -244,13 +177,13 @@ def _load_hf_dir(path: Path, labels: Any, max_length: int | None, tokenizer: Any
     return ModelBundle(
         model=model,
         tokenizer=tokenizer,
-        labels=_resolve_labels(config_labels(config), labels, str(path)),
+        labels=resolve_labels(config_labels(config), labels, str(path)),
         task=None,
         fingerprint=weights_fingerprint(model.state_dict()),
-        n_params=_n_params(model),
-        bytes_on_disk=_dir_bytes(path),
+        n_params=count_parameters(model),
+        bytes_on_disk=dir_bytes(path),
         path=str(path),
-        max_length=_max_length(tokenizer, config, max_length),
+        max_length=max_length_for(tokenizer, config, max_length),
         kind="hf",
         provenance=provenance,
         config=config,
@@ -285,13 +218,13 @@ def _bundle_from_payload(
     return ModelBundle(
         model=model,
         tokenizer=tokenizer,
-        labels=_resolve_labels(stored_labels, labels, path),
+        labels=resolve_labels(stored_labels, labels, path),
         task=task if task in TASKS else None,
         fingerprint=fingerprint,
-        n_params=int(payload.get("n_params") or _n_params(model)),
+        n_params=int(payload.get("n_params") or count_parameters(model)),
         bytes_on_disk=size,
         path=path,
-        max_length=_max_length(tokenizer, config, max_length),
+        max_length=max_length_for(tokenizer, config, max_length),
         kind=kind,
         provenance=provenance,
         config=config,
@@ -314,19 +247,19 @@ def _load_pickled(path: Path, tokenizer: Any, labels: Any, max_length: int | Non
         raise ModelLoadError(f"{path}: the pickle holds {type(obj).__name__}, not a transformers classification model")
     if tokenizer is None:
         raise ModelLoadError(f"{path}: a pickled module carries no tokenizer; pass --tokenizer DIR")
-    tokenizer = _given_tokenizer(tokenizer)
+    tokenizer = given_tokenizer(tokenizer)
     obj.eval()
-    config = _config_dict(obj.config)
+    config = config_dict(obj.config)
     return ModelBundle(
         model=obj,
         tokenizer=tokenizer,
-        labels=_resolve_labels(config_labels(config), labels, str(path)),
+        labels=resolve_labels(config_labels(config), labels, str(path)),
         task=None,
         fingerprint=weights_fingerprint(obj.state_dict()),
-        n_params=_n_params(obj),
+        n_params=count_parameters(obj),
         bytes_on_disk=path.stat().st_size,
         path=str(path),
-        max_length=_max_length(tokenizer, config, max_length),
+        max_length=max_length_for(tokenizer, config, max_length),
         kind="pickled",
         provenance={"source": "pickled module"},
         config=config,
@@ -356,12 +289,12 @@ def load_model(
     if isinstance(path, ModelBundle):
         if labels is None and max_length is None and tokenizer is None:
             return path
-        own = _given_tokenizer(tokenizer) if tokenizer is not None else path.tokenizer
+        own = given_tokenizer(tokenizer) if tokenizer is not None else path.tokenizer
         return replace(
             path,
             tokenizer=own,
-            labels=_resolve_labels(path.labels, labels, path.path),
-            max_length=_max_length(own, path.config, max_length),
+            labels=resolve_labels(path.labels, labels, path.path),
+            max_length=max_length_for(own, path.config, max_length),
         )
     given, path = str(path), Path(path)
     if not path.exists():
@@ -371,7 +304,7 @@ def load_model(
 
         if is_onnx_dir(path):
             return _load_onnx(path, labels, max_length, tokenizer)
-        return _load_hf_dir(path, labels, max_length, _given_tokenizer(tokenizer))
+        return _load_hf_dir(path, labels, max_length, given_tokenizer(tokenizer))
     from trustaudit.models._onnx import looks_like_onnx_file
 
     if looks_like_onnx_file(path):
@@ -396,7 +329,7 @@ def load_model(
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise ModelLoadError(f"{path}: the file is damaged or not a torch file ({first})") from exc
     if isinstance(payload, Mapping) and payload.get("format") == BUNDLE_FORMAT:
-        return _bundle_from_payload(payload, str(path), path.stat().st_size, labels, max_length, _given_tokenizer(tokenizer))
+        return _bundle_from_payload(payload, str(path), path.stat().st_size, labels, max_length, given_tokenizer(tokenizer))
     if isinstance(payload, Mapping) and payload and all(isinstance(v, torch.Tensor) for v in payload.values()):
         raise ModelLoadError(
             f"{path}: a bare state dict has no config or tokenizer; save the model with save_pretrained and "
@@ -421,10 +354,10 @@ def _load_onnx(path: Path, labels: Any, max_length: int | None, tokenizer: Any) 
     from trustaudit.models._onnx import load_onnx
 
     bundle = load_onnx(path, labels, max_length)
-    own = _given_tokenizer(tokenizer) if tokenizer is not None else check_tokenizer(bundle.tokenizer, str(path))
+    own = given_tokenizer(tokenizer) if tokenizer is not None else check_tokenizer(bundle.tokenizer, str(path))
     if own is bundle.tokenizer:
         return bundle
-    return replace(bundle, tokenizer=own, max_length=_max_length(own, bundle.config, max_length))
+    return replace(bundle, tokenizer=own, max_length=max_length_for(own, bundle.config, max_length))
 
 
 def bundle_payload(bundle: ModelBundle) -> dict[str, Any]:
@@ -507,61 +440,6 @@ def pack(
     return load_model(out)
 
 
-@dataclass(frozen=True, eq=False)
-class ModelPair:
-    """A base model and a compressed candidate, with the label alignment between them.
-
-    ``permutation[i]`` is the small model's output index of the base model's label ``i``.
-    """
-
-    base: ModelBundle
-    small: ModelBundle
-    permutation: tuple[int, ...]
-
-    @property
-    def labels(self) -> tuple[str, ...]:
-        """Label names in the base model's order (the order every result uses)."""
-        return self.base.labels
-
-    def align(self, small_probs: np.ndarray) -> np.ndarray:
-        """Reorder the small model's output columns into the base model's label order."""
-        return np.asarray(small_probs)[:, list(self.permutation)]
-
-
-def label_permutation(base: Sequence[str], small: Sequence[str]) -> tuple[int, ...]:
-    """Index in ``small`` of every name of ``base``, matched case-insensitively."""
-    small_index = {name.lower(): i for i, name in enumerate(small)}
-    if {n.lower() for n in base} != set(small_index) or len(base) != len(small):
-        raise LabelMismatchError(
-            f"the two models have different label sets: base [{', '.join(base)}], small [{', '.join(small)}]; "
-            "pass --labels / --small-labels to name them"
-        )
-    return tuple(small_index[name.lower()] for name in base)
-
-
-def load_pair(
-    base: str | os.PathLike[str] | ModelBundle,
-    small: str | os.PathLike[str] | ModelBundle,
-    *,
-    labels: str | Sequence[str] | None = None,
-    small_labels: str | Sequence[str] | None = None,
-    allow_pickle: bool = False,
-    max_length: int | None = None,
-    tokenizer: Any = None,
-) -> ModelPair:
-    """Load two models and align the small one's labels onto the base's by name.
-
-    The two may have different tokenizers; label sets that differ are an error naming both.
-    ``tokenizer`` (a directory or object), when given, replaces both models' own.
-    """
-    tokenizer = _given_tokenizer(tokenizer)
-    base_bundle = load_model(base, labels, allow_pickle=allow_pickle, max_length=max_length, tokenizer=tokenizer)
-    small_bundle = load_model(small, small_labels, allow_pickle=allow_pickle, max_length=max_length, tokenizer=tokenizer)
-    if small_labels is None and labels is not None and labels_are_generic(small_bundle.labels):
-        small_bundle = load_model(small_bundle, labels)
-    return ModelPair(base_bundle, small_bundle, label_permutation(base_bundle.labels, small_bundle.labels))
-
-
 def from_model(
     model: nn.Module,
     tokenizer: Any,
@@ -573,7 +451,7 @@ def from_model(
     max_length: int | None = None,
 ) -> ModelBundle:
     """Wrap an in-memory transformers classifier and its tokenizer as a :class:`ModelBundle`."""
-    config = _config_dict(model.config)
+    config = config_dict(model.config)
     names = tuple(labels) if labels is not None else config_labels(config)
     if len(names) != int(config.get("num_labels", len(names))):
         raise ModelLoadError(f"{len(names)} label names for a model with {config.get('num_labels')} outputs")
@@ -584,10 +462,10 @@ def from_model(
         labels=names,
         task=task,
         fingerprint=weights_fingerprint(model.state_dict()),
-        n_params=_n_params(model),
+        n_params=count_parameters(model),
         bytes_on_disk=0,
         path=path,
-        max_length=_max_length(tokenizer, config, max_length),
+        max_length=max_length_for(tokenizer, config, max_length),
         kind="hf",
         provenance=dict(provenance or {}),
         config=config,

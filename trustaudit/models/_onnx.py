@@ -226,7 +226,7 @@ def load_onnx(path: Path, labels: Any, max_length: int | None) -> ModelBundle:
     """Load an ONNX classifier directory (or graph file) as a bundle of kind ``"onnx"``."""
     from transformers import AutoTokenizer
 
-    from trustaudit.models._loading import PROVENANCE_FILE, _max_length, _resolve_labels, config_labels
+    from trustaudit.models._config import PROVENANCE_FILE, config_labels, max_length_for, resolve_labels
 
     onnx = import_onnx()
     import_onnxruntime()
@@ -264,13 +264,13 @@ def load_onnx(path: Path, labels: Any, max_length: int | None) -> ModelBundle:
     return ModelBundle(
         model=module.eval(),
         tokenizer=tokenizer,
-        labels=_resolve_labels(found, labels, str(path)),
+        labels=resolve_labels(found, labels, str(path)),
         task=None,
         fingerprint=graph_fingerprint(files),
         n_params=graph_parameters(proto),
         bytes_on_disk=sum(f.stat().st_size for f in files if f.is_file()),
         path=str(path),
-        max_length=_max_length(tokenizer, config, max_length),
+        max_length=max_length_for(tokenizer, config, max_length),
         kind="onnx",
         provenance=provenance,
         config=config,

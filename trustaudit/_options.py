@@ -1,0 +1,131 @@
+"""Command-line options shared by every ``trustaudit`` command (and ``compress``), and the exit codes.
+
+Each ``add_*_options`` adds one argument group; ``data_kwargs``/``cache_arg`` translate the
+parsed options into the keyword arguments of the Python API, so the CLI and the library
+read a dataset and a cache the same way.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+EXIT_OK, EXIT_GATE_FAILED, EXIT_USAGE, EXIT_INTERNAL, EXIT_UNDECIDED, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
+def add_data_options(parser: argparse.ArgumentParser, required: bool = True) -> None:
+    """Options that say how to read a dataset file (shared by predict, compare, compress)."""
+    group = parser.add_argument_group("data")
+    group.add_argument("--data", required=required, metavar="FILE", help="CSV, TSV, JSONL or JSON (list of records)")
+    group.add_argument("--text-col", metavar="COL", help="text column: a name or a 0-based index")
+    group.add_argument("--pair-col", metavar="COL", help="second-text column for pair tasks: a name or a 0-based index")
+    group.add_argument("--label-col", metavar="COL", help="label column: a name or a 0-based index")
+    group.add_argument("--no-header", action="store_true", help="the file has no header row")
+    group.add_argument("--delimiter", metavar="CHAR", help="field delimiter (default: from the extension or sniffed)")
+    group.add_argument("--label-map", metavar="MAP", help="raw label value to name, e.g. 0=entailment,1=neutral,2=contradiction")
+    group.add_argument("--limit", type=positive_int, metavar="N", help="use the first N usable rows")
+    group.add_argument("--sample", type=positive_int, metavar="N", help="use N rows drawn at random (see --seed)")
+    group.add_argument("--keep-empty", action="store_true", help="keep rows whose text is empty, blank or NaN (default: skip and count them)")
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    """Options that say how to load models."""
+    group = parser.add_argument_group("models")
+    group.add_argument("--labels", metavar="NAMES", help="label names in the model's output order, e.g. entailment,neutral,contradiction")
+    group.add_argument("--max-length", type=positive_int, metavar="N", help="truncate inputs to N tokens (default: the model's maximum)")
+    group.add_argument(
+        "--allow-pickle",
+        action="store_true",
+        help="load .pt files holding a pickled module; this RUNS ARBITRARY CODE from the file",
+    )
+    group.add_argument("--tokenizer", metavar="DIR", help="use the tokenizer in DIR instead of the model's own (any model kind; "
+                       "needed for a pickled module or a directory without tokenizer files)")
+
+
+def add_runtime_options(parser: argparse.ArgumentParser) -> None:
+    """Options for where and how models run."""
+    group = parser.add_argument_group("runtime")
+    group.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] (default: auto)")
+    group.add_argument("--batch-size", type=positive_int, default=32, metavar="N", help="inputs per forward pass (default: 32)")
+    group.add_argument("--cache-dir", metavar="DIR", help="evaluation cache (default: $TRUSTAUDIT_CACHE_DIR or ~/.cache/trustaudit)")
+    group.add_argument("--no-cache", action="store_true", help="do not read or write the evaluation cache")
+    group.add_argument("--seed", type=int, default=0, help="seed of every random choice (default: 0)")
+
+
+def cache_arg(args: argparse.Namespace) -> Any:
+    """The ``cache`` argument of the Python API from the CLI options."""
+    if getattr(args, "no_cache", False):
+        return False
+    return args.cache_dir if getattr(args, "cache_dir", None) else True
+
+
+def data_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """Keyword arguments of :func:`trustaudit.load_dataset` from the CLI options."""
+    return {
+        "text_col": args.text_col,
+        "pair_col": args.pair_col,
+        "label_col": args.label_col,
+        "no_header": args.no_header,
+        "delimiter": args.delimiter,
+        "label_map": args.label_map,
+        "limit": args.limit,
+        "sample": args.sample,
+        "seed": getattr(args, "seed", 0),
+        "keep_empty": args.keep_empty,
+    }
+
+
+_ROLES = {
+    "out": "--out", "json": "--json", "junit": "--junit", "summary": "--summary", "gate": "--gate", "data": "--data",
+    "eval": "--eval", "tokenizer": "--tokenizer", "bias_tests": "--bias-tests", "results": "the results file", "base": "the base model",
+    "small": "the small model", "model": "the model", "model_dir": "the model",
+}
+
+
+def check_paths(
+    args: argparse.Namespace,
+    outputs: Sequence[str],
+    inputs: Sequence[str],
+    directories: Sequence[str] = (),
+) -> None:
+    """Refuse, before any work, outputs that are inputs (or the cache), repeat each other or cannot be written.
+
+    ``outputs``, ``inputs`` and ``directories`` (outputs that are directories) name attributes of ``args``.
+    """
+    from trustaudit._paths import check_cache_dir, check_outputs, named
+
+    def items(names: Sequence[str]) -> list[Any]:
+        return named((_ROLES.get(name, f"--{name.replace('_', '-')}"), getattr(args, name, None)) for name in names)
+
+    extra: list[tuple[str, Any]] = []
+    if hasattr(args, "cache_dir") and not args.no_cache:
+        from trustaudit._cache import default_cache_dir
+
+        check_cache_dir(args.cache_dir)
+        cache = Path(args.cache_dir or default_cache_dir())
+        extra += [("the evaluation cache", cache), ("the evaluation cache", cache / "evals.sqlite")]
+    if "gate" in inputs and not getattr(args, "gate", None) and args.command == "compare" and Path("pyproject.toml").is_file():
+        extra.append(("the gate settings in", "pyproject.toml"))
+    check_outputs(items(outputs), items(inputs) + named(extra), items(directories))

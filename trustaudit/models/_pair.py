@@ -1,0 +1,70 @@
+"""A base model and its compressed candidate, with the label alignment between them."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from trustaudit.exceptions import LabelMismatchError
+from trustaudit.models._bundle import ModelBundle
+from trustaudit.models._config import labels_are_generic
+from trustaudit.models._loading import given_tokenizer, load_model
+
+
+@dataclass(frozen=True, eq=False)
+class ModelPair:
+    """A base model and a compressed candidate, with the label alignment between them.
+
+    ``permutation[i]`` is the small model's output index of the base model's label ``i``.
+    """
+
+    base: ModelBundle
+    small: ModelBundle
+    permutation: tuple[int, ...]
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """Label names in the base model's order (the order every result uses)."""
+        return self.base.labels
+
+    def align(self, small_probs: np.ndarray) -> np.ndarray:
+        """Reorder the small model's output columns into the base model's label order."""
+        return np.asarray(small_probs)[:, list(self.permutation)]
+
+
+def label_permutation(base: Sequence[str], small: Sequence[str]) -> tuple[int, ...]:
+    """Index in ``small`` of every name of ``base``, matched case-insensitively."""
+    small_index = {name.lower(): i for i, name in enumerate(small)}
+    if {n.lower() for n in base} != set(small_index) or len(base) != len(small):
+        raise LabelMismatchError(
+            f"the two models have different label sets: base [{', '.join(base)}], small [{', '.join(small)}]; "
+            "pass --labels / --small-labels to name them"
+        )
+    return tuple(small_index[name.lower()] for name in base)
+
+
+def load_pair(
+    base: str | os.PathLike[str] | ModelBundle,
+    small: str | os.PathLike[str] | ModelBundle,
+    *,
+    labels: str | Sequence[str] | None = None,
+    small_labels: str | Sequence[str] | None = None,
+    allow_pickle: bool = False,
+    max_length: int | None = None,
+    tokenizer: Any = None,
+) -> ModelPair:
+    """Load two models and align the small one's labels onto the base's by name.
+
+    The two may have different tokenizers; label sets that differ are an error naming both.
+    ``tokenizer`` (a directory or object), when given, replaces both models' own.
+    """
+    tokenizer = given_tokenizer(tokenizer)
+    base_bundle = load_model(base, labels, allow_pickle=allow_pickle, max_length=max_length, tokenizer=tokenizer)
+    small_bundle = load_model(small, small_labels, allow_pickle=allow_pickle, max_length=max_length, tokenizer=tokenizer)
+    if small_labels is None and labels is not None and labels_are_generic(small_bundle.labels):
+        small_bundle = load_model(small_bundle, labels)
+    return ModelPair(base_bundle, small_bundle, label_permutation(base_bundle.labels, small_bundle.labels))
