@@ -13,10 +13,11 @@ import numpy as np
 import pytest
 import torch
 
+from tests._helpers import LABELS, write_rows
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 torch.set_num_threads(min(2, torch.get_num_threads()))
 
-LABELS = ("entailment", "neutral", "contradiction")
 
 
 @pytest.fixture(autouse=True)
@@ -46,7 +47,7 @@ def _results_follow_the_schema():
 
 @pytest.fixture(scope="session")
 def tokenizer():
-    from trustaudit.demo._factory import make_tokenizer
+    from tests._helpers import make_tokenizer
     from trustaudit.demo._task import VOCABULARY
 
     return make_tokenizer(VOCABULARY)
@@ -55,7 +56,7 @@ def tokenizer():
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory, tokenizer) -> Path:
     """A 2-layer, 32-wide BERT pair classifier saved with save_pretrained (random weights)."""
-    from trustaudit.demo._factory import make_bert
+    from tests._helpers import make_bert
 
     path = tmp_path_factory.mktemp("models") / "tiny-bert"
     model = make_bert(tokenizer, LABELS, layers=2, hidden=32, heads=2, seed=1)
@@ -70,16 +71,6 @@ def tiny_bundle_path(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: P
 
     path = tmp_path_factory.mktemp("bundles") / "tiny.pt"
     pack(tiny_model_dir, path, task="pair")
-    return path
-
-
-def write_rows(path: Path, rows: list[tuple[str, str, str]], header=("premise", "hypothesis", "label")) -> Path:
-    import csv
-
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle, delimiter="\t" if path.suffix == ".tsv" else ",", lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows(rows)
     return path
 
 
@@ -112,7 +103,7 @@ def trained_pair(tmp_path_factory: pytest.TempPathFactory, tokenizer) -> tuple[P
     on the demo task, saved as bundles, and a dev file whose first rows carry HTML/script payloads."""
     from trustaudit._training import fine_tune
     from trustaudit.data import load_dataset
-    from trustaudit.demo._factory import make_bert
+    from tests._helpers import make_bert
     from trustaudit.demo._task import generate_task
     from trustaudit.models import from_model, save_bundle
 

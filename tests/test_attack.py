@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conftest import LABELS
+from tests._helpers import LABELS
 from trustaudit.attack import (
     EmbeddingNeighbours,
     Substitution,
@@ -32,7 +32,7 @@ WORDS = ("cat", "dog", "bird", "the", "sleeps", "in", "park", "a", "red", "tree"
 
 
 def _engineered(tokenizer, animals: bool = True):
-    from trustaudit.demo._factory import make_bert
+    from tests._helpers import make_bert
 
     model = make_bert(tokenizer, LABELS, layers=1, hidden=32, heads=1, dropout=0.0, seed=0)
     vocab = tokenizer.get_vocab()
@@ -70,7 +70,7 @@ def _engineered(tokenizer, animals: bool = True):
 
 @pytest.fixture(scope="module")
 def animal_tokenizer():
-    from trustaudit.demo._factory import make_tokenizer
+    from tests._helpers import make_tokenizer
 
     return make_tokenizer(WORDS)
 

@@ -12,27 +12,10 @@ import pytest
 from trustaudit._audit import AuditConfig, AuditResult, audit, rejudge, stratified_sample
 from trustaudit.data import load_dataset
 from trustaudit.exceptions import InvalidInputError
+from tests._helpers import REQUIRED_NUMBERS
 from trustaudit.gate import GateConfig
 from trustaudit.models import load_pair
 
-REQUIRED_NUMBERS = [
-    "predictions.base.accuracy",
-    "predictions.small.accuracy",
-    "predictions.agreement",
-    "predictions.kappa",
-    "calibration.base.ece",
-    "calibration.small.ece",
-    "calibration.base.mce",
-    "calibration.small.mce",
-    "calibration.base.brier",
-    "calibration.small.brier",
-]
-REQUIRED_ATTRIBUTION = [
-    "attribution.lime.feature_agreement",
-    "attribution.shap.feature_agreement",
-    "attribution.lime.rank_correlation",
-    "attribution.shap.rank_correlation",
-]
 QUICK = dict(explain_n=0, n_resamples=200, bias=False)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.bias.test_encode import LogitsOnly
+from tests._helpers import LogitsOnly
 from trustaudit._audit import BIAS_OFF, AuditConfig, AuditResult, audit, bias_measurement
 from trustaudit.bias import compare_bias, counterfactual_flips
 from trustaudit.cli import build_parser, main

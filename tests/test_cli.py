@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import LABELS
+from tests._helpers import LABELS
 from trustaudit import __version__
 from trustaudit.cli import main
 
@@ -82,3 +82,19 @@ def test_subprocess_entry_point(tiny_bundle_path: Path, dev_tsv: Path, tmp_path:
     )
     assert result.returncode == 2
     assert result.stderr.strip() == f"trustaudit: error: {tmp_path / 'nope.tsv'}: no such file"
+
+
+def test_compare_defaults_are_the_audit_configs() -> None:
+    """Every option of ``compare`` left out gives AuditConfig's default, so the two cannot drift apart."""
+    from dataclasses import fields
+
+    from trustaudit._audit import AuditConfig
+    from trustaudit.cli import audit_config, build_parser
+
+    args = build_parser().parse_args(["compare", "base.pt", "small.pt", "--data", "dev.tsv"])
+    from_cli, default = audit_config(args), AuditConfig()
+    differing = [f.name for f in fields(AuditConfig) if getattr(from_cli, f.name) != getattr(default, f.name)]
+    assert differing == []
+    assert from_cli.to_dict() == default.to_dict()
+    changed = audit_config(build_parser().parse_args(["compare", "b", "s", "--data", "d", "--explain-n", "7", "--top-k", "3,5"]))
+    assert (changed.explain_n, changed.top_k) == (7, (3, 5))

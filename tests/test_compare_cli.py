@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_audit import REQUIRED_ATTRIBUTION, REQUIRED_NUMBERS
+from tests._helpers import REQUIRED_ATTRIBUTION, REQUIRED_NUMBERS
 from trustaudit._audit import AuditResult
 from trustaudit.cli import main
 from trustaudit.gate import CHECKS

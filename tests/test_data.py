@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import LABELS, write_rows
+from tests._helpers import LABELS, write_rows
 from trustaudit.data import load_dataset, write_dataset
 from trustaudit.exceptions import DataError, InvalidInputError
 

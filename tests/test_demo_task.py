@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from trustaudit.demo._factory import make_tokenizer
+from tests._helpers import make_tokenizer
 from trustaudit.demo._task import LABELS, VOCABULARY, generate_task
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conftest import LABELS
+from tests._helpers import LABELS
 from trustaudit.exceptions import LabelMismatchError, ModelLoadError, UnsafeModelError
 from trustaudit.models import load_model, load_pair, pack, save_bundle
 
@@ -120,7 +120,7 @@ def test_encoder_without_head_is_refused(tmp_path: Path, tokenizer) -> None:
 
 
 def test_generic_labels_are_renamed_by_the_user(tmp_path: Path, tokenizer) -> None:
-    from trustaudit.demo._factory import make_bert
+    from tests._helpers import make_bert
 
     model = make_bert(tokenizer, ("LABEL_0", "LABEL_1", "LABEL_2"))
     model.config.id2label = {0: "LABEL_0", 1: "LABEL_1", 2: "LABEL_2"}
@@ -169,7 +169,7 @@ def test_pair_aligns_labels_by_name(tiny_bundle_path: Path, tmp_path: Path, dev_
 
 
 def test_pair_with_different_label_sets_names_both(tiny_bundle_path: Path, tmp_path: Path, tokenizer) -> None:
-    from trustaudit.demo._factory import make_bert
+    from tests._helpers import make_bert
 
     other = make_bert(tokenizer, ("positive", "negative", "neutral"))
     other.save_pretrained(str(tmp_path / "other"))
@@ -186,7 +186,7 @@ def test_pair_labels_match_case_insensitively(tiny_bundle_path: Path, tmp_path: 
 
 
 def test_pair_models_may_have_different_tokenizers(tiny_bundle_path: Path, tmp_path: Path) -> None:
-    from trustaudit.demo._factory import make_bert, make_tokenizer
+    from tests._helpers import make_bert, make_tokenizer
     from trustaudit.demo._task import VOCABULARY
 
     other_tok = make_tokenizer([w for w in VOCABULARY if w not in ("cat", "dog")])

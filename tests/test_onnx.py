@@ -15,7 +15,7 @@ import torch
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
 
-from tests.conftest import LABELS  # noqa: E402
+from tests._helpers import LABELS  # noqa: E402
 from trustaudit._engine import Evaluator  # noqa: E402
 from trustaudit.cli import main  # noqa: E402
 from trustaudit.compress._onnx import check_inputs, to_onnx  # noqa: E402

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conftest import LABELS, write_rows
+from tests._helpers import LABELS, write_rows
 from trustaudit._cache import EvalCache
 from trustaudit._engine import Evaluator
 from trustaudit.data import load_dataset

@@ -6,11 +6,16 @@ import numpy as np
 import pytest
 import torch
 
-from tests.compress.conftest import nli_data, tiny_classifier  # noqa: F401  (nli_data: a fixture)
-from tests.conftest import LABELS
+from tests._helpers import generated_nli, tiny_classifier
+from tests._helpers import LABELS
 from trustaudit.exceptions import InvalidInputError
 from trustaudit.models import from_model
 from trustaudit.representations import layer_cka, layer_representations, representation_similarity
+
+
+@pytest.fixture(scope="module")
+def nli_data():
+    return generated_nli(48, seed=5)
 
 
 @pytest.fixture(scope="module")

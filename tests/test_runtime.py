@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
 
-from tests.conftest import LABELS  # noqa: E402
+from tests._helpers import LABELS  # noqa: E402
 from trustaudit._engine import Evaluator  # noqa: E402
 from trustaudit.cli import main  # noqa: E402
 from trustaudit.data import load_dataset  # noqa: E402

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import LABELS, write_rows
+from tests._helpers import LABELS, write_rows
 from trustaudit._audit import AuditResult
 from trustaudit.cli import main
 

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.conftest import LABELS
+from tests._helpers import LABELS
 from trustaudit.bias import DEFAULT_TEMPLATES, BiasTestSuite, standard_tests
 
 
@@ -23,7 +23,7 @@ def bias_vocabulary() -> set[str]:
 
 @pytest.fixture(scope="session")
 def bias_tokenizer():
-    from trustaudit.demo._factory import make_tokenizer
+    from tests._helpers import make_tokenizer
 
     return make_tokenizer(bias_vocabulary())
 
@@ -31,7 +31,7 @@ def bias_tokenizer():
 @pytest.fixture(scope="session")
 def bias_models(bias_tokenizer):
     """A base (2 layers, 32 wide) and a small (1 layer, 16 wide) random BERT over the bias vocabulary."""
-    from trustaudit.demo._factory import make_bert
+    from tests._helpers import make_bert
     from trustaudit.models import from_model
 
     base = make_bert(bias_tokenizer, LABELS, layers=2, hidden=32, heads=2, dropout=0.0, seed=1)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.bias.test_encode import LogitsOnly
+from tests._helpers import LogitsOnly
 from trustaudit.bias import BiasComparison, compare_bias, encode_words, standard_tests
 from trustaudit.bias._compare import derived_seed
 from trustaudit.exceptions import InvalidInputError

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conftest import LABELS
+from tests._helpers import LABELS
 from trustaudit._engine import Evaluator
 from trustaudit.bias import CounterfactualFlips, GENDER_PAIRS, WordSwapper, counterfactual_flips, default_swap_pairs, swap_words
 from trustaudit.data import load_dataset
@@ -89,7 +89,7 @@ def _permuted_copy(bundle, order):
 
 @pytest.fixture(scope="module")
 def demo_models(tokenizer):
-    from trustaudit.demo._factory import make_bert
+    from tests._helpers import make_bert
 
     base = from_model(make_bert(tokenizer, LABELS, layers=2, hidden=32, heads=2, dropout=0.0, seed=1), tokenizer, LABELS)
     small = from_model(make_bert(tokenizer, LABELS, layers=1, hidden=16, heads=1, dropout=0.0, seed=5), tokenizer, LABELS)

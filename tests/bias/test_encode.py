@@ -7,10 +7,8 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
-from torch import nn
-from transformers.modeling_outputs import SequenceClassifierOutput
 
-from tests.conftest import LABELS
+from tests._helpers import LABELS, LogitsOnly
 from trustaudit.bias import DEFAULT_TEMPLATES, encode_sentences, encode_words
 from trustaudit.bias._testsets import fill
 from trustaudit.exceptions import InvalidInputError
@@ -55,20 +53,6 @@ def test_a_word_is_the_mean_of_its_template_sentences(bias_models) -> None:
         np.testing.assert_allclose(words["mean"][row], encode_sentences(base, sentences)["mean"].mean(axis=0), atol=1e-6)
     custom = encode_words(base, [("career", "term")], templates={"term": ["A {word}."]}, pooling=("cls",))
     np.testing.assert_allclose(custom["cls"][0], encode_sentences(base, ["A career."])["cls"][0], atol=1e-6)
-
-
-class LogitsOnly(nn.Module):
-    """A classifier whose outputs hold logits and no hidden states (as an ONNX export)."""
-
-    def __init__(self, accepts_kwargs: bool) -> None:
-        super().__init__()
-        self.linear = nn.Linear(1, len(LABELS))
-        self.accepts_kwargs = accepts_kwargs
-
-    def forward(self, input_ids, attention_mask=None, token_type_ids=None, **kwargs):
-        if kwargs and not self.accepts_kwargs:
-            raise TypeError(f"forward() got an unexpected keyword argument {next(iter(kwargs))!r}")
-        return SequenceClassifierOutput(logits=self.linear(input_ids[:, :1].float()))
 
 
 @pytest.mark.parametrize("accepts_kwargs", [True, False])

@@ -11,8 +11,8 @@ import pytest
 import torch
 from torch import nn
 
-from tests.compress.conftest import encoded, make_identity, spread_layers, tiny_classifier
-from tests.conftest import LABELS
+from tests._helpers import encoded, make_identity, spread_layers, tiny_classifier
+from tests._helpers import LABELS
 from trustaudit.compress import ASCInfo, asc, layer_similarity, prune_layers, redundant_layers
 from trustaudit.compress._asc import resolve_epochs, task_kind_from_labels
 from trustaudit._training import make_optimizer

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.compress.conftest import make_identity, spread_layers, tiny_classifier
-from tests.conftest import LABELS
+from tests._helpers import make_identity, spread_layers, tiny_classifier
+from tests._helpers import LABELS
 from trustaudit.cli import main
 from trustaudit.models import from_model, load_model, save_bundle
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from tests.compress.conftest import encoded, tiny_classifier
-from tests.conftest import LABELS
+from tests._helpers import encoded, tiny_classifier
+from tests._helpers import LABELS
 from trustaudit.compress import QuantizedClassifier, quantize
 from trustaudit.exceptions import InvalidInputError
 from trustaudit.models import from_model, load_model, load_pair, save_bundle

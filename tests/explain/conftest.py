@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conftest import LABELS
+from tests._helpers import LABELS
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -23,7 +23,7 @@ def _one_thread():
 
 
 def _lively_bundle(tokenizer, layers: int, hidden: int, seed: int):
-    from trustaudit.demo._factory import make_bert
+    from tests._helpers import make_bert
     from trustaudit.models import from_model
 
     model = make_bert(tokenizer, LABELS, layers=layers, hidden=hidden, heads=2, dropout=0.0, seed=seed)

@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
-from tests.conftest import LABELS
+from tests._helpers import LABELS
 from trustaudit._alignment import _ratio_interval, explain_and_compare
 from trustaudit._audit import AuditConfig
 from trustaudit.data import load_dataset

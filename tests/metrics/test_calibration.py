@@ -27,7 +27,7 @@ from trustaudit.metrics import (
     reliability_bins,
     smooth_calibration_error,
 )
-from tests.metrics._data import away_from_edges, labels_from, random_probs
+from tests._helpers import away_from_edges, labels_from, random_probs
 
 # Four rows, two classes. Top-label confidence and correctness:
 #   row 0: [0.9, 0.1], label 0 -> conf 0.9, correct

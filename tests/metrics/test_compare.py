@@ -21,7 +21,7 @@ from trustaudit.metrics import (
     smooth_calibration_error,
 )
 from trustaudit.metrics._bootstrap import count_weights, two_sided_p_value
-from tests.metrics._data import labels_from, random_probs
+from tests._helpers import labels_from, random_probs
 
 
 def _sharpen(probs: np.ndarray, power: float) -> np.ndarray:
