@@ -98,3 +98,19 @@ def test_compare_defaults_are_the_audit_configs() -> None:
     assert from_cli.to_dict() == default.to_dict()
     changed = audit_config(build_parser().parse_args(["compare", "b", "s", "--data", "d", "--explain-n", "7", "--top-k", "3,5"]))
     assert (changed.explain_n, changed.top_k) == (7, (3, 5))
+
+
+def test_library_parameters_are_shown_as_flags(tiny_bundle_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The library names its parameters (`label_map`); the command line shows the flags that set them."""
+    from trustaudit._options import as_flags
+
+    assert as_flags("pass `tokenizer`=DIR, or `label_map`; keep `x`=1 and plain label_map") == (
+        "pass --tokenizer DIR, or --label-map; keep --x 1 and plain label_map"
+    )
+    data = tmp_path / "raw.tsv"
+    data.write_text("a\tb\tentailment\n", encoding="utf-8")
+    code = main(["predict", str(tiny_bundle_path), "--data", str(data), "--no-header", "--text-col", "0", "--pair-col", "1",
+                 "--label-col", "2", "--label-map", "bogus"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "error: --label-map entries look like 0=entailment; got 'bogus'" in err and "`" not in err

@@ -49,7 +49,7 @@ def test_label_map_overrides_ids(tmp_path: Path) -> None:
     path.write_text("premise\thypothesis\tlabel\np\th\t0\np\th\t2\n")
     data = load_dataset(path, ("contradiction", "neutral", "entailment"), label_map="0=entailment,1=neutral,2=contradiction")
     assert data.labels.tolist() == [2, 0]
-    with pytest.raises(DataError, match="label-map"):
+    with pytest.raises(DataError, match="`label_map` names yes"):
         load_dataset(path, LABELS, label_map="0=yes")
     with pytest.raises(DataError, match="0=entailment"):
         load_dataset(path, LABELS, label_map="0:entailment")
@@ -79,7 +79,7 @@ def test_explicit_columns_without_header(tmp_path: Path) -> None:
     path.write_text("x\tp one\th one\tneutral\ny\tp two\th two\tentailment\n")
     data = load_dataset(path, LABELS, no_header=True, text_col="1", pair_col=2, label_col="3")
     assert data.text_a == ("p one", "p two") and data.labels.tolist() == [1, 0]
-    with pytest.raises(DataError, match="--text-col"):
+    with pytest.raises(DataError, match="pass `text_col`"):
         load_dataset(path, LABELS, no_header=True)
     with pytest.raises(DataError, match="out of range"):
         load_dataset(path, LABELS, no_header=True, text_col=9)
@@ -232,7 +232,7 @@ def test_empty_blank_nan_and_null_texts_are_skipped_unless_kept(tmp_path: Path) 
 
 def test_sample_larger_than_the_data_warns_and_keeps_every_row(tmp_path: Path, task_rows) -> None:
     path = write_rows(tmp_path / "d.tsv", task_rows)
-    with pytest.warns(UserWarning, match="--sample 61 is more than the 60 usable rows; using all of them"):
+    with pytest.warns(UserWarning, match="`sample`=61 is more than the 60 usable rows; using all of them"):
         data = load_dataset(path, LABELS, sample=61)
     assert len(data) == 60 and data.skipped == {}
 

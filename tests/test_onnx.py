@@ -116,7 +116,7 @@ def test_refuses_existing_output_and_bad_options(base, exported) -> None:
         to_onnx(base, exported[0])
     with pytest.raises(InvalidInputError, match="calibration"):
         to_onnx(base, exported[0].parent / "static", quantize="static")
-    with pytest.raises(InvalidInputError, match="per-channel"):
+    with pytest.raises(InvalidInputError, match="`per_channel` applies to quantization"):
         to_onnx(base, exported[0].parent / "pc", per_channel=True)
 
 

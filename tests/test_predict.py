@@ -128,7 +128,7 @@ def test_truncation_is_counted(tiny_bundle_path: Path, tmp_path: Path) -> None:
 
 def test_bad_runtime_options(tiny_bundle_path: Path) -> None:
     bundle = load_model(tiny_bundle_path)
-    with pytest.raises(InvalidInputError, match="batch-size"):
+    with pytest.raises(InvalidInputError, match="`batch_size` must be at least 1"):
         Evaluator(bundle, batch_size=0)
     with pytest.raises(InvalidInputError, match="device"):
         Evaluator(bundle, device="tpu")

@@ -34,9 +34,9 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise InvalidInputError(f"--device {device}: no CUDA device is available here; use --device cpu")
+        raise InvalidInputError(f"`device`={device}: CUDA is not available here; use `device`=cpu")
     if not (name == "cpu" or name.startswith("cuda") or name == "mps"):
-        raise InvalidInputError(f"--device must be auto, cpu or cuda[:N], got {device!r}")
+        raise InvalidInputError(f"`device` must be auto, cpu or cuda[:N], got {device!r}")
     return torch.device(name)
 
 
@@ -86,7 +86,7 @@ class Evaluator:
         desc: str | None = None,
     ) -> None:
         if batch_size < 1:
-            raise InvalidInputError(f"--batch-size must be at least 1, got {batch_size}")
+            raise InvalidInputError(f"`batch_size` must be at least 1, got {batch_size}")
         self.bundle = bundle
         self.device = resolve_device(device)
         self.batch_size = batch_size

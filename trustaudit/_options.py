@@ -8,9 +8,28 @@ read a dataset and a cache the same way.
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+_PARAMETER = re.compile(r"`([a-z][a-z0-9_]*)`(?:=(\S+))?")
+
+
+def as_flags(message: str) -> str:
+    """A library message with the Python parameters it names (```label_map```, ```tokenizer`=DIR``) as flags.
+
+    The library names its parameters in backquotes, as a Python user calls them; the command
+    line shows the same message with each as the option that sets it (``--label-map``,
+    ``--tokenizer DIR``).
+    """
+
+    def flag(match: re.Match[str]) -> str:
+        name, value = match.group(1), match.group(2)
+        return "--" + name.replace("_", "-") + (f" {value}" if value else "")
+
+    return _PARAMETER.sub(flag, message)
+
 
 EXIT_OK, EXIT_GATE_FAILED, EXIT_USAGE, EXIT_INTERNAL, EXIT_UNDECIDED, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 

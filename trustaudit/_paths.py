@@ -130,4 +130,4 @@ def check_outputs(
 def check_cache_dir(value: PathLike | None) -> None:
     """Refuse a ``--cache-dir`` that names an existing file."""
     if value is not None and os.path.exists(value) and not os.path.isdir(value):
-        raise InvalidInputError(f"--cache-dir {os.fspath(value)}: is a file, not a directory")
+        raise InvalidInputError(f"`cache_dir`={os.fspath(value)}: is a file, not a directory")

@@ -82,7 +82,7 @@ def apply_runtime(pair: ModelPair, runtime: str) -> ModelPair:
     if runtime == "torch":
         return pair
     if runtime != "onnx":
-        raise InvalidInputError(f"--runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
+        raise InvalidInputError(f"`runtime` must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
     base = with_onnx_runtime(pair.base)
     small = base if pair.small is pair.base else with_onnx_runtime(pair.small)
     return replace(pair, base=base, small=small)

@@ -114,7 +114,7 @@ def fine_tune(
     if dataset.labels is None:
         raise InvalidInputError(f"{dataset.path}: fine-tuning needs labelled data (no label column)")
     if epochs <= 0:
-        raise InvalidInputError(f"--epochs must be positive, got {epochs}")
+        raise InvalidInputError(f"`epochs` must be positive, got {epochs}")
     dev = resolve_device(device)
     torch.manual_seed(seed)
     rng = random.Random(seed)

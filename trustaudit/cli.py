@@ -29,6 +29,7 @@ from trustaudit._options import (
     add_data_options,
     add_model_options,
     add_runtime_options,
+    as_flags,
     cache_arg,
     check_paths,
     data_kwargs,
@@ -368,7 +369,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int, file: Any = None, line: str | None = None) -> None:
     """A warning as one line on stderr, without the source location (that is for --debug)."""
     text = str(message).strip().splitlines()[0] if str(message).strip() else category.__name__
-    print(f"trustaudit: warning: {text}", file=sys.stderr)
+    print(f"trustaudit: warning: {as_flags(text)}", file=sys.stderr)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -378,7 +379,7 @@ def _run(args: argparse.Namespace) -> int:
     except TrustAuditError as exc:
         if args.debug:
             traceback.print_exc()
-        print(f"trustaudit: error: {exc}", file=sys.stderr)
+        print(f"trustaudit: error: {as_flags(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:
         return EXIT_OK

@@ -117,10 +117,10 @@ def parse_label_map(spec: str | Mapping[Any, str] | None) -> dict[str, str] | No
     mapping = {}
     for part in spec.split(","):
         if "=" not in part:
-            raise DataError(f"--label-map entries look like 0=entailment; got {part.strip()!r} in {spec!r}")
+            raise DataError(f"`label_map` entries look like 0=entailment; got {part.strip()!r} in {spec!r}")
         key, value = part.split("=", 1)
         if not key.strip() or not value.strip():
-            raise DataError(f"--label-map entries look like 0=entailment; got {part.strip()!r} in {spec!r}")
+            raise DataError(f"`label_map` entries look like 0=entailment; got {part.strip()!r} in {spec!r}")
         mapping[key.strip()] = value.strip()
     return mapping
 
@@ -177,7 +177,7 @@ def _read_records(path: Path, no_header: bool, delimiter: str | None) -> tuple[l
     if delim in ("\\t", "tab"):
         delim = "\t"
     if len(delim) != 1:
-        raise DataError(f"--delimiter must be one character, got {delimiter!r}")
+        raise DataError(f"`delimiter` must be one character, got {delimiter!r}")
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim)
     rows = [row for row in reader if row and any(cell.strip() for cell in row)]
     if not rows:
@@ -197,7 +197,7 @@ def _read_records(path: Path, no_header: bool, delimiter: str | None) -> tuple[l
         if len(row) < len(header):
             raise DataError(
                 f"{path}: row {i}: {len(row)} fields where {expected} {len(header)} "
-                f"(delimiter {delim!r}); check the quoting or pass --delimiter"
+                f"(delimiter {delim!r}); check the quoting or pass `delimiter`"
             )
     return header, body
 
@@ -295,7 +295,7 @@ def _detect_columns(header: list[str], path: Path) -> tuple[int, int | None]:
             return lowered.index(name), None
     raise DataError(
         f"{path}: cannot tell which column holds the text (columns: {', '.join(header)}); "
-        "pass --text-col (and --pair-col for text pairs)"
+        "pass `text_col` (and `pair_col` for text pairs)"
     )
 
 
@@ -358,24 +358,24 @@ def load_dataset(
     if not path.is_file():
         raise DataError(f"{path}: no such file")
     if limit is not None and limit < 1:
-        raise DataError(f"--limit must be at least 1, got {limit}")
+        raise DataError(f"`limit` must be at least 1, got {limit}")
     if sample is not None and sample < 1:
-        raise DataError(f"--sample must be at least 1, got {sample}")
+        raise DataError(f"`sample` must be at least 1, got {sample}")
     header, body = _read_records(path, no_header, delimiter)
-    text_index = _column(header, text_col, "--text-col", path)
-    pair_index = _column(header, pair_col, "--pair-col", path)
+    text_index = _column(header, text_col, "`text_col`", path)
+    pair_index = _column(header, pair_col, "`pair_col`", path)
     if text_index is None:
         if no_header:
-            raise DataError(f"{path}: without a header, pass --text-col (a 0-based index) and --pair-col for pairs")
+            raise DataError(f"{path}: without a header, pass `text_col` (a 0-based index) and `pair_col` for pairs")
         text_index, detected_pair = _detect_columns(header, path)
         if pair_index is None:
             pair_index = detected_pair
-    label_index = _column(header, label_col, "--label-col", path)
+    label_index = _column(header, label_col, "`label_col`", path)
     if label_index is None and not no_header:
         lowered = [name.lower() for name in header]
         label_index = next((lowered.index(n) for n in LABEL_COLUMNS if n in lowered), None)
     if label_index is None and require_labels:
-        raise DataError(f"{path}: no label column (looked for {', '.join(LABEL_COLUMNS)}); pass --label-col")
+        raise DataError(f"{path}: no label column (looked for {', '.join(LABEL_COLUMNS)}); pass `label_col`")
     mapping = parse_label_map(label_map)
 
     names = tuple(labels) if labels is not None else None
@@ -388,7 +388,7 @@ def load_dataset(
     if mapping is not None and names is not None:
         unknown = sorted({v for v in mapping.values() if v.lower() not in {n.lower() for n in names}})
         if unknown:
-            raise DataError(f"--label-map names {', '.join(unknown)}, which the model does not know ({', '.join(names)})")
+            raise DataError(f"`label_map` names {', '.join(unknown)}, which the model does not know ({', '.join(names)})")
     lookup = {name.lower(): i for i, name in enumerate(names or ())}
 
     text_a: list[str] = []
@@ -411,7 +411,7 @@ def load_dataset(
             except KeyError as exc:
                 raise DataError(
                     f"{path}: row {i}: label {exc.args[0]!r} is not one the model knows "
-                    f"({', '.join(names or ())}); pass --label-map if the file uses other names or ids"
+                    f"({', '.join(names or ())}); pass `label_map` if the file uses other names or ids"
                 ) from None
             if label is None:
                 skipped["missing label"] += 1
@@ -426,7 +426,7 @@ def load_dataset(
 
     keep = np.arange(len(text_a))
     if sample is not None and sample > len(keep):
-        warnings.warn(f"{path}: --sample {sample} is more than the {len(keep):,} usable rows; using all of them", stacklevel=2)
+        warnings.warn(f"{path}: `sample`={sample} is more than the {len(keep):,} usable rows; using all of them", stacklevel=2)
     if sample is not None and sample < len(keep):
         rng = random.Random(seed)
         keep = np.array(sorted(rng.sample(range(len(text_a)), sample)))

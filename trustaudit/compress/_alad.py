@@ -655,7 +655,7 @@ def alad(
         if data.labels is None:
             raise InvalidInputError(
                 f"{data.path}: set-up {setup!r} trains a task head and needs labelled data (no label column); "
-                "setup='reuse-head' (--setup reuse-head) aligns on unlabelled text alone"
+                "`setup`=reuse-head aligns on unlabelled text alone"
             )
         data = in_label_order(data, base.labels)
     elif data.labels is not None:

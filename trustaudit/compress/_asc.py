@@ -442,7 +442,7 @@ def resolve_epochs(
         raise InvalidInputError(
             f"the paper's fine-tuning epochs depend on the kind of task, and the labels [{', '.join(labels)}] "
             f"name none trustaudit knows; pass task_kind ({' or '.join(TASK_KINDS)}) or epochs "
-            "(--task-kind or --epochs)"
+            "(`task_kind` or `epochs`)"
         )
     return float(PAPER_EPOCHS[kind]), kind, kind_source, "paper"
 

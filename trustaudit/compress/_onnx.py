@@ -274,9 +274,9 @@ def to_onnx(
     if quantize is not None and quantize not in QUANTIZE_MODES:
         raise InvalidInputError(f"quantize must be one of {', '.join(QUANTIZE_MODES)} or None, got {quantize!r}")
     if quantize == "static" and calibration is None:
-        raise InvalidInputError("static quantization needs calibration rows: pass --calibration-data FILE")
+        raise InvalidInputError("static quantization needs calibration rows: pass `calibration_data`")
     if per_channel and quantize is None:
-        raise InvalidInputError("--per-channel applies to quantization: add --quantize dynamic or static")
+        raise InvalidInputError("`per_channel` applies to quantization: add `quantize` dynamic or static")
     if calibration_rows < 1:
         raise InvalidInputError(f"calibration_rows must be at least 1, got {calibration_rows}")
     out = Path(out)

@@ -25,10 +25,10 @@ def parse_labels(labels: str | Sequence[str] | None) -> tuple[str, ...] | None:
     names = labels.split(",") if isinstance(labels, str) else list(labels)
     names = tuple(str(name).strip() for name in names)
     if not names or any(not name for name in names):
-        raise ModelLoadError(f"--labels must be a comma-separated list of non-empty names, got {labels!r}")
+        raise ModelLoadError(f"`labels` must be a comma-separated list of non-empty names, got {labels!r}")
     lowered = [name.lower() for name in names]
     if len(set(lowered)) != len(lowered):
-        raise ModelLoadError(f"--labels has a repeated name (names are compared case-insensitively): {labels!r}")
+        raise ModelLoadError(f"`labels` has a repeated name (names are compared case-insensitively): {labels!r}")
     return names
 
 
@@ -54,7 +54,7 @@ def resolve_labels(found: tuple[str, ...], given: str | Sequence[str] | None, wh
         return found
     if len(names) != len(found):
         raise ModelLoadError(
-            f"{where} has {len(found)} output classes but --labels names {len(names)}: {', '.join(names)}"
+            f"{where} has {len(found)} output classes but `labels` names {len(names)}: {', '.join(names)}"
         )
     return names
 

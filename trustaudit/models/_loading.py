@@ -49,7 +49,7 @@ _MIN_VOCABULARY = 32
 _NO_TOKENIZER = "no usable tokenizer files (vocab.txt, tokenizer.json …)"
 
 
-def check_tokenizer(tokenizer: Any, where: str, hint: str = "; pass --tokenizer DIR") -> Any:
+def check_tokenizer(tokenizer: Any, where: str, hint: str = "; pass `tokenizer`=DIR") -> Any:
     """Return ``tokenizer`` if it can tokenize text, else raise :class:`ModelLoadError`.
 
     transformers builds a tokenizer with only its special tokens from a directory that has
@@ -80,12 +80,12 @@ def load_tokenizer(path: str | os.PathLike[str]) -> Any:
 
     path = Path(path)
     if not path.is_dir():
-        raise ModelLoadError(f"--tokenizer {path}: not a directory of tokenizer files")
+        raise ModelLoadError(f"`tokenizer`={path}: not a directory of tokenizer files")
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ModelLoadError(f"--tokenizer {path}: {_NO_TOKENIZER} ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from exc
-    return check_tokenizer(tokenizer, f"--tokenizer {path}", hint="")
+        raise ModelLoadError(f"`tokenizer`={path}: {_NO_TOKENIZER} ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from exc
+    return check_tokenizer(tokenizer, f"`tokenizer`={path}", hint="")
 
 
 def given_tokenizer(tokenizer: Any) -> Any:
@@ -162,7 +162,7 @@ def _load_hf_dir(path: Path, labels: Any, max_length: int | None, tokenizer: Any
         try:
             tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ModelLoadError(f"{path}: {_NO_TOKENIZER}; pass --tokenizer DIR") from exc
+            raise ModelLoadError(f"{path}: {_NO_TOKENIZER}; pass `tokenizer`=DIR") from exc
         check_tokenizer(tokenizer, str(path))
     model.eval()
     config = config_dict(model.config)
@@ -233,7 +233,7 @@ def _bundle_from_payload(
 
 def _load_pickled(path: Path, tokenizer: Any, labels: Any, max_length: int | None) -> ModelBundle:
     warnings.warn(
-        f"{path}: unpickling a whole module runs arbitrary code from the file (--allow-pickle)",
+        f"{path}: unpickling a whole module runs arbitrary code from the file (`allow_pickle`)",
         stacklevel=3,
     )
     obj = torch.load(str(path), map_location="cpu", weights_only=False)
@@ -246,7 +246,7 @@ def _load_pickled(path: Path, tokenizer: Any, labels: Any, max_length: int | Non
     if not isinstance(obj, nn.Module) or not hasattr(obj, "config"):
         raise ModelLoadError(f"{path}: the pickle holds {type(obj).__name__}, not a transformers classification model")
     if tokenizer is None:
-        raise ModelLoadError(f"{path}: a pickled module carries no tokenizer; pass --tokenizer DIR")
+        raise ModelLoadError(f"{path}: a pickled module carries no tokenizer; pass `tokenizer`=DIR")
     tokenizer = given_tokenizer(tokenizer)
     obj.eval()
     config = config_dict(obj.config)
@@ -323,7 +323,7 @@ def load_model(
             return _load_pickled(path, tokenizer, labels, max_length)
         raise UnsafeModelError(
             f"{path}: this file is a pickled Python object, and loading it would run code from the file; "
-            "convert it with `trustaudit pack`, or pass --allow-pickle if you trust its author"
+            "convert it with `trustaudit pack`, or pass `allow_pickle` if you trust its author"
         ) from exc
     except (RuntimeError, EOFError, OSError, ValueError) as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]

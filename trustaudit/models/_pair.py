@@ -42,7 +42,7 @@ def label_permutation(base: Sequence[str], small: Sequence[str]) -> tuple[int, .
     if {n.lower() for n in base} != set(small_index) or len(base) != len(small):
         raise LabelMismatchError(
             f"the two models have different label sets: base [{', '.join(base)}], small [{', '.join(small)}]; "
-            "pass --labels / --small-labels to name them"
+            "pass `labels` / `small_labels` to name them"
         )
     return tuple(small_index[name.lower()] for name in base)
 
