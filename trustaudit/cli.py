@@ -188,6 +188,25 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _explainers(text: str) -> tuple[str, ...]:
+    """A comma-separated selection of registered explainers, without repeats."""
+    from trustaudit.explain import explainer_names
+
+    names = tuple(part.strip() for part in text.split(","))
+    registered = explainer_names()
+    if not all(names) or not set(names) <= set(registered) or len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError(f"expected distinct explainers among {', '.join(registered)} like lime,shap, got {text!r}")
+    return names
+
+
+def _budget(text: str) -> tuple[str, int]:
+    """``NAME=N``: the budget of an explainer that has no option of its own."""
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=N, got {text!r}")
+    return name.strip(), _positive_int(value)
+
+
 def _top_k(text: str) -> tuple[int, ...]:
     try:
         values = tuple(int(part) for part in text.split(","))
@@ -281,7 +300,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         n_resamples=args.n_resamples,
         segment=args.explain_segment,
         target=args.explain_target,
-        explainers=tuple(args.explainers.split(",")),
+        explainers=args.explainers,
+        budgets=dict(args.budget),
         batch_size=args.batch_size,
         device=args.device,
         gate=gate,
@@ -345,6 +365,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     from trustaudit._runtime import add_runtime_option
+    from trustaudit.explain import EXPLAINERS, SEGMENTS, TARGETS, explainer_names
 
     parser = _Parser(
         prog="trustaudit",
@@ -384,9 +405,12 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--lime-samples", type=_positive_int, default=1000, metavar="N", help="LIME samples per explanation (default: 1000)")
     group.add_argument("--shap-max-evals", type=_positive_int, default=500, metavar="N", help="SHAP Partition budget per explanation (default: 500)")
     group.add_argument("--top-k", type=_top_k, default=(5,), metavar="K[,K...]", help="k of the top-k agreement metrics; the first is the headline (default: 5)")
-    group.add_argument("--explain-segment", choices=("both", "a", "b"), default="both", help="which texts of a pair give features (default: both)")
-    group.add_argument("--explain-target", choices=("base_predicted", "gold"), default="base_predicted", help="the class explained (default: the base model's prediction)")
-    group.add_argument("--explainers", default="lime,shap", help="lime, shap or lime,shap (default)")
+    group.add_argument("--explain-segment", choices=SEGMENTS, default="both", help="which texts of a pair give features (default: both)")
+    group.add_argument("--explain-target", choices=TARGETS, default="base_predicted", help="the class explained (default: the base model's prediction)")
+    group.add_argument("--explainers", type=_explainers, default=EXPLAINERS, metavar="NAME[,NAME...]",
+                       help=f"explainers to run, among {', '.join(explainer_names())} (default: {','.join(EXPLAINERS)})")
+    group.add_argument("--budget", type=_budget, action="append", default=[], metavar="NAME=N",
+                       help="evaluations per explanation of an explainer without an option of its own (repeatable)")
     group.add_argument("--n-bins", type=_positive_int, default=15, metavar="N", help="calibration bins (default: 15)")
     group.add_argument("--n-resamples", type=_non_negative_int, default=1000, metavar="N", help="bootstrap resamples for intervals (default: 1000)")
     bias = p.add_argument_group("bias")

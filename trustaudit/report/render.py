@@ -309,13 +309,26 @@ def _floor_note(explainer: str, section: Mapping[str, Any], explained: int, seed
             "(both models explained with the same seed, the floor with another): the share of floor is biased upward."
         )
     other = (seed + 1) % 2**32 if isinstance(seed, int) else "s+1"
-    draw = "its perturbations" if explainer == "lime" else "its word tree and tie-breaking"
-    note = f"{explainer.upper()}: base at seed {seed} vs small at seed {other}; floor: base at seed {seed} vs base at seed {other} (a second draw of {draw})."
+    draws, exact_because = _explainer_wording(explainer)
+    note = f"{explainer.upper()}: base at seed {seed} vs small at seed {other}; floor: base at seed {seed} vs base at seed {other} (a second draw of {draws})."
     exact = section.get("floor_exact_examples") or 0
     if exact:
         where = "every example" if exact == explained else f"{exact} of {explained} examples"
-        note += f" Exact on {where}: every coalition evaluated, so the floor is exact by construction."
+        note += f" Exact on {where}: {exact_because}, so the floor is exact by construction."
     return note
+
+
+def _explainer_wording(name: str) -> tuple[str, str]:
+    """What a second seed redraws and why a deterministic floor is exact, as the registered explainer says.
+
+    Results of an explainer not registered in this process get neutral wording.
+    """
+    from trustaudit.explain import explainer_names, get_explainer
+
+    if name not in explainer_names():
+        return "its random choices", "the explanation does not depend on the seed"
+    explainer = get_explainer(name)
+    return explainer.draws, explainer.exact_because
 
 
 def _attribution_view(attribution: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:
