@@ -732,6 +732,9 @@ def index_row(result: Any, href: str | None = None, name: str | None = None, des
     def explainer(name_: str, key: str) -> float | None:
         return (a.get(name_) or {}).get(key) if a.get("available") else None
 
+    from trustaudit.explain import EXPLAINERS
+
+    names = list(dict.fromkeys((*EXPLAINERS, *(a.get("explainers") or []))))
     return {
         "name": name or os.path.basename(str(models["small"]["path"])),
         "description": description or _provenance_text(models["small"].get("provenance") or {}),
@@ -746,10 +749,9 @@ def index_row(result: Any, href: str | None = None, name: str | None = None, des
         "small_ece": c.get("small", {}).get("ece"),
         "base_brier": c.get("base", {}).get("brier"),
         "small_brier": c.get("small", {}).get("brier"),
-        "lime": explainer("lime", "feature_agreement"),
-        "lime_floor": explainer("lime", "floor"),
-        "shap": explainer("shap", "feature_agreement"),
-        "shap_floor": explainer("shap", "floor"),
+        "explainers": names,
+        **{name_: explainer(name_, "feature_agreement") for name_ in names},
+        **{f"{name_}_floor": explainer(name_, "floor") for name_ in names},
         "size_ratio": size_ratio,
         "speedup": models.get("speedup_batch1"),
         "passed": doc["verdict"]["passed"],
@@ -760,9 +762,15 @@ def index_row(result: Any, href: str | None = None, name: str | None = None, des
 
 
 def render_index(rows: Sequence[Mapping[str, Any]], title: str = "trustaudit: audits", intro: str = "") -> str:
-    """An HTML page tabulating several audits (rows from :func:`index_row`), linking each report."""
-    from trustaudit._version import __version__
+    """An HTML page tabulating several audits (rows from :func:`index_row`), linking each report.
 
+    One agreement column per explainer: the built-in ones always, then any other that a row ran.
+    """
+    from trustaudit._version import __version__
+    from trustaudit.explain import EXPLAINERS
+
+    explainers = list(dict.fromkeys(name for row in ({"explainers": EXPLAINERS}, *rows) for name in row.get("explainers", ())))
     return _environment().get_template("index.html.j2").render(
-        rows=list(rows), title=title, intro=intro, version=__version__, css=_read("report.css"), script=_read("report.js")
+        rows=list(rows), explainers=explainers, title=title, intro=intro, version=__version__,
+        css=_read("report.css"), script=_read("report.js"),
     )
