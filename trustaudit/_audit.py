@@ -78,7 +78,7 @@ class AuditConfig:
     bias_tests: str | None = None
     bias_pooling: tuple[str, ...] = BIAS_POOLINGS
     bias_permutations: int = 10_000
-    budgets: Mapping[str, int] = field(default_factory=dict)
+    budgets: Mapping[str, int] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "budgets", dict(self.budgets))
