@@ -149,6 +149,7 @@ class _GateConfigBase:
                 raise GateConfigError(f"{key} must be a number or None, got {value!r}")
 
     def __getattr__(self, name: str) -> Any:
+        """A check of a later-registered explainer read like a field: its limit, or None when off."""
         if not name.startswith("min_"):
             raise AttributeError(name)
         extra = dict(self.__dict__.get("extra_limits", ()))

@@ -8,9 +8,10 @@ sampling noise; the small model and the base's second run share the ``s'`` sampl
 tree, which costs no extra evaluations. Exact SHAP values depend on neither seed nor
 tree: there the floor run *is* the base explanation, exact by construction.
 
-For every example, the texts known in advance (each explainer's :class:`~trustaudit.explain._protocol.Plan`:
-LIME's samples, exact SHAP coalitions, or the levels of each Partition tree that fit the
-budget) are evaluated before any explainer runs, which is then served from the engine's memo: the ``s'`` texts go to the small model
+For every example, the texts known in advance (each explainer's
+:class:`~trustaudit.explain._protocol.Plan`: LIME's samples, exact SHAP coalitions, or the
+levels of each Partition tree that fit the budget) are evaluated before any explainer
+runs, which is then served from the engine's memo: the ``s'`` texts go to the small model
 in one call and, as the same list, to the base model (the same batches, so a model paired
 with an exact copy of itself scores exactly its floor), then the base model's ``s`` texts
 in a second call. A Partition run whose budget ends inside a level of its tree chooses that
