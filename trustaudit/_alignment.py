@@ -112,6 +112,7 @@ def explain_and_compare(
         explainers=config.explainers,
         lime_samples=config.lime_samples,
         shap_max_evals=config.shap_max_evals,
+        budgets=config.budgets,
         seed=config.seed,
         segment=config.segment,
         target=config.target,

@@ -30,6 +30,8 @@ from trustaudit._progress import progress_enabled
 from trustaudit._version import __version__
 from trustaudit.data import Dataset, load_dataset
 from trustaudit.exceptions import InvalidInputError
+from trustaudit.explain import EXPLAINERS, SEGMENTS, TARGETS, explainer_names, get_explainer
+from trustaudit.explain._registry import BUDGET_FIELDS
 from trustaudit.gate import GateConfig, GateResult, Measurement, evaluate, verdict_sentence
 from trustaudit.models import ModelBundle, ModelPair, load_pair
 from trustaudit._predict import Predictions, predict
@@ -38,12 +40,9 @@ if TYPE_CHECKING:
     from trustaudit.bias import BiasTestSuite
 
 SCHEMA_VERSION = 2
-EXPLAINERS = ("lime", "shap")
 BIAS_POOLINGS = ("mean", "cls")
 #: Why a bias check is not measured when the user turned the comparison off.
 BIAS_OFF = "the bias comparison was turned off (--no-bias)"
-SEGMENTS = ("both", "a", "b")
-TARGETS = ("base_predicted", "gold")
 
 
 @dataclass(frozen=True)
@@ -53,6 +52,10 @@ class AuditConfig:
     ``bias`` runs the bias comparison (``bias_tests``: a JSON file of association tests, None
     for the shipped WEAT 3-8; ``bias_pooling``: ``mean`` and/or ``cls``; ``bias_permutations``
     per test's p-value); its bootstrap uses ``n_resamples`` and ``seed``.
+
+    ``explainers`` are registered explainer names (:func:`~trustaudit.explain.explainer_names`).
+    LIME's budget is ``lime_samples`` and SHAP's ``shap_max_evals``; any other explainer's is
+    ``budgets[name]``, else its default (see :meth:`budget`).
     """
 
     explain_n: int = 100
@@ -75,8 +78,11 @@ class AuditConfig:
     bias_tests: str | None = None
     bias_pooling: tuple[str, ...] = BIAS_POOLINGS
     bias_permutations: int = 10_000
+    budgets: Mapping[str, int] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "budgets", dict(self.budgets))
+        registered = explainer_names()
         if isinstance(self.bias_tests, os.PathLike):
             object.__setattr__(self, "bias_tests", os.fspath(self.bias_tests))
         if isinstance(self.bias_pooling, str):
@@ -92,7 +98,8 @@ class AuditConfig:
             (self.n_resamples >= 0, f"n_resamples must be >= 0, got {self.n_resamples}"),
             (self.segment in SEGMENTS, f"segment must be one of {', '.join(SEGMENTS)}, got {self.segment!r}"),
             (self.target in TARGETS, f"target must be one of {', '.join(TARGETS)}, got {self.target!r}"),
-            (set(self.explainers) <= set(EXPLAINERS) and len(self.explainers) > 0, f"explainers must be among lime, shap, got {self.explainers}"),
+            (set(self.explainers) <= set(registered) and len(self.explainers) > 0,
+             f"explainers must be among {', '.join(registered)}, got {self.explainers}"),
             (self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}"),
             (isinstance(self.bias, bool), f"bias must be true or false, got {self.bias!r}"),
             (self.bias_tests is None or (isinstance(self.bias_tests, str) and self.bias_tests != ""),
@@ -105,6 +112,14 @@ class AuditConfig:
         for ok, message in checks:
             if not ok:
                 raise InvalidInputError(message)
+        for name, budget in self.budgets.items():
+            if name not in registered or name in BUDGET_FIELDS:
+                others = [n for n in registered if n not in BUDGET_FIELDS]
+                raise InvalidInputError(
+                    f"budgets holds registered explainers without a config field of their own ({', '.join(others) or 'none'}), got {name!r}"
+                    + (f"; set {BUDGET_FIELDS[name]} instead" if name in BUDGET_FIELDS else "")
+                )
+            get_explainer(name).check_budget(budget, f"budgets[{name!r}]")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form."""
@@ -113,7 +128,17 @@ class AuditConfig:
         out["explainers"] = list(self.explainers)
         out["bias_pooling"] = list(self.bias_pooling)
         out["gate"] = self.gate.to_dict()
+        if self.budgets:
+            out["budgets"] = dict(self.budgets)
+        else:
+            del out["budgets"]
         return out
+
+    def budget(self, name: str) -> int:
+        """The budget (model evaluations per explanation) of explainer ``name`` in this audit."""
+        if name in BUDGET_FIELDS:
+            return int(getattr(self, BUDGET_FIELDS[name]))
+        return int(self.budgets.get(name, get_explainer(name).default_budget))
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditConfig:
@@ -573,7 +598,7 @@ def gate_measurements(doc: Mapping[str, Any]) -> dict[str, Measurement]:
         put(f"calibration.{key}", c, key, n_rows, missing)
     explained = int(a.get("explained") or 0)
     run = set(a.get("explainers") or [])
-    for name in ("lime", "shap"):
+    for name in explainer_names():
         section = a.get(name) or {}
         if not a.get("available"):
             reason = "no rows were explained (explain_n = 0)"

@@ -87,6 +87,25 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _explainers(text: str) -> tuple[str, ...]:
+    """A comma-separated selection of registered explainers, without repeats."""
+    from trustaudit.explain import explainer_names
+
+    names = tuple(part.strip() for part in text.split(","))
+    registered = explainer_names()
+    if not all(names) or not set(names) <= set(registered) or len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError(f"expected distinct explainers among {', '.join(registered)} like lime,shap, got {text!r}")
+    return names
+
+
+def _budget(text: str) -> tuple[str, int]:
+    """``NAME=N``: the budget of an explainer that has no option of its own."""
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=N, got {text!r}")
+    return name.strip(), positive_int(value)
+
+
 def _top_k(text: str) -> tuple[int, ...]:
     try:
         values = tuple(int(part) for part in text.split(","))
@@ -178,7 +197,8 @@ def audit_config(args: argparse.Namespace, gate: Any = None, gate_source: str = 
         n_resamples=args.n_resamples,
         segment=args.explain_segment,
         target=args.explain_target,
-        explainers=tuple(args.explainers.split(",")),
+        explainers=args.explainers,
+        budgets=dict(args.budget),
         batch_size=args.batch_size,
         device=args.device,
         gate=gate if gate is not None else GateConfig(),
@@ -257,6 +277,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     from trustaudit._runtime import add_runtime_option
+    from trustaudit.explain import SEGMENTS, TARGETS, explainer_names
 
     parser = _Parser(
         prog="trustaudit",
@@ -285,7 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_runtime_option(p)
     p.set_defaults(func=_cmd_predict)
 
-    from trustaudit._audit import EXPLAINERS, SEGMENTS, TARGETS, AuditConfig
+    from trustaudit._audit import AuditConfig
 
     d = AuditConfig()
     p = sub.add_parser("compare", help="audit a base/small model pair: report, JSON results, CI gate")
@@ -301,7 +322,10 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--top-k", type=_top_k, default=d.top_k, metavar="K[,K...]", help=f"k of the top-k agreement metrics; the first is the headline (default: {_joined(d.top_k)})")
     group.add_argument("--explain-segment", choices=SEGMENTS, default=d.segment, help=f"which texts of a pair give features (default: {d.segment})")
     group.add_argument("--explain-target", choices=TARGETS, default=d.target, help=f"the class explained (default: {d.target}, the base model's prediction)")
-    group.add_argument("--explainers", default=_joined(d.explainers), help=f"comma-separated explainers among {_joined(EXPLAINERS)} (default: {_joined(d.explainers)})")
+    group.add_argument("--explainers", type=_explainers, default=d.explainers, metavar="NAME[,NAME...]",
+                       help=f"explainers to run, among {', '.join(explainer_names())} (default: {_joined(d.explainers)})")
+    group.add_argument("--budget", type=_budget, action="append", default=[], metavar="NAME=N",
+                       help="evaluations per explanation of an explainer without an option of its own (repeatable)")
     group.add_argument("--n-bins", type=positive_int, default=d.n_bins, metavar="N", help=f"calibration bins (default: {d.n_bins})")
     group.add_argument("--n-resamples", type=non_negative_int, default=d.n_resamples, metavar="N", help=f"bootstrap resamples for intervals (default: {d.n_resamples})")
     bias = p.add_argument_group("bias")

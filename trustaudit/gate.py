@@ -24,6 +24,7 @@ from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 from trustaudit.exceptions import GateConfigError
+from trustaudit.explain._registry import EXPLAINERS, explainer_names
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -67,6 +68,28 @@ class CheckSpec:
     bounded: bool = True
 
 
+def explainer_checks(names: tuple[str, ...]) -> tuple[CheckSpec, ...]:
+    """The attribution checks of registered explainers, by check then explainer (``min_<name>_...``).
+
+    Feature agreement is on at 0.5 by default for the built-in explainers, as the default
+    gate always judged LIME and SHAP; every other check, and every check of an explainer
+    registered later, is off by default.
+    """
+    made = []
+    for suffix, metric, what, bounded in (
+        ("feature_agreement", "feature_agreement", "{} top-k feature agreement", True),
+        ("jaccard", "topk_jaccard", "{} top-k Jaccard", True),
+        ("floor_ratio", "floor_ratio", "{} feature agreement as a share of its noise floor", False),
+    ):
+        for name in names:
+            default = 0.5 if suffix == "feature_agreement" and name in EXPLAINERS else None
+            made.append(CheckSpec(
+                f"min_{name}_{suffix}", f"attribution.{name}.{metric}", "min", what.format(name.upper()), default, "explained rows",
+                bounded=bounded,
+            ))
+    return tuple(made)
+
+
 CHECKS: tuple[CheckSpec, ...] = (
     CheckSpec("max_accuracy_drop", "predictions.accuracy_drop", "max", "accuracy drop (base - small)", 0.02, "labelled rows", "points"),
     CheckSpec("min_prediction_agreement", "predictions.agreement", "min", "prediction agreement", 0.90, "rows"),
@@ -77,12 +100,7 @@ CHECKS: tuple[CheckSpec, ...] = (
     CheckSpec("max_brier_increase", "calibration.brier_increase", "max", "Brier score increase (small - base)", 0.03, "labelled rows"),
     CheckSpec("max_ece_difference", "calibration.ece_difference", "max", "ECE difference |small - base|", None, "labelled rows", "points"),
     CheckSpec("max_brier_difference", "calibration.brier_difference", "max", "Brier score difference |small - base|", None, "labelled rows"),
-    CheckSpec("min_lime_feature_agreement", "attribution.lime.feature_agreement", "min", "LIME top-k feature agreement", 0.5, "explained rows"),
-    CheckSpec("min_shap_feature_agreement", "attribution.shap.feature_agreement", "min", "SHAP top-k feature agreement", 0.5, "explained rows"),
-    CheckSpec("min_lime_jaccard", "attribution.lime.topk_jaccard", "min", "LIME top-k Jaccard", None, "explained rows"),
-    CheckSpec("min_shap_jaccard", "attribution.shap.topk_jaccard", "min", "SHAP top-k Jaccard", None, "explained rows"),
-    CheckSpec("min_lime_floor_ratio", "attribution.lime.floor_ratio", "min", "LIME feature agreement as a share of its noise floor", None, "explained rows", bounded=False),
-    CheckSpec("min_shap_floor_ratio", "attribution.shap.floor_ratio", "min", "SHAP feature agreement as a share of its noise floor", None, "explained rows", bounded=False),
+    *explainer_checks(EXPLAINERS),
     # Judged on [max of the lower ends, max of the upper ends] of the per-test intervals of
     # |d_small - d_base|: pass iff every test's interval is below the limit, fail iff some
     # test's interval is wholly above it, inconclusive otherwise.
@@ -91,28 +109,66 @@ CHECKS: tuple[CheckSpec, ...] = (
 SPECS: dict[str, CheckSpec] = {spec.key: spec for spec in CHECKS}
 
 
+def checks() -> tuple[CheckSpec, ...]:
+    """Every gate check now: :data:`CHECKS`, with those of explainers registered since import after the built-in ones'."""
+    extra = tuple(name for name in explainer_names() if name not in EXPLAINERS)
+    if not extra:
+        return CHECKS
+    builtin = {spec.key for spec in explainer_checks(EXPLAINERS)}
+    end = max(i for i, spec in enumerate(CHECKS) if spec.key in builtin) + 1
+    return CHECKS[:end] + explainer_checks(extra) + CHECKS[end:]
+
+
+def check_spec(key: str) -> CheckSpec | None:
+    """The check of gate key ``key`` (registered explainers' included), or None."""
+    return SPECS.get(key) or next((spec for spec in checks() if spec.key == key), None)
+
+
 class _GateConfigBase:
-    """Behaviour of :class:`GateConfig`, whose fields are made from :data:`CHECKS`."""
+    """Behaviour of :class:`GateConfig`, whose fields are made from :data:`CHECKS`.
+
+    Checks of explainers registered after import have no field: their enabled limits are
+    held in ``extra_limits`` (a mapping given, kept as sorted ``(key, limit)`` pairs) and
+    read like fields (``config.min_<name>_feature_agreement``, ``None`` when off).
+    """
 
     decision: str
+    extra_limits: tuple[tuple[str, float], ...]
 
     def __post_init__(self) -> None:
         if self.decision not in DECISIONS:
             raise GateConfigError(f"decision must be one of {', '.join(DECISIONS)}, got {self.decision!r}")
-        for spec in CHECKS:
-            value = getattr(self, spec.key)
+        extra = dict(self.extra_limits)
+        known = {spec.key for spec in checks()} - set(SPECS)
+        unknown = sorted(set(extra) - known)
+        if unknown:
+            raise GateConfigError(f"extra_limits: {', '.join(unknown)} are not checks of registered explainers ({', '.join(sorted(known)) or 'none'})")
+        object.__setattr__(self, "extra_limits", tuple(sorted((k, v) for k, v in extra.items() if v is not None)))
+        for key, value in (*((spec.key, getattr(self, spec.key)) for spec in CHECKS), *self.extra_limits):
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)):
-                raise GateConfigError(f"{spec.key} must be a number or None, got {value!r}")
+                raise GateConfigError(f"{key} must be a number or None, got {value!r}")
+
+    def __getattr__(self, name: str) -> Any:
+        """A check of a later-registered explainer read like a field: its limit, or None when off."""
+        if not name.startswith("min_"):
+            raise AttributeError(name)
+        extra = dict(self.__dict__.get("extra_limits", ()))
+        if name in extra:
+            return extra[name]
+        if check_spec(name) is not None:
+            return None
+        raise AttributeError(f"{type(self).__name__} has no gate key {name!r}")
 
     @property
     def limits(self) -> dict[str, float | None]:
-        """Every check key and its limit (``None``: disabled)."""
-        return {spec.key: getattr(self, spec.key) for spec in CHECKS}
+        """Every check key of :data:`CHECKS` and its limit (``None``: disabled), then the enabled extra limits."""
+        return {**{spec.key: getattr(self, spec.key) for spec in CHECKS}, **dict(self.extra_limits)}
 
     @property
     def enabled(self) -> tuple[CheckSpec, ...]:
-        """The checks this configuration judges, in :data:`CHECKS` order."""
-        return tuple(spec for spec in CHECKS if getattr(self, spec.key) is not None)
+        """The checks this configuration judges, in :func:`checks` order."""
+        limits = self.limits
+        return tuple(spec for spec in checks() if limits.get(spec.key) is not None)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form: every check key (``None`` when disabled) and ``decision``."""
@@ -125,7 +181,7 @@ class _GateConfigBase:
         ``use_intervals`` (true/false) is the deprecated spelling of ``decision`` ("interval"/
         "point"); with ``warn`` it raises a :class:`GateDeprecationWarning`.
         """
-        valid = {*SPECS, "decision", "use_intervals"}
+        valid = {*(spec.key for spec in checks()), "decision", "use_intervals"}
         unknown = sorted(set(data) - valid)
         if unknown:
             raise GateConfigError(
@@ -152,24 +208,26 @@ class _GateConfigBase:
         for key, value in data.items():
             if key in ("decision", "use_intervals"):
                 continue
-            spec = SPECS[key]
+            spec = check_spec(key)
             if value is None or value is False or (isinstance(value, str) and value.lower() == "off"):
                 values[key] = None
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                 raise GateConfigError(f"{source}: {key} must be a number (or false to disable), got {value!r}")
             value = float(value)
-            if spec.kind == "min" and spec.bounded and not 0 <= value <= 1:
+            if spec is not None and spec.kind == "min" and spec.bounded and not 0 <= value <= 1:
                 raise GateConfigError(f"{source}: {key} must lie in [0, 1], got {value}")
             if value < 0:
                 raise GateConfigError(f"{source}: {key} must be >= 0, got {value}")
             values[key] = value
-        return cls(**values)
+        extra = {key: values.pop(key) for key in list(values) if key not in SPECS and key != "decision"}
+        return cls(**values, extra_limits=extra)
 
 
 GateConfig = make_dataclass(
     "GateConfig",
-    [(spec.key, "float | None", field(default=spec.default)) for spec in CHECKS] + [("decision", str, field(default="interval"))],
+    [(spec.key, "float | None", field(default=spec.default)) for spec in CHECKS]
+    + [("decision", str, field(default="interval")), ("extra_limits", "tuple[tuple[str, float], ...]", field(default=()))],
     bases=(_GateConfigBase,),
     frozen=True,
 )
@@ -180,7 +238,9 @@ Defaults: the small model may lose at most 2 accuracy points, must agree with th
 at least 90% of the rows, may add at most 3 ECE points and 0.03 Brier, and must share at
 least half of its top-k words with the base under LIME and under SHAP; every other check
 is off. ``decision`` is ``interval`` (judge each check's 95% interval, three-valued) or
-``point`` (judge the point estimate, two-valued). Example::
+``point`` (judge the point estimate, two-valued). Checks of explainers registered after
+import (``min_<name>_feature_agreement``...) are set through :meth:`from_dict` or
+``extra_limits={key: limit}``. Example::
 
     GateConfig(max_accuracy_drop=0.01, min_shap_feature_agreement=None, decision="interval")
 """
@@ -303,7 +363,7 @@ class CheckResult:
     def from_dict(cls, data: Mapping[str, Any]) -> CheckResult:
         """Inverse of :meth:`to_dict`."""
         interval = data.get("interval")
-        spec = SPECS.get(data["key"])
+        spec = check_spec(data["key"])
         return cls(
             key=data["key"],
             metric=data["metric"],

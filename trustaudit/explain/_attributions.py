@@ -14,6 +14,8 @@ from trustaudit.explain.features import FeatureSet, Pair
 #: A model as the explainers see it: inputs to probabilities ``(n, k)``, rows summing to 1.
 PredictFn = Callable[[Sequence[Pair]], np.ndarray]
 TARGET_SOURCES = ("base_predicted", "gold", "given")
+#: How an audit chooses the class it explains: the base model's prediction or the gold label.
+TARGETS = ("base_predicted", "gold")
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,9 @@ sampling noise; the small model and the base's second run share the ``s'`` sampl
 tree, which costs no extra evaluations. Exact SHAP values depend on neither seed nor
 tree: there the floor run *is* the base explanation, exact by construction.
 
-For every example, the texts known in advance (LIME's samples, exact SHAP coalitions, or
-the levels of each Partition tree that fit the budget) are evaluated before any explainer
+For every example, the texts known in advance (each explainer's
+:class:`~trustaudit.explain._protocol.Plan`: LIME's samples, exact SHAP coalitions, or the
+levels of each Partition tree that fit the budget) are evaluated before any explainer
 runs, which is then served from the engine's memo: the ``s'`` texts go to the small model
 in one call and, as the same list, to the base model (the same batches, so a model paired
 with an exact copy of itself scores exactly its floor), then the base model's ``s`` texts
@@ -34,13 +35,13 @@ from trustaudit._progress import bar
 from trustaudit.data import Dataset
 from trustaudit.exceptions import InvalidInputError
 from trustaudit.explain import lime, shap
-from trustaudit.explain._attributions import Attributions, Target, check_seed
+from trustaudit.explain._attributions import TARGETS, Attributions, Target, check_seed
 from trustaudit.explain._engine import ExplainEngine
+from trustaudit.explain._protocol import Explainer, Plan
+from trustaudit.explain._registry import BUDGET_FIELDS, EXPLAINERS, explainer_names, get_explainer
 from trustaudit.explain.features import SEGMENTS, FeatureSet, Pair
 from trustaudit.models import ModelPair
 
-EXPLAINERS = (lime.NAME, shap.NAME)
-TARGETS = ("base_predicted", "gold")
 FORMAT = "trustaudit.explanations"
 FORMAT_VERSION = 2
 PAIRING = "base at seed s vs small at seed s'; floor: base at s vs base at s'"
@@ -187,13 +188,31 @@ class PairExplanations:
 
 
 def _check_explainers(explainers: Sequence[str] | str) -> tuple[str, ...]:
+    """The selected explainers' names in registry order, else an input error listing the registered ones."""
     names = (explainers,) if isinstance(explainers, str) else tuple(explainers)
-    unknown = [n for n in names if n not in EXPLAINERS]
+    registered = explainer_names()
+    unknown = [n for n in names if n not in registered]
     if not names or unknown or len(set(names)) != len(names):
         raise InvalidInputError(
-            f"explainers must be a non-empty selection of {', '.join(EXPLAINERS)} without repeats, got {explainers!r}"
+            f"explainers must be a non-empty selection of {', '.join(registered)} without repeats, got {explainers!r}"
         )
-    return tuple(n for n in EXPLAINERS if n in names)
+    return tuple(n for n in registered if n in names)
+
+
+def _check_budgets(names: tuple[str, ...], budgets: Mapping[str, int], fixed: Mapping[str, int]) -> dict[str, int]:
+    """The budget of each selected explainer: ``fixed`` (lime_samples, shap_max_evals), ``budgets``, else its default."""
+    for name in budgets:
+        if name in BUDGET_FIELDS:
+            raise InvalidInputError(f"give the budget of {name} as {BUDGET_FIELDS[name]}, not in budgets")
+        get_explainer(name)
+    out: dict[str, int] = {}
+    for name in names:
+        explainer = get_explainer(name)
+        if name in fixed:
+            out[name] = fixed[name]
+        else:
+            out[name] = explainer.check_budget(budgets.get(name, explainer.default_budget), f"budgets[{name!r}]")
+    return out
 
 
 def _check_indices(indices: Sequence[int] | np.ndarray, n: int) -> list[int]:
@@ -221,9 +240,8 @@ def _targets(rule: str, base_probs: np.ndarray, data: Dataset, idx: list[int], l
 
 @dataclass(frozen=True)
 class _Settings:
-    names: tuple[str, ...]
-    lime_samples: int
-    shap_max_evals: int
+    explainers: tuple[Explainer, ...]
+    budgets: Mapping[str, int]
     seed: int
     other_seed: int
     self_agreement: bool
@@ -235,19 +253,23 @@ class _Settings:
 
 
 def _explain_example(engine: ExplainEngine, s: _Settings, features: FeatureSet, target: Target) -> tuple[dict, dict, dict, tuple]:
-    """The base, small and noise attributions of one example (see the module docstring)."""
+    """The base, small and noise attributions of one example (see the module docstring).
+
+    Every explainer's plans are drawn first, in selection order, for ``s`` and ``s'``; the
+    ``s'`` inputs of all explainers go to the small model and then, as the same list, to
+    the base model, then the base model's ``s`` inputs. Each explainer then explains the
+    base at ``s``, the small model at ``s'`` and (unless deterministic, when the floor is its
+    base explanation) the base at ``s'``.
+    """
     seed, other = s.seed, s.other_seed
+    plans: dict[str, dict[int, Plan]] = {}
     own: list[Pair] = []
     shared: list[Pair] = []
-    drawn: dict[int, lime.LimeSample] = {}
-    if lime.NAME in s.names:
-        drawn = {x: lime.sample(features, num_samples=s.lime_samples, seed=x) for x in (seed, other)}
-        own += drawn[seed].texts
-        shared += drawn[other].texts
-    exact = shap.uses_exact(len(features), s.shap_max_evals)
-    if shap.NAME in s.names:
-        own += features.perturb_many(shap.planned_masks(features, s.shap_max_evals, tree_seed=seed))
-        shared += features.perturb_many(shap.planned_masks(features, s.shap_max_evals, tree_seed=other))
+    for explainer in s.explainers:
+        budget = s.budgets[explainer.name]
+        plans[explainer.name] = {x: explainer.plan(features, budget=budget, seed=x) for x in (seed, other)}
+        own += plans[explainer.name][seed].inputs
+        shared += plans[explainer.name][other].inputs
     engine.prefetch("small", shared)
     if s.self_agreement:
         engine.prefetch("base", shared)
@@ -258,21 +280,16 @@ def _explain_example(engine: ExplainEngine, s: _Settings, features: FeatureSet, 
     small: dict[str, Attributions] = {}
     noise: dict[str, Attributions] = {}
     noise_exact: list[str] = []
-    if lime.NAME in s.names:
-        base[lime.NAME] = lime.fit(drawn[seed], base_fn(drawn[seed].texts), target)
-        small[lime.NAME] = lime.fit(drawn[other], small_fn(drawn[other].texts), target)
+    for explainer in s.explainers:
+        name, budget, plan = explainer.name, s.budgets[explainer.name], plans[explainer.name]
+        base[name] = explainer.explain(features, base_fn, target, budget=budget, seed=seed, plan=plan[seed])
+        small[name] = explainer.explain(features, small_fn, target, budget=budget, seed=other, plan=plan[other])
         if s.self_agreement:
-            noise[lime.NAME] = lime.fit(drawn[other], base_fn(drawn[other].texts), target)
-    if shap.NAME in s.names:
-        budget = s.shap_max_evals
-        base[shap.NAME] = shap.explain(features, base_fn, target, max_evals=budget, seed=seed, tree_seed=seed)
-        small[shap.NAME] = shap.explain(features, small_fn, target, max_evals=budget, seed=other, tree_seed=other)
-        if s.self_agreement:
-            if exact:
-                noise[shap.NAME] = base[shap.NAME]
-                noise_exact.append(shap.NAME)
+            if explainer.deterministic(features, budget):
+                noise[name] = base[name]
+                noise_exact.append(name)
             else:
-                noise[shap.NAME] = shap.explain(features, base_fn, target, max_evals=budget, seed=other, tree_seed=other)
+                noise[name] = explainer.explain(features, base_fn, target, budget=budget, seed=other, plan=plan[other])
     return base, small, noise, tuple(noise_exact)
 
 
@@ -284,6 +301,7 @@ def explain_pair(
     explainers: Sequence[str] = EXPLAINERS,
     lime_samples: int = lime.DEFAULT_SAMPLES,
     shap_max_evals: int = shap.DEFAULT_MAX_EVALS,
+    budgets: Mapping[str, int] | None = None,
     seed: int = 0,
     segment: str = "both",
     target: str = "base_predicted",
@@ -294,6 +312,10 @@ def explain_pair(
     progress: bool | None = None,
 ) -> PairExplanations:
     """Explain the examples at ``indices`` with both models of ``pair`` (LIME and SHAP by default).
+
+    ``explainers`` are registered names (see :func:`~trustaudit.explain.explainer_names`);
+    LIME's budget is ``lime_samples``, SHAP's ``shap_max_evals``, any other explainer's
+    ``budgets[name]`` (else its default).
 
     Both models are explained for the same class — the base model's prediction, or the gold
     label with ``target="gold"`` — taken by label name, and over the same word features
@@ -312,6 +334,7 @@ def explain_pair(
     names = _check_explainers(explainers)
     lime_samples = lime.check_num_samples(lime_samples, "lime_samples")
     shap_max_evals = shap.check_max_evals(shap_max_evals, "shap_max_evals")
+    budget_of = _check_budgets(names, dict(budgets or {}), {lime.NAME: lime_samples, shap.NAME: shap_max_evals})
     seed = check_seed(seed)
     if segment not in SEGMENTS:
         raise InvalidInputError(f"segment must be one of {', '.join(SEGMENTS)}, got {segment!r}")
@@ -322,7 +345,7 @@ def explain_pair(
     if target == "gold" and data.labels is None:
         raise InvalidInputError(f"target='gold' needs gold labels, but {data.path} has no label column")
     idx = _check_indices(indices, len(data))
-    settings = _Settings(names, lime_samples, shap_max_evals, seed, (seed + 1) % 2**32, bool(self_agreement))
+    settings = _Settings(tuple(get_explainer(n) for n in names), budget_of, seed, (seed + 1) % 2**32, bool(self_agreement))
 
     engine = ExplainEngine.for_pair(pair, device=device, batch_size=batch_size, cache=cache)
     inputs: list[Pair] = [(data.text_a[i], data.text_b[i] if data.text_b is not None else None) for i in idx]
@@ -358,9 +381,10 @@ def explain_pair(
     engine.clear()
     config = {
         "explainers": list(names),
-        "lime_samples": settings.lime_samples,
+        "lime_samples": lime_samples,
         "lime_kernel_width": lime.DEFAULT_KERNEL_WIDTH,
         "shap_max_evals": shap_max_evals,
+        **({"budgets": others} if (others := {n: b for n, b in budget_of.items() if n not in BUDGET_FIELDS}) else {}),
         "seed": seed,
         "small_seed": settings.other_seed,
         "noise_seed": settings.seeds["noise"],

@@ -27,6 +27,7 @@ import numpy as np
 
 from trustaudit.exceptions import InvalidInputError
 from trustaudit.explain._attributions import Attributions, PredictFn, Target, as_target, check_probs, check_seed
+from trustaudit.explain._protocol import Plan
 from trustaudit.explain.features import SEPARATOR, FeatureSet, Pair
 
 NAME = "lime"
@@ -173,3 +174,41 @@ def explain(
     """LIME attributions of ``target`` for one model function (:func:`sample`, then :func:`fit`)."""
     drawn = sample(features, num_samples=num_samples, seed=seed, kernel_width=kernel_width)
     return fit(drawn, predict(list(drawn.texts)), target)
+
+
+@dataclass(frozen=True)
+class LimeExplainer:
+    """LIME behind the :class:`~trustaudit.explain._protocol.Explainer` protocol: its budget is ``num_samples``.
+
+    Its plan is the drawn neighbourhood, so the samples are drawn once per seed; LIME is
+    never deterministic (another seed draws other perturbations).
+    """
+
+    name: str = NAME
+    budget_name: str = "num_samples"
+    default_budget: int = DEFAULT_SAMPLES
+    draws: str = "its perturbations"
+    exact_because: str = "the same perturbations drawn"
+
+    def check_budget(self, budget: int, name: str = "num_samples") -> int:
+        """See :func:`check_num_samples`."""
+        return check_num_samples(budget, name)
+
+    def plan(self, features: FeatureSet, *, budget: int, seed: int) -> Plan:
+        """The neighbourhood :func:`sample` draws, its texts in order."""
+        drawn = sample(features, num_samples=budget, seed=seed)
+        return Plan(drawn.texts, drawn)
+
+    def deterministic(self, features: FeatureSet, budget: int) -> bool:
+        """Never: another seed draws another neighbourhood."""
+        return False
+
+    def explain(
+        self, features: FeatureSet, predict: PredictFn, target: Target, *, budget: int, seed: int, plan: Plan | None = None
+    ) -> Attributions:
+        """:func:`fit` on the planned neighbourhood (drawn now without a plan)."""
+        drawn = plan.state if plan is not None else sample(features, num_samples=budget, seed=seed)
+        return fit(drawn, predict(drawn.texts), target)
+
+
+EXPLAINER = LimeExplainer()

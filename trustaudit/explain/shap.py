@@ -38,6 +38,7 @@ import numpy as np
 
 from trustaudit.exceptions import InvalidInputError
 from trustaudit.explain._attributions import Attributions, PredictFn, Target, as_target, check_probs, check_seed
+from trustaudit.explain._protocol import Plan
 from trustaudit.explain.features import FeatureSet, Pair
 
 NAME = "shap"
@@ -280,3 +281,39 @@ def explain(
         base_value=base_value,
         diagnostics={"additivity_gap": float(scores.sum() - (output - base_value))},
     )
+
+
+@dataclass(frozen=True)
+class ShapExplainer:
+    """SHAP behind the :class:`~trustaudit.explain._protocol.Explainer` protocol: its budget is ``max_evals``.
+
+    A run with seed ``s`` uses ``s`` for Partition's tie-breaking and its word tree; its plan
+    is :func:`planned_masks` as texts. Exact values (``2**d`` within the budget) are deterministic.
+    """
+
+    name: str = NAME
+    budget_name: str = "max_evals"
+    default_budget: int = DEFAULT_MAX_EVALS
+    draws: str = "its word tree and tie-breaking"
+    exact_because: str = "every coalition evaluated"
+
+    def check_budget(self, budget: int, name: str = "max_evals") -> int:
+        """See :func:`check_max_evals`."""
+        return check_max_evals(budget, name)
+
+    def plan(self, features: FeatureSet, *, budget: int, seed: int) -> Plan:
+        """The texts of :func:`planned_masks` for the tree of ``seed``."""
+        return Plan(tuple(features.perturb_many(planned_masks(features, budget, tree_seed=seed))))
+
+    def deterministic(self, features: FeatureSet, budget: int) -> bool:
+        """True when exact Shapley values fit in the budget (:func:`uses_exact`)."""
+        return uses_exact(len(features), budget)
+
+    def explain(
+        self, features: FeatureSet, predict: PredictFn, target: Target, *, budget: int, seed: int, plan: Plan | None = None
+    ) -> Attributions:
+        """:func:`explain` with ``seed`` as both the tie-breaking and the tree seed (the plan is already in the memo)."""
+        return explain(features, predict, target, max_evals=budget, seed=seed, tree_seed=seed)
+
+
+EXPLAINER = ShapExplainer()

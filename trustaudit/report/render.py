@@ -309,13 +309,26 @@ def _floor_note(explainer: str, section: Mapping[str, Any], explained: int, seed
             "(both models explained with the same seed, the floor with another): the share of floor is biased upward."
         )
     other = (seed + 1) % 2**32 if isinstance(seed, int) else "s+1"
-    draw = "its perturbations" if explainer == "lime" else "its word tree and tie-breaking"
-    note = f"{explainer.upper()}: base at seed {seed} vs small at seed {other}; floor: base at seed {seed} vs base at seed {other} (a second draw of {draw})."
+    draws, exact_because = _explainer_wording(explainer)
+    note = f"{explainer.upper()}: base at seed {seed} vs small at seed {other}; floor: base at seed {seed} vs base at seed {other} (a second draw of {draws})."
     exact = section.get("floor_exact_examples") or 0
     if exact:
         where = "every example" if exact == explained else f"{exact} of {explained} examples"
-        note += f" Exact on {where}: every coalition evaluated, so the floor is exact by construction."
+        note += f" Exact on {where}: {exact_because}, so the floor is exact by construction."
     return note
+
+
+def _explainer_wording(name: str) -> tuple[str, str]:
+    """What a second seed redraws and why a deterministic floor is exact, as the registered explainer says.
+
+    Results of an explainer not registered in this process get neutral wording.
+    """
+    from trustaudit.explain import explainer_names, get_explainer
+
+    if name not in explainer_names():
+        return "its random choices", "the explanation does not depend on the seed"
+    explainer = get_explainer(name)
+    return explainer.draws, explainer.exact_because
 
 
 def _attribution_view(attribution: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:
@@ -719,6 +732,9 @@ def index_row(result: Any, href: str | None = None, name: str | None = None, des
     def explainer(name_: str, key: str) -> float | None:
         return (a.get(name_) or {}).get(key) if a.get("available") else None
 
+    from trustaudit.explain import EXPLAINERS
+
+    names = list(dict.fromkeys((*EXPLAINERS, *(a.get("explainers") or []))))
     return {
         "name": name or os.path.basename(str(models["small"]["path"])),
         "description": description or _provenance_text(models["small"].get("provenance") or {}),
@@ -733,10 +749,9 @@ def index_row(result: Any, href: str | None = None, name: str | None = None, des
         "small_ece": c.get("small", {}).get("ece"),
         "base_brier": c.get("base", {}).get("brier"),
         "small_brier": c.get("small", {}).get("brier"),
-        "lime": explainer("lime", "feature_agreement"),
-        "lime_floor": explainer("lime", "floor"),
-        "shap": explainer("shap", "feature_agreement"),
-        "shap_floor": explainer("shap", "floor"),
+        "explainers": names,
+        **{name_: explainer(name_, "feature_agreement") for name_ in names},
+        **{f"{name_}_floor": explainer(name_, "floor") for name_ in names},
         "size_ratio": size_ratio,
         "speedup": models.get("speedup_batch1"),
         "passed": doc["verdict"]["passed"],
@@ -747,9 +762,15 @@ def index_row(result: Any, href: str | None = None, name: str | None = None, des
 
 
 def render_index(rows: Sequence[Mapping[str, Any]], title: str = "trustaudit: audits", intro: str = "") -> str:
-    """An HTML page tabulating several audits (rows from :func:`index_row`), linking each report."""
-    from trustaudit._version import __version__
+    """An HTML page tabulating several audits (rows from :func:`index_row`), linking each report.
 
+    One agreement column per explainer: the built-in ones always, then any other that a row ran.
+    """
+    from trustaudit._version import __version__
+    from trustaudit.explain import EXPLAINERS
+
+    explainers = list(dict.fromkeys(name for row in ({"explainers": EXPLAINERS}, *rows) for name in row.get("explainers", ())))
     return _environment().get_template("index.html.j2").render(
-        rows=list(rows), title=title, intro=intro, version=__version__, css=_read("report.css"), script=_read("report.js")
+        rows=list(rows), explainers=explainers, title=title, intro=intro, version=__version__,
+        css=_read("report.css"), script=_read("report.js"),
     )
