@@ -80,7 +80,7 @@ def test_quantized_model_gives_batch_invariant_states_close_to_float(bias_models
 
 
 def test_aligned_model_states_are_what_its_head_reads(bias_models, bias_tokenizer) -> None:
-    from trustaudit.compress._alad import _new_aligned_model
+    from trustaudit.compress._alad.train import _new_aligned_model
 
     base, small = bias_models
     model, _ = _new_aligned_model(base, small, window=3, hidden=64, train_small=False)

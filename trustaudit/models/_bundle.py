@@ -180,7 +180,7 @@ class ModelKind:
 
 
 _KINDS: dict[str, ModelKind] = {}
-_KIND_MODULES = {"quantized": "trustaudit.compress._quantize", "alad": "trustaudit.compress._alad"}
+_KIND_MODULES = {"quantized": "trustaudit.compress._quantize", "alad": "trustaudit.compress._alad.model"}
 
 
 def register_kind(name: str, build: Callable[[Mapping[str, Any]], nn.Module]) -> None:
