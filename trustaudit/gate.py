@@ -20,10 +20,13 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field, make_dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape, quoteattr
 
 from trustaudit.exceptions import GateConfigError
+
+if TYPE_CHECKING:
+    from trustaudit.metrics._registry import MetricSpec
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -48,53 +51,101 @@ class GateDeprecationWarning(UserWarning):
 
 @dataclass(frozen=True)
 class CheckSpec:
-    """One gate check: the value it reads, its direction, its default limit and how to say it.
+    """One gate check: its key, the value it reads, its default limit and what its rows count.
 
-    ``kind`` is ``max`` (the value must be at most the limit) or ``min`` (at least).
-    ``rows`` names what the check's sample size counts ("labelled rows", "rows",
-    "explained rows"): an inconclusive check says how many of those would decide it.
-    ``unit`` ``points`` shows a share as percentage points. ``bounded`` limits of ``min``
-    checks must lie in [0, 1]; ratios to a floor only need to be non-negative.
+    ``metric`` is the value's path in a results document; its last part is the result key of
+    a metric in :mod:`trustaudit.metrics`' registry, which gives the check's direction
+    (``kind``), ``unit`` and wording (``what``), so no check restates them. ``rows`` names
+    what the check's sample size counts ("labelled rows", "rows", "explained rows"): an
+    inconclusive check says how many of those would decide it. ``qualifier`` is put before
+    the metric's label in messages (``LIME`` for an explainer's check).
     """
 
     key: str
     metric: str
-    kind: str
-    what: str
     default: float | None
     rows: str
-    unit: str = ""
-    bounded: bool = True
+    qualifier: str = ""
+
+    @property
+    def measure(self) -> MetricSpec:
+        """The registry's spec of the value this check reads."""
+        from trustaudit.metrics._registry import get_metric
+
+        return get_metric(self.metric.rsplit(".", 1)[-1])
+
+    @property
+    def kind(self) -> str:
+        """``max`` (the value must be at most the limit; lower is better) or ``min`` (at least)."""
+        return "min" if self.measure.higher_is_better else "max"
+
+    @property
+    def what(self) -> str:
+        """The checked value in words, as messages name it."""
+        return f"{self.qualifier} {self.measure.label}".strip()
+
+    @property
+    def unit(self) -> str:
+        """``points`` shows a share as percentage points; ``""`` a plain number."""
+        return self.measure.unit
+
+    @property
+    def bounded(self) -> bool:
+        """Whether a ``min`` limit must lie in [0, 1] (shares); ratios to a floor only need to be non-negative."""
+        return math.isfinite(self.measure.upper)
 
 
 CHECKS: tuple[CheckSpec, ...] = (
-    CheckSpec("max_accuracy_drop", "predictions.accuracy_drop", "max", "accuracy drop (base - small)", 0.02, "labelled rows", "points"),
-    CheckSpec("min_prediction_agreement", "predictions.agreement", "min", "prediction agreement", 0.90, "rows"),
-    CheckSpec("max_negative_flip_rate", "predictions.negative_flip_rate", "max", "negative flip rate (base right, small wrong)", None, "labelled rows", "points"),
-    CheckSpec("max_class_recall_drop", "predictions.worst_class_recall_drop", "max", "worst class's recall drop (base - small)", None, "labelled rows", "points"),
-    CheckSpec("max_ece_increase", "calibration.ece_increase", "max", "ECE increase (small - base)", 0.03, "labelled rows", "points"),
-    CheckSpec("max_mce_increase", "calibration.mce_increase", "max", "MCE increase (small - base)", None, "labelled rows", "points"),
-    CheckSpec("max_brier_increase", "calibration.brier_increase", "max", "Brier score increase (small - base)", 0.03, "labelled rows"),
-    CheckSpec("max_ece_difference", "calibration.ece_difference", "max", "ECE difference |small - base|", None, "labelled rows", "points"),
-    CheckSpec("max_brier_difference", "calibration.brier_difference", "max", "Brier score difference |small - base|", None, "labelled rows"),
-    CheckSpec("min_lime_feature_agreement", "attribution.lime.feature_agreement", "min", "LIME top-k feature agreement", 0.5, "explained rows"),
-    CheckSpec("min_shap_feature_agreement", "attribution.shap.feature_agreement", "min", "SHAP top-k feature agreement", 0.5, "explained rows"),
-    CheckSpec("min_lime_jaccard", "attribution.lime.topk_jaccard", "min", "LIME top-k Jaccard", None, "explained rows"),
-    CheckSpec("min_shap_jaccard", "attribution.shap.topk_jaccard", "min", "SHAP top-k Jaccard", None, "explained rows"),
-    CheckSpec("min_lime_floor_ratio", "attribution.lime.floor_ratio", "min", "LIME feature agreement as a share of its noise floor", None, "explained rows", bounded=False),
-    CheckSpec("min_shap_floor_ratio", "attribution.shap.floor_ratio", "min", "SHAP feature agreement as a share of its noise floor", None, "explained rows", bounded=False),
+    CheckSpec("max_accuracy_drop", "predictions.accuracy_drop", 0.02, "labelled rows"),
+    CheckSpec("min_prediction_agreement", "predictions.agreement", 0.90, "rows"),
+    CheckSpec("max_negative_flip_rate", "predictions.negative_flip_rate", None, "labelled rows"),
+    CheckSpec("max_class_recall_drop", "predictions.worst_class_recall_drop", None, "labelled rows"),
+    CheckSpec("max_ece_increase", "calibration.ece_increase", 0.03, "labelled rows"),
+    CheckSpec("max_mce_increase", "calibration.mce_increase", None, "labelled rows"),
+    CheckSpec("max_brier_increase", "calibration.brier_increase", 0.03, "labelled rows"),
+    CheckSpec("max_ece_difference", "calibration.ece_difference", None, "labelled rows"),
+    CheckSpec("max_brier_difference", "calibration.brier_difference", None, "labelled rows"),
+    CheckSpec("min_lime_feature_agreement", "attribution.lime.feature_agreement", 0.5, "explained rows", "LIME"),
+    CheckSpec("min_shap_feature_agreement", "attribution.shap.feature_agreement", 0.5, "explained rows", "SHAP"),
+    CheckSpec("min_lime_jaccard", "attribution.lime.topk_jaccard", None, "explained rows", "LIME"),
+    CheckSpec("min_shap_jaccard", "attribution.shap.topk_jaccard", None, "explained rows", "SHAP"),
+    CheckSpec("min_lime_floor_ratio", "attribution.lime.floor_ratio", None, "explained rows", "LIME"),
+    CheckSpec("min_shap_floor_ratio", "attribution.shap.floor_ratio", None, "explained rows", "SHAP"),
     # Judged on [max of the lower ends, max of the upper ends] of the per-test intervals of
     # |d_small - d_base|: pass iff every test's interval is below the limit, fail iff some
     # test's interval is wholly above it, inconclusive otherwise.
-    CheckSpec("max_bias_effect_change", "bias.max_abs_effect_change", "max", "largest change in bias effect size |d_small - d_base|", None, "word sets", bounded=False),
+    CheckSpec("max_bias_effect_change", "bias.max_abs_effect_change", None, "word sets"),
 )
 SPECS: dict[str, CheckSpec] = {spec.key: spec for spec in CHECKS}
+
+
+def calibration_checks() -> tuple[CheckSpec, ...]:
+    """Checks of every registered calibration metric not already in :data:`CHECKS`, all off by default.
+
+    Each calibration metric ``<key>`` gets ``max_<key>_increase`` (``max_<key>_drop`` when
+    higher is better) and ``max_<key>_difference``, read from ``calibration.<comparison key>``;
+    so a metric registered at run time can be gated without touching this module.
+    """
+    from trustaudit.metrics._registry import comparisons_of, metrics_in
+
+    return tuple(
+        CheckSpec(f"max_{comparison.key}", f"calibration.{comparison.key}", None, "labelled rows")
+        for spec in metrics_in("calibration")
+        for comparison in comparisons_of(spec.name)
+        if f"max_{comparison.key}" not in SPECS
+    )
+
+
+def all_checks() -> tuple[CheckSpec, ...]:
+    """:data:`CHECKS` and then :func:`calibration_checks`: every key a gate configuration may set now."""
+    return CHECKS + calibration_checks()
 
 
 class _GateConfigBase:
     """Behaviour of :class:`GateConfig`, whose fields are made from :data:`CHECKS`."""
 
     decision: str
+    extra_limits: tuple[tuple[str, float], ...]
 
     def __post_init__(self) -> None:
         if self.decision not in DECISIONS:
@@ -103,16 +154,30 @@ class _GateConfigBase:
             value = getattr(self, spec.key)
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)):
                 raise GateConfigError(f"{spec.key} must be a number or None, got {value!r}")
+        extra = self.extra_limits
+        pairs = tuple(extra.items()) if isinstance(extra, Mapping) else tuple(tuple(pair) for pair in extra)
+        if pairs:
+            known = {spec.key for spec in calibration_checks()}
+            for key, value in pairs:
+                if key not in known:
+                    raise GateConfigError(f"extra_limits: unknown gate key {key!r}; keys of registered calibration metrics are {', '.join(sorted(known))}")
+                if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)):
+                    raise GateConfigError(f"{key} must be a number or None, got {value!r}")
+        object.__setattr__(self, "extra_limits", tuple((key, float(value)) for key, value in pairs if value is not None))
 
     @property
     def limits(self) -> dict[str, float | None]:
-        """Every check key and its limit (``None``: disabled)."""
-        return {spec.key: getattr(self, spec.key) for spec in CHECKS}
+        """Every check key of :data:`CHECKS` and its limit (``None``: disabled), then the extra limits set."""
+        return {**{spec.key: getattr(self, spec.key) for spec in CHECKS}, **dict(self.extra_limits)}
 
     @property
     def enabled(self) -> tuple[CheckSpec, ...]:
-        """The checks this configuration judges, in :data:`CHECKS` order."""
-        return tuple(spec for spec in CHECKS if getattr(self, spec.key) is not None)
+        """The checks this configuration judges: :data:`CHECKS` order, then the extra checks in registry order."""
+        built_in = tuple(spec for spec in CHECKS if getattr(self, spec.key) is not None)
+        if not self.extra_limits:
+            return built_in
+        given = dict(self.extra_limits)
+        return built_in + tuple(spec for spec in calibration_checks() if spec.key in given)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form: every check key (``None`` when disabled) and ``decision``."""
@@ -122,16 +187,20 @@ class _GateConfigBase:
     def from_dict(cls, data: Mapping[str, Any], source: str = "gate configuration", *, warn: bool = True) -> Any:
         """Validate keys and values; unknown keys are an error naming the valid ones.
 
-        ``use_intervals`` (true/false) is the deprecated spelling of ``decision`` ("interval"/
+        Valid keys are those of :data:`CHECKS` and of :func:`calibration_checks` (every
+        registered calibration metric, including those registered at run time), ``decision``
+        and ``use_intervals``: the deprecated spelling of ``decision`` (true/false) is the deprecated spelling of ``decision`` ("interval"/
         "point"); with ``warn`` it raises a :class:`GateDeprecationWarning`.
         """
-        valid = {*SPECS, "decision", "use_intervals"}
+        specs = {spec.key: spec for spec in all_checks()}
+        valid = {*specs, "decision", "use_intervals"}
         unknown = sorted(set(data) - valid)
         if unknown:
             raise GateConfigError(
                 f"{source}: unknown gate key(s) {', '.join(unknown)}; valid keys are {', '.join(sorted(valid - {'use_intervals'}))}"
             )
         values: dict[str, Any] = {}
+        extra: dict[str, float] = {}
         if "use_intervals" in data:
             flag = data["use_intervals"]
             if not isinstance(flag, bool):
@@ -152,9 +221,10 @@ class _GateConfigBase:
         for key, value in data.items():
             if key in ("decision", "use_intervals"):
                 continue
-            spec = SPECS[key]
+            spec = specs[key]
             if value is None or value is False or (isinstance(value, str) and value.lower() == "off"):
-                values[key] = None
+                if key in SPECS:
+                    values[key] = None
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                 raise GateConfigError(f"{source}: {key} must be a number (or false to disable), got {value!r}")
@@ -163,13 +233,17 @@ class _GateConfigBase:
                 raise GateConfigError(f"{source}: {key} must lie in [0, 1], got {value}")
             if value < 0:
                 raise GateConfigError(f"{source}: {key} must be >= 0, got {value}")
-            values[key] = value
-        return cls(**values)
+            if key in SPECS:
+                values[key] = value
+            else:
+                extra[key] = value
+        return cls(**values, extra_limits=tuple(extra.items()))
 
 
 GateConfig = make_dataclass(
     "GateConfig",
-    [(spec.key, "float | None", field(default=spec.default)) for spec in CHECKS] + [("decision", str, field(default="interval"))],
+    [(spec.key, "float | None", field(default=spec.default)) for spec in CHECKS]
+    + [("decision", str, field(default="interval")), ("extra_limits", "tuple[tuple[str, float], ...]", field(default=()))],
     bases=(_GateConfigBase,),
     frozen=True,
 )
@@ -180,9 +254,13 @@ Defaults: the small model may lose at most 2 accuracy points, must agree with th
 at least 90% of the rows, may add at most 3 ECE points and 0.03 Brier, and must share at
 least half of its top-k words with the base under LIME and under SHAP; every other check
 is off. ``decision`` is ``interval`` (judge each check's 95% interval, three-valued) or
-``point`` (judge the point estimate, two-valued). Example::
+``point`` (judge the point estimate, two-valued). ``extra_limits`` (a mapping or
+``(key, limit)`` pairs) sets the checks of :func:`calibration_checks` that have no field:
+calibration metrics registered at run time and comparisons of built-in ones not in
+:data:`CHECKS`; :meth:`from_dict` puts such keys there. Example::
 
     GateConfig(max_accuracy_drop=0.01, min_shap_feature_agreement=None, decision="interval")
+    GateConfig.from_dict({"max_smooth_ece_increase": 0.02})
 """
 
 
