@@ -120,3 +120,12 @@ def test_unregistered_it_is_an_unknown_gate_key_again(gap_audit) -> None:
     with pytest.raises(GateConfigError, match="unknown gate key.*max_confidence_gap_increase"):
         GateConfig.from_dict({"max_confidence_gap_increase": 0.1})
     assert "confidence_gap" not in compare_calibration([[0.7, 0.3]], [[0.6, 0.4]], [0], n_resamples=0).metrics
+
+
+def test_a_results_file_without_the_metric_leaves_its_check_not_measured() -> None:
+    gold = AuditResult.read_json(Path(__file__).parent / "gold" / "results.json")
+    with registered_metric(GAP, confidence_gap_error):
+        judged = rejudge(gold, GateConfig.from_dict({"max_confidence_gap_increase": 0.1}), "later")
+    check = next(c for c in judged["verdict"]["checks"] if c["key"] == "max_confidence_gap_increase")
+    assert check["status"] == "not measured"
+    assert "confidence_gap was not computed when it was written" in check["message"]

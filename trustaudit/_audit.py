@@ -420,7 +420,7 @@ def _predictions_section(pair: ModelPair, dataset: Dataset, base: Predictions, s
 
 #: Calibration metrics whose increase and absolute difference the section also states under
 #: their own keys (``ece_increase``...), as results files always have; the gate derives the
-#: other metrics' comparisons from ``comparison`` (see :func:`_calibration_change`).
+#: other metrics' comparisons from ``comparison`` (see :func:`_calibration_changes`).
 _STATED_CHANGES = ("ece", "mce", "brier")
 
 
@@ -564,9 +564,12 @@ def _calibration_changes(section: Mapping[str, Any], n: int, reason: str) -> dic
         worsening, difference = comparisons_of(spec.name)
         compared = (section.get("comparison") or {}).get(spec.key)
         if spec.key in _STATED_CHANGES or compared is None:
+            why = reason
+            if spec.key not in _STATED_CHANGES and section.get("available"):
+                why = f"not in this results file ({spec.key} was not computed when it was written)"
             for key in (worsening.key, difference.key):
                 value = section.get(key)
-                out[key] = Measurement(value, _tuple(section.get(f"{key}_interval")), n, "" if value is not None else reason)
+                out[key] = Measurement(value, _tuple(section.get(f"{key}_interval")), n, "" if value is not None else why)
             continue
         sign = -1.0 if spec.higher_is_better else 1.0
         diff = compared.get("diff")
