@@ -24,7 +24,7 @@ from trustaudit.metrics import (
     compare_calibration,
     expected_calibration_error,
     maximum_calibration_error,
-    negative_log_likelihood,
+    log_loss,
     smooth_calibration_error,
 )
 
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
             ("classwise_ece", classwise_calibration_error),
             ("smooth_ece", smooth_calibration_error),
             ("brier", brier_score_loss),
-            ("nll", negative_log_likelihood),
+            ("nll", log_loss),
             ("calibration_summary", calibration_summary),
         ]
     ]

@@ -443,26 +443,30 @@ def _predictions_section(pair: ModelPair, dataset: Dataset, base: Predictions, s
     }
 
 
-_CALIBRATION_KEYS = ("ece", "ece_quantile", "mce", "classwise_ece", "smooth_ece", "brier", "nll")
+#: Calibration metrics whose increase and absolute difference the section also states under
+#: their own keys (``ece_increase``...), as results files always have; the gate derives the
+#: other metrics' comparisons from ``comparison`` (see :func:`_calibration_changes`).
+_STATED_CHANGES = ("ece", "mce", "brier")
 
 
 def _calibration_section(base: Predictions, small: Predictions, labels: np.ndarray | None, config: AuditConfig) -> dict[str, Any]:
+    """Every registered calibration metric of both models, and each one's paired small - base comparison."""
     if labels is None:
         return {"available": False}
-    from trustaudit.metrics import compare_calibration
+    from trustaudit.metrics import calibration_metrics, compare_calibration
 
     comparison = compare_calibration(base.probs, small.probs, labels, n_bins=config.n_bins, n_resamples=config.n_resamples, seed=config.seed)
     section: dict[str, Any] = {"available": True, "settings": jsonable({**comparison.settings, "n_bins": comparison.n_bins, "n_resamples": comparison.n_resamples, "seed": comparison.seed})}
     for name, result in (("base", comparison.base), ("small", comparison.small)):
         section[name] = {
-            **{key: jsonable(getattr(result, key)) for key in _CALIBRATION_KEYS},
+            **{key: jsonable(result.value(key)) for key in calibration_metrics()},
             "accuracy": result.accuracy,
             "mean_confidence": result.mean_confidence,
             "smooth_ece_bandwidth": jsonable(result.smooth_ece_sigma),
             "bins": jsonable(result.bins.to_dict()),
         }
     section["comparison"] = {name: jsonable(m.to_dict()) for name, m in comparison.metrics.items()}
-    for name in ("ece", "mce", "brier"):
+    for name in _STATED_CHANGES:
         metric = comparison.metrics[name]
         interval = _interval(metric.ci_low, metric.ci_high)
         section[f"{name}_increase"] = metric.diff
@@ -569,6 +573,39 @@ def _tuple(value: Any) -> tuple[float, float] | None:
     return (float(value[0]), float(value[1])) if value else None
 
 
+def _calibration_changes(section: Mapping[str, Any], n: int, reason: str) -> dict[str, Measurement]:
+    """The worsening and absolute difference of every registered calibration metric, by comparison key.
+
+    The metrics of :data:`_STATED_CHANGES` are read from their own keys (``ece_increase``),
+    so a results file written before one of them was stated says so; the others follow from
+    the metric's ``comparison`` entry: ``diff`` (``-diff`` for a higher-is-better metric's
+    drop) and its interval, or ``|diff|`` and the interval of ``|d|`` implied by the
+    interval of ``d``.
+    """
+    from trustaudit.metrics import comparisons_of, metrics_in
+
+    out: dict[str, Measurement] = {}
+    for spec in metrics_in("calibration"):
+        worsening, difference = comparisons_of(spec.name)
+        compared = (section.get("comparison") or {}).get(spec.key)
+        if spec.key in _STATED_CHANGES or compared is None:
+            why = reason
+            if spec.key not in _STATED_CHANGES and section.get("available"):
+                why = f"not in this results file ({spec.key} was not computed when it was written)"
+            for key in (worsening.key, difference.key):
+                value = section.get(key)
+                out[key] = Measurement(value, _tuple(section.get(f"{key}_interval")), n, "" if value is not None else why)
+            continue
+        sign = -1.0 if spec.higher_is_better else 1.0
+        diff = compared.get("diff")
+        interval = _interval(compared.get("ci_low"), compared.get("ci_high"))
+        signed = None if interval is None else sorted(sign * v for v in interval)
+        out[worsening.key] = Measurement(None if diff is None else sign * diff, _tuple(signed), n, "" if diff is not None else reason)
+        out[difference.key] = Measurement(None if diff is None else abs(diff), _tuple(_absolute_interval(interval)), n,
+                                          "" if diff is not None else reason)
+    return out
+
+
 def gate_measurements(doc: Mapping[str, Any]) -> dict[str, Measurement]:
     """What a results document measured for every gate check: value, interval, rows, or why not.
 
@@ -594,8 +631,8 @@ def gate_measurements(doc: Mapping[str, Any]) -> dict[str, Measurement]:
     missing = no_labels if not labelled else "not in this results file (written by an earlier trustaudit)"
     put("predictions.negative_flip_rate", p, "negative_flip_rate", n_rows, missing)
     put("predictions.worst_class_recall_drop", p, "worst_class_recall_drop", n_rows, missing)
-    for key in ("ece_increase", "mce_increase", "brier_increase", "ece_difference", "brier_difference"):
-        put(f"calibration.{key}", c, key, n_rows, missing)
+    for key, measured in _calibration_changes(c, n_rows, missing).items():
+        out[f"calibration.{key}"] = measured
     explained = int(a.get("explained") or 0)
     run = set(a.get("explainers") or [])
     for name in explainer_names():

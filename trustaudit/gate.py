@@ -20,11 +20,14 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field, make_dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape, quoteattr
 
 from trustaudit.exceptions import GateConfigError
 from trustaudit.explain._registry import EXPLAINERS, explainer_names
+
+if TYPE_CHECKING:
+    from trustaudit.metrics._registry import MetricSpec
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -49,23 +52,48 @@ class GateDeprecationWarning(UserWarning):
 
 @dataclass(frozen=True)
 class CheckSpec:
-    """One gate check: the value it reads, its direction, its default limit and how to say it.
+    """One gate check: its key, the value it reads, its default limit and what its rows count.
 
-    ``kind`` is ``max`` (the value must be at most the limit) or ``min`` (at least).
-    ``rows`` names what the check's sample size counts ("labelled rows", "rows",
-    "explained rows"): an inconclusive check says how many of those would decide it.
-    ``unit`` ``points`` shows a share as percentage points. ``bounded`` limits of ``min``
-    checks must lie in [0, 1]; ratios to a floor only need to be non-negative.
+    ``metric`` is the value's path in a results document; its last part is the result key of
+    a metric in :mod:`trustaudit.metrics`' registry, which gives the check's direction
+    (``kind``), ``unit`` and wording (``what``), so no check restates them. ``rows`` names
+    what the check's sample size counts ("labelled rows", "rows", "explained rows"): an
+    inconclusive check says how many of those would decide it. ``qualifier`` is put before
+    the metric's label in messages (``LIME`` for an explainer's check).
     """
 
     key: str
     metric: str
-    kind: str
-    what: str
     default: float | None
     rows: str
-    unit: str = ""
-    bounded: bool = True
+    qualifier: str = ""
+
+    @property
+    def measure(self) -> MetricSpec:
+        """The registry's spec of the value this check reads."""
+        from trustaudit.metrics._registry import get_metric
+
+        return get_metric(self.metric.rsplit(".", 1)[-1])
+
+    @property
+    def kind(self) -> str:
+        """``max`` (the value must be at most the limit; lower is better) or ``min`` (at least)."""
+        return "min" if self.measure.higher_is_better else "max"
+
+    @property
+    def what(self) -> str:
+        """The checked value in words, as messages name it."""
+        return f"{self.qualifier} {self.measure.label}".strip()
+
+    @property
+    def unit(self) -> str:
+        """``points`` shows a share as percentage points; ``""`` a plain number."""
+        return self.measure.unit
+
+    @property
+    def bounded(self) -> bool:
+        """Whether a ``min`` limit must lie in [0, 1] (shares); ratios to a floor only need to be non-negative."""
+        return math.isfinite(self.measure.upper)
 
 
 def explainer_checks(names: tuple[str, ...]) -> tuple[CheckSpec, ...]:
@@ -76,58 +104,80 @@ def explainer_checks(names: tuple[str, ...]) -> tuple[CheckSpec, ...]:
     registered later, is off by default.
     """
     made = []
-    for suffix, metric, what, bounded in (
-        ("feature_agreement", "feature_agreement", "{} top-k feature agreement", True),
-        ("jaccard", "topk_jaccard", "{} top-k Jaccard", True),
-        ("floor_ratio", "floor_ratio", "{} feature agreement as a share of its noise floor", False),
-    ):
+    for suffix, metric in (("feature_agreement", "feature_agreement"), ("jaccard", "topk_jaccard"), ("floor_ratio", "floor_ratio")):
         for name in names:
             default = 0.5 if suffix == "feature_agreement" and name in EXPLAINERS else None
-            made.append(CheckSpec(
-                f"min_{name}_{suffix}", f"attribution.{name}.{metric}", "min", what.format(name.upper()), default, "explained rows",
-                bounded=bounded,
-            ))
+            made.append(CheckSpec(f"min_{name}_{suffix}", f"attribution.{name}.{metric}", default, "explained rows", name.upper()))
     return tuple(made)
 
 
 CHECKS: tuple[CheckSpec, ...] = (
-    CheckSpec("max_accuracy_drop", "predictions.accuracy_drop", "max", "accuracy drop (base - small)", 0.02, "labelled rows", "points"),
-    CheckSpec("min_prediction_agreement", "predictions.agreement", "min", "prediction agreement", 0.90, "rows"),
-    CheckSpec("max_negative_flip_rate", "predictions.negative_flip_rate", "max", "negative flip rate (base right, small wrong)", None, "labelled rows", "points"),
-    CheckSpec("max_class_recall_drop", "predictions.worst_class_recall_drop", "max", "worst class's recall drop (base - small)", None, "labelled rows", "points"),
-    CheckSpec("max_ece_increase", "calibration.ece_increase", "max", "ECE increase (small - base)", 0.03, "labelled rows", "points"),
-    CheckSpec("max_mce_increase", "calibration.mce_increase", "max", "MCE increase (small - base)", None, "labelled rows", "points"),
-    CheckSpec("max_brier_increase", "calibration.brier_increase", "max", "Brier score increase (small - base)", 0.03, "labelled rows"),
-    CheckSpec("max_ece_difference", "calibration.ece_difference", "max", "ECE difference |small - base|", None, "labelled rows", "points"),
-    CheckSpec("max_brier_difference", "calibration.brier_difference", "max", "Brier score difference |small - base|", None, "labelled rows"),
+    CheckSpec("max_accuracy_drop", "predictions.accuracy_drop", 0.02, "labelled rows"),
+    CheckSpec("min_prediction_agreement", "predictions.agreement", 0.90, "rows"),
+    CheckSpec("max_negative_flip_rate", "predictions.negative_flip_rate", None, "labelled rows"),
+    CheckSpec("max_class_recall_drop", "predictions.worst_class_recall_drop", None, "labelled rows"),
+    CheckSpec("max_ece_increase", "calibration.ece_increase", 0.03, "labelled rows"),
+    CheckSpec("max_mce_increase", "calibration.mce_increase", None, "labelled rows"),
+    CheckSpec("max_brier_increase", "calibration.brier_increase", 0.03, "labelled rows"),
+    CheckSpec("max_ece_difference", "calibration.ece_difference", None, "labelled rows"),
+    CheckSpec("max_brier_difference", "calibration.brier_difference", None, "labelled rows"),
     *explainer_checks(EXPLAINERS),
     # Judged on [max of the lower ends, max of the upper ends] of the per-test intervals of
     # |d_small - d_base|: pass iff every test's interval is below the limit, fail iff some
     # test's interval is wholly above it, inconclusive otherwise.
-    CheckSpec("max_bias_effect_change", "bias.max_abs_effect_change", "max", "largest change in bias effect size |d_small - d_base|", None, "word sets", bounded=False),
+    CheckSpec("max_bias_effect_change", "bias.max_abs_effect_change", None, "word sets"),
 )
 SPECS: dict[str, CheckSpec] = {spec.key: spec for spec in CHECKS}
 
 
+def calibration_checks() -> tuple[CheckSpec, ...]:
+    """Checks of every registered calibration metric not already in :data:`CHECKS`, all off by default.
+
+    Each calibration metric ``<key>`` gets ``max_<key>_increase`` (``max_<key>_drop`` when
+    higher is better) and ``max_<key>_difference``, read from ``calibration.<comparison key>``;
+    so a metric registered at run time can be gated without touching this module.
+    """
+    from trustaudit.metrics._registry import comparisons_of, metrics_in
+
+    return tuple(
+        CheckSpec(f"max_{comparison.key}", f"calibration.{comparison.key}", None, "labelled rows")
+        for spec in metrics_in("calibration")
+        for comparison in comparisons_of(spec.name)
+        if f"max_{comparison.key}" not in SPECS
+    )
+
+
 def checks() -> tuple[CheckSpec, ...]:
-    """Every gate check now: :data:`CHECKS`, with those of explainers registered since import after the built-in ones'."""
+    """Every gate check now, in judging order.
+
+    :data:`CHECKS`, with the checks of explainers registered since import after the built-in
+    explainers' ones, then :func:`calibration_checks` (registered calibration metrics and the
+    comparisons of built-in ones that :data:`CHECKS` does not hold).
+    """
     extra = tuple(name for name in explainer_names() if name not in EXPLAINERS)
-    if not extra:
-        return CHECKS
-    builtin = {spec.key for spec in explainer_checks(EXPLAINERS)}
-    end = max(i for i, spec in enumerate(CHECKS) if spec.key in builtin) + 1
-    return CHECKS[:end] + explainer_checks(extra) + CHECKS[end:]
+    ordered = CHECKS
+    if extra:
+        builtin = {spec.key for spec in explainer_checks(EXPLAINERS)}
+        end = max(i for i, spec in enumerate(CHECKS) if spec.key in builtin) + 1
+        ordered = CHECKS[:end] + explainer_checks(extra) + CHECKS[end:]
+    return ordered + calibration_checks()
+
+
+def all_checks() -> tuple[CheckSpec, ...]:
+    """Every key a gate configuration may set now (the same as :func:`checks`)."""
+    return checks()
 
 
 def check_spec(key: str) -> CheckSpec | None:
-    """The check of gate key ``key`` (registered explainers' included), or None."""
+    """The check of gate key ``key`` (registered explainers' and calibration metrics' included), or None."""
     return SPECS.get(key) or next((spec for spec in checks() if spec.key == key), None)
 
 
 class _GateConfigBase:
     """Behaviour of :class:`GateConfig`, whose fields are made from :data:`CHECKS`.
 
-    Checks of explainers registered after import have no field: their enabled limits are
+    Checks of explainers registered after import and of :func:`calibration_checks` have no
+    field: their enabled limits are
     held in ``extra_limits`` (a mapping given, kept as sorted ``(key, limit)`` pairs) and
     read like fields (``config.min_<name>_feature_agreement``, ``None`` when off).
     """
@@ -142,15 +192,18 @@ class _GateConfigBase:
         known = {spec.key for spec in checks()} - set(SPECS)
         unknown = sorted(set(extra) - known)
         if unknown:
-            raise GateConfigError(f"extra_limits: {', '.join(unknown)} are not checks of registered explainers ({', '.join(sorted(known)) or 'none'})")
+            raise GateConfigError(
+                f"extra_limits: unknown gate key(s) {', '.join(unknown)}; the keys without a field are those of registered "
+                f"explainers and calibration metrics: {', '.join(sorted(known)) or 'none'}"
+            )
         object.__setattr__(self, "extra_limits", tuple(sorted((k, v) for k, v in extra.items() if v is not None)))
         for key, value in (*((spec.key, getattr(self, spec.key)) for spec in CHECKS), *self.extra_limits):
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)):
                 raise GateConfigError(f"{key} must be a number or None, got {value!r}")
 
     def __getattr__(self, name: str) -> Any:
-        """A check of a later-registered explainer read like a field: its limit, or None when off."""
-        if not name.startswith("min_"):
+        """A check without a field (a later-registered explainer's or calibration metric's) read like one: its limit, or None when off."""
+        if name.startswith("__") or not name.startswith(("min_", "max_")):
             raise AttributeError(name)
         extra = dict(self.__dict__.get("extra_limits", ()))
         if name in extra:
@@ -178,8 +231,10 @@ class _GateConfigBase:
     def from_dict(cls, data: Mapping[str, Any], source: str = "gate configuration", *, warn: bool = True) -> Any:
         """Validate keys and values; unknown keys are an error naming the valid ones.
 
-        ``use_intervals`` (true/false) is the deprecated spelling of ``decision`` ("interval"/
-        "point"); with ``warn`` it raises a :class:`GateDeprecationWarning`.
+        Valid keys are those of :func:`checks` (including registered explainers' and
+        calibration metrics'), ``decision``, and ``use_intervals``: the deprecated spelling
+        of ``decision`` (true/false for "interval"/"point"); with ``warn`` it raises a
+        :class:`GateDeprecationWarning`.
         """
         valid = {*(spec.key for spec in checks()), "decision", "use_intervals"}
         unknown = sorted(set(data) - valid)
@@ -238,11 +293,14 @@ Defaults: the small model may lose at most 2 accuracy points, must agree with th
 at least 90% of the rows, may add at most 3 ECE points and 0.03 Brier, and must share at
 least half of its top-k words with the base under LIME and under SHAP; every other check
 is off. ``decision`` is ``interval`` (judge each check's 95% interval, three-valued) or
-``point`` (judge the point estimate, two-valued). Checks of explainers registered after
-import (``min_<name>_feature_agreement``...) are set through :meth:`from_dict` or
-``extra_limits={key: limit}``. Example::
+``point`` (judge the point estimate, two-valued). ``extra_limits`` (a mapping or
+``(key, limit)`` pairs) sets the checks that have no field: those of explainers registered
+after import (``min_<name>_feature_agreement``...) and of :func:`calibration_checks`
+(calibration metrics registered at run time, comparisons of built-in ones not in
+:data:`CHECKS`); :meth:`from_dict` puts such keys there. Example::
 
     GateConfig(max_accuracy_drop=0.01, min_shap_feature_agreement=None, decision="interval")
+    GateConfig.from_dict({"max_smooth_ece_increase": 0.02})
 """
 
 

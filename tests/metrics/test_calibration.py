@@ -22,7 +22,7 @@ from trustaudit.metrics import (
     classwise_calibration_error,
     expected_calibration_error,
     maximum_calibration_error,
-    negative_log_likelihood,
+    log_loss,
     positive_class_view,
     reliability_bins,
     smooth_calibration_error,
@@ -84,7 +84,7 @@ class TestHandComputed:
 
     def test_nll(self) -> None:
         expected = -(math.log(0.9) + math.log(0.2) + math.log(0.7) + math.log(0.4)) / 4
-        assert negative_log_likelihood(HAND_PROBS, HAND_LABELS) == pytest.approx(expected)
+        assert log_loss(HAND_PROBS, HAND_LABELS) == pytest.approx(expected)
 
     def test_brier_decomposition_by_hand(self) -> None:
         # Groups: f=[0.8, 0.2] x2 with labels {0, 1} -> o_g=[0.5, 0.5]; f=[0.4, 0.6] x2, labels {1, 1} -> [0, 1].
@@ -168,8 +168,8 @@ class TestEdgeCases:
         assert summary.n == 1 and summary.bins.counts.sum() == 1
 
     def test_nll_is_clipped_not_infinite(self) -> None:
-        assert negative_log_likelihood([[1.0, 0.0]], [1]) == pytest.approx(-math.log(1e-12))
-        assert negative_log_likelihood([[1.0, 0.0]], [1], eps=1e-6) == pytest.approx(-math.log(1e-6))
+        assert log_loss([[1.0, 0.0]], [1]) == pytest.approx(-math.log(1e-12))
+        assert log_loss([[1.0, 0.0]], [1], eps=1e-6) == pytest.approx(-math.log(1e-6))
 
     @pytest.mark.parametrize("k", [2, 10])
     def test_k2_and_k10_are_in_range(self, k: int) -> None:
@@ -300,7 +300,7 @@ class TestSummary:
         assert summary.classwise_ece == pytest.approx(classwise_calibration_error(probs, labels, n_bins=10))
         assert summary.smooth_ece == pytest.approx(smooth_calibration_error(probs, labels))
         assert summary.brier == pytest.approx(brier_score_loss(probs, labels))
-        assert summary.nll == pytest.approx(negative_log_likelihood(probs, labels))
+        assert summary.nll == pytest.approx(log_loss(probs, labels))
         assert summary.settings["n_bins"] == 10 and summary.bins.n_bins == 10
         data = summary.to_dict()
         text = json.dumps(data, allow_nan=False)
@@ -341,7 +341,7 @@ def test_bounds_and_ece_below_mce(problem: tuple[np.ndarray, np.ndarray], n_bins
         assert 0.0 <= ece <= mce + 1e-12 <= 1.0 + 1e-12
         assert 0.0 <= classwise_calibration_error(probs, labels, n_bins, strategy) <= 1.0
     assert 0.0 <= brier_score_loss(probs, labels) <= 2.0
-    assert 0.0 <= negative_log_likelihood(probs, labels) <= -math.log(1e-12) + 1e-9
+    assert 0.0 <= log_loss(probs, labels) <= -math.log(1e-12) + 1e-9
     assert 0.0 <= smooth_calibration_error(probs, labels) <= 1.0 + 1e-9
 
 
@@ -356,7 +356,7 @@ def test_invariant_under_row_permutation(problem: tuple[np.ndarray, np.ndarray],
         maximum_calibration_error,
         classwise_calibration_error,
         brier_score_loss,
-        negative_log_likelihood,
+        log_loss,
         smooth_calibration_error,
     ):
         assert fn(probs[order], labels[order]) == pytest.approx(fn(probs, labels), abs=1e-12)

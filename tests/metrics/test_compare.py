@@ -17,7 +17,7 @@ from trustaudit.metrics import (
     compare_calibration,
     expected_calibration_error,
     maximum_calibration_error,
-    negative_log_likelihood,
+    log_loss,
     smooth_calibration_error,
 )
 from trustaudit.metrics._bootstrap import count_weights, two_sided_p_value
@@ -55,7 +55,7 @@ def test_vectorised_bootstrap_equals_resampling_rows() -> None:
         "mce": maximum_calibration_error,
         "classwise_ece": classwise_calibration_error,
         "brier": brier_score_loss,
-        "nll": negative_log_likelihood,
+        "nll": log_loss,
         "smooth_ece": smooth_calibration_error,
     }
     expected: dict[str, list[float]] = {name: [] for name in functions}
@@ -117,7 +117,7 @@ def test_same_seed_same_result_and_summaries() -> None:
     second = compare_calibration(base, small, labels, n_resamples=50, seed=3)
     assert first.to_dict() == second.to_dict()
     assert first.base.ece == calibration_summary(base, labels).ece
-    assert first.metrics["nll"].small == pytest.approx(negative_log_likelihood(small, labels))
+    assert first.metrics["nll"].small == pytest.approx(log_loss(small, labels))
 
 
 def test_no_resamples_leaves_intervals_empty_and_json_is_safe() -> None:

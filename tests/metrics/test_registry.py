@@ -43,3 +43,39 @@ def test_public_names_are_exported() -> None:
     spec = METRICS["log_loss"]
     with pytest.raises(dataclasses.FrozenInstanceError):
         spec.upper = 1.0  # type: ignore[misc]
+
+
+def test_result_keys_are_derived_from_the_specs() -> None:
+    assert ALIASES == {spec.key: name for name, spec in METRICS.items()}
+    assert get_metric("nll").name == "log_loss" and get_metric("nll").section == "calibration"
+    assert CALIBRATION_METRICS == ("ece", "ece_quantile", "mce", "classwise_ece", "smooth_ece", "brier", "nll")
+    increase, difference = metrics.comparisons_of("ece")
+    assert (increase.key, increase.unit, increase.higher_is_better) == ("ece_increase", "points", False)
+    assert difference.label == "ECE difference |small - base|"
+
+
+def test_negative_log_likelihood_is_a_deprecated_alias_of_log_loss() -> None:
+    probs, labels = [[0.8, 0.2], [0.3, 0.7]], [0, 0]
+    with pytest.warns(DeprecationWarning, match="use trustaudit.metrics.log_loss"):
+        value = metrics.negative_log_likelihood(probs, labels)
+    assert value == metrics.log_loss(probs, labels)
+
+
+def test_specs_are_checked_and_registration_is_all_or_nothing() -> None:
+    with pytest.raises(InvalidInputError, match="must end in _score, _error or _loss"):
+        metrics.MetricSpec("overconfidence", False, 0.0, 1.0, "x")
+    with pytest.raises(InvalidInputError, match="higher_is_better must be True"):
+        metrics.MetricSpec("overconfidence_score", False, 0.0, 1.0, "x")
+    spec = metrics.MetricSpec("spread_error", False, 0.0, 1.0, "x", key="spread", section="calibration")
+    with pytest.raises(InvalidInputError, match="needs its function"):
+        metrics.register_metric(spec)
+    clash = metrics.MetricSpec("other_ece_error", False, 0.0, 1.0, "x", key="ece", section="calibration")
+    before = dict(METRICS)
+    with pytest.raises(InvalidInputError, match="key 'ece' is already registered"):
+        metrics.register_metric(clash, lambda p, y: 0.0)
+    assert METRICS == before
+    with pytest.raises(InvalidInputError, match="not a metric registered at run time"):
+        metrics.unregister_metric("ece")
+    with metrics.registered_metric(spec, lambda p, y: 0.0):
+        assert "spread_increase" in ALIASES and metrics.metric_function("spread") is not None
+    assert "spread" not in ALIASES and "spread_increase" not in ALIASES and METRICS == before

@@ -17,7 +17,7 @@ from trustaudit.metrics import (
     compare_calibration,
     expected_calibration_error,
     maximum_calibration_error,
-    negative_log_likelihood,
+    log_loss,
     positive_class_view,
     reliability_bins,
     smooth_calibration_error,
@@ -32,7 +32,7 @@ PROBS_LABELS_FUNCTIONS = [
     classwise_calibration_error,
     brier_score_loss,
     brier_decomposition,
-    negative_log_likelihood,
+    log_loss,
     smooth_calibration_error,
     reliability_bins,
     calibration_summary,
@@ -112,8 +112,8 @@ def test_bad_binning(fn, kwargs: dict, message: str) -> None:
 @pytest.mark.parametrize(
     "call,message",
     [
-        (lambda: negative_log_likelihood(GOOD_PROBS, GOOD_LABELS, eps=0.0), r"eps must be a finite number > 0"),
-        (lambda: negative_log_likelihood(GOOD_PROBS, GOOD_LABELS, eps=1.0), r"eps must be < 1"),
+        (lambda: log_loss(GOOD_PROBS, GOOD_LABELS, eps=0.0), r"eps must be a finite number > 0"),
+        (lambda: log_loss(GOOD_PROBS, GOOD_LABELS, eps=1.0), r"eps must be < 1"),
         (lambda: reliability_bins(GOOD_PROBS, GOOD_LABELS, ci_level=1.0), r"ci_level must be in \(0, 1\)"),
         (lambda: calibration_summary(GOOD_PROBS, GOOD_LABELS, n_bins=-1), r"n_bins must be >= 1"),
         (lambda: positive_class_view(GOOD_PROBS, GOOD_LABELS, positive=2), r"positive must be a class id in \[0, 2\)"),

@@ -5,10 +5,22 @@ functions take attribution vectors or predicted classes; flip functions take bot
 models' predicted classes (and the base model's confidence); bias functions take word
 embeddings (WEAT/SEAT) or counterfactual flip flags; representation functions take two
 models' representations of the same rows; adversarial functions take per-row attack
-outcomes. Every metric's direction and bounds are registered in :data:`METRICS`.
+outcomes. Every metric's name, result key, direction, bounds, unit and wording are registered
+in :data:`METRICS`; :func:`register_metric` adds one (a calibration metric with its function).
 """
 
-from trustaudit.metrics._registry import ALIASES, METRICS, MetricSpec, get_metric
+from trustaudit.metrics._registry import (
+    ALIASES,
+    METRICS,
+    MetricSpec,
+    comparisons_of,
+    get_metric,
+    metric_function,
+    metrics_in,
+    register_metric,
+    registered_metric,
+    unregister_metric,
+)
 from trustaudit.metrics.adversarial import DirectionRates, TransferRates, transfer_rates
 from trustaudit.metrics.agreement import (
     AgreementStatistic,
@@ -50,10 +62,12 @@ from trustaudit.metrics.calibration import (
     binary_reliability_bins,
     brier_decomposition,
     brier_score_loss,
+    calibration_metrics,
     calibration_summary,
     classwise_calibration_error,
     compare_calibration,
     expected_calibration_error,
+    log_loss,
     maximum_calibration_error,
     negative_log_likelihood,
     positive_class_view,
@@ -107,8 +121,10 @@ __all__ = [
     "binary_reliability_bins",
     "brier_decomposition",
     "brier_score_loss",
+    "calibration_metrics",
     "calibration_summary",
     "cka_matrix",
+    "comparisons_of",
     "classwise_calibration_error",
     "compare_calibration",
     "effect_size_change",
@@ -123,7 +139,10 @@ __all__ = [
     "get_metric",
     "kendall_tau",
     "linear_cka",
+    "log_loss",
     "maximum_calibration_error",
+    "metric_function",
+    "metrics_in",
     "negative_log_likelihood",
     "pairwise_rank_agreement",
     "per_class_comparison",
@@ -131,12 +150,15 @@ __all__ = [
     "prediction_agreement",
     "rank_agreement",
     "rank_correlation",
+    "register_metric",
+    "registered_metric",
     "reliability_bins",
     "representation_similarity",
     "sign_agreement",
     "signed_rank_agreement",
     "smooth_calibration_error",
     "topk_jaccard",
+    "unregister_metric",
     "weat_associations",
     "weat_effect_size",
     "weat_test",

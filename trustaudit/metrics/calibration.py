@@ -23,6 +23,7 @@ them). Two ways to place the inner edges:
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +36,7 @@ from scipy import stats
 
 from trustaudit.exceptions import InvalidInputError
 from trustaudit.metrics._bootstrap import CHUNK_ENTRIES, count_weights, percentile_interval, two_sided_p_value
+from trustaudit.metrics._registry import metric_function, metrics_in
 from trustaudit.metrics._serialize import frozen_array, to_jsonable
 from trustaudit.metrics._validation import (
     check_binary,
@@ -64,7 +66,9 @@ __all__ = [
     "calibration_summary",
     "classwise_calibration_error",
     "compare_calibration",
+    "calibration_metrics",
     "expected_calibration_error",
+    "log_loss",
     "maximum_calibration_error",
     "negative_log_likelihood",
     "positive_class_view",
@@ -72,8 +76,9 @@ __all__ = [
     "smooth_calibration_error",
 ]
 
-#: Metrics reported by :func:`calibration_summary` and compared by :func:`compare_calibration`.
-CALIBRATION_METRICS = ("ece", "ece_quantile", "mce", "classwise_ece", "smooth_ece", "brier", "nll")
+#: Result keys of the built-in calibration metrics, in the registry's order. :func:`calibration_metrics`
+#: also lists those added at run time with :func:`trustaudit.metrics.register_metric`.
+CALIBRATION_METRICS: tuple[str, ...] = tuple(spec.key for spec in metrics_in("calibration"))
 
 _NLL_EPS = 1e-12
 
@@ -195,17 +200,24 @@ def brier_score_loss(probs: ArrayLike, labels: ArrayLike) -> float:
     return float(np.mean(_brier_rows(p, y)))
 
 
-def negative_log_likelihood(probs: ArrayLike, labels: ArrayLike, eps: float = _NLL_EPS) -> float:
-    """Mean negative log-likelihood of the gold labels, in [0, -log(eps)].
+def log_loss(probs: ArrayLike, labels: ArrayLike, eps: float = _NLL_EPS) -> float:
+    """Mean negative log-likelihood (log loss) of the gold labels, in [0, -log(eps)].
 
     NLL = -(1/n) sum_i log(max(p_{i, y_i}, eps)); clipping at ``eps`` keeps a single
-    zero-probability label from making the loss infinite.
+    zero-probability label from making the loss infinite. Named after scikit-learn's
+    ``log_loss``; results documents call it ``nll``.
     """
     p, y = check_probs_labels(probs, labels)
     eps = check_positive(eps, "eps")
     if eps >= 1.0:
         raise InvalidInputError(f"eps must be < 1, got {eps:g}")
     return float(np.mean(_nll_rows(p, y, eps)))
+
+
+def negative_log_likelihood(probs: ArrayLike, labels: ArrayLike, eps: float = _NLL_EPS) -> float:
+    """Deprecated name of :func:`log_loss` (the metric's registered name); same arguments and result."""
+    warnings.warn("negative_log_likelihood is deprecated; use trustaudit.metrics.log_loss", DeprecationWarning, stacklevel=2)
+    return log_loss(probs, labels, eps)
 
 
 @dataclass(frozen=True)
@@ -562,10 +574,25 @@ class CalibrationResult:
     n: int
     n_classes: int
     settings: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, float] = field(default_factory=dict)
+
+    def value(self, key: str) -> float:
+        """A calibration metric by result key: a built-in field or one in ``extra`` (registered at run time)."""
+        return self.extra[key] if key in self.extra else float(getattr(self, key))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe plain-Python form (NaN becomes None)."""
         return to_jsonable(self)
+
+
+def calibration_metrics() -> tuple[str, ...]:
+    """Result keys of every registered calibration metric, built-in ones first."""
+    return tuple(spec.key for spec in metrics_in("calibration"))
+
+
+def _registered_functions() -> dict[str, Callable[[np.ndarray, np.ndarray], float]]:
+    """The functions of calibration metrics registered at run time, by result key."""
+    return {spec.key: fn for spec in metrics_in("calibration") if (fn := metric_function(spec.name)) is not None}
 
 
 def _summary(p: np.ndarray, y: np.ndarray, n_bins: int) -> CalibrationResult:
@@ -598,6 +625,7 @@ def _summary(p: np.ndarray, y: np.ndarray, n_bins: int) -> CalibrationResult:
             "nll": f"natural log, probabilities clipped at {_NLL_EPS:g}",
             "bins": "top-label, uniform bins, Clopper-Pearson 95%",
         },
+        extra={key: float(fn(p, y)) for key, fn in _registered_functions().items()},
     )
 
 
@@ -725,6 +753,18 @@ class _BootstrapModel:
         }
 
 
+def _on_resamples(
+    function: Callable[[np.ndarray, np.ndarray], float], probs: np.ndarray, labels: np.ndarray, weights: np.ndarray
+) -> np.ndarray:
+    """A metric function evaluated on each resample: row ``i`` repeated ``weights[r, i]`` times."""
+    rows = np.arange(probs.shape[0])
+    out = np.empty(weights.shape[0])
+    for r, counts in enumerate(weights):
+        index = np.repeat(rows, counts.astype(np.int64))
+        out[r] = function(probs[index], labels[index])
+    return out
+
+
 def compare_calibration(
     base_probs: ArrayLike,
     small_probs: ArrayLike,
@@ -744,8 +784,9 @@ def compare_calibration(
     metrics, Brier and NLL. Approximations: equal-mass bin edges stay at the full
     sample's quantiles (the comparison is conditional on the binning), and smooth ECE
     uses a grid fixed from half the full sample's sigma* (at most 2^14 intervals) and a
-    bisection tolerance of 1e-5. ``n_resamples=0`` skips the bootstrap (intervals
-    None). ``margins`` maps metric names of :data:`CALIBRATION_METRICS` to equivalence
+    bisection tolerance of 1e-5. A calibration metric registered at run time is evaluated
+    on each resample's rows (the same rows for both models). ``n_resamples=0`` skips the
+    bootstrap (intervals None). ``margins`` maps keys of :func:`calibration_metrics` to equivalence
     margins for a TOST decision (see :class:`MetricComparison`). Efron & Tibshirani, "An Introduction to the
     Bootstrap", 1993; Schuirmann, J. Pharmacokinetics and Biopharmaceutics, 1987 (TOST).
     """
@@ -762,7 +803,9 @@ def compare_calibration(
     confidence = check_open_unit(confidence, "confidence")
     if confidence <= 0.5:
         raise InvalidInputError(f"confidence must be in (0.5, 1) for a two-sided interval, got {confidence:g}")
-    margin_of = check_margins(margins, CALIBRATION_METRICS)
+    keys = calibration_metrics()
+    functions = _registered_functions()
+    margin_of = check_margins(margins, keys)
 
     summaries = (_summary(base, y, n_bins), _summary(small, y, n_bins))
     draws: dict[str, np.ndarray] = {}
@@ -771,17 +814,20 @@ def compare_calibration(
             _BootstrapModel(probs, y, n_bins, summary.smooth_ece_sigma)
             for probs, summary in zip((base, small), summaries)
         ]
-        parts: dict[str, list[np.ndarray]] = {name: [] for name in CALIBRATION_METRICS}
+        parts: dict[str, list[np.ndarray]] = {name: [] for name in keys}
         for weights in count_weights(base.shape[0], n_resamples, seed):
             base_stats, small_stats = (model.statistics(weights) for model in models)
-            for name in CALIBRATION_METRICS:
+            for key, function in functions.items():
+                base_stats[key] = _on_resamples(function, base, y, weights)
+                small_stats[key] = _on_resamples(function, small, y, weights)
+            for name in keys:
                 parts[name].append(small_stats[name] - base_stats[name])
         draws = {name: np.concatenate(chunks) for name, chunks in parts.items()}
 
     alpha = 1.0 - confidence
     metrics: dict[str, MetricComparison] = {}
-    for name in CALIBRATION_METRICS:
-        b_value, s_value = getattr(summaries[0], name), getattr(summaries[1], name)
+    for name in keys:
+        b_value, s_value = summaries[0].value(name), summaries[1].value(name)
         margin = margin_of.get(name)
         ci = tost = (None, None)
         p_value = equivalent = None

@@ -30,15 +30,19 @@ ATTRIBUTION_METRICS = (
     ("kendall_tau", "Kendall's tau (all words)", False),
     ("pairwise_rank_agreement", "pairwise rank agreement (all words)", False),
 )
-CALIBRATION_ROWS = (
-    ("ece", "ECE (top-label, equal width)", "expected gap between confidence and accuracy; lower is better"),
-    ("ece_quantile", "ECE (equal mass)", "the same with bins of equal size; less biased"),
-    ("mce", "MCE", "the largest gap of any bin"),
-    ("classwise_ece", "classwise ECE", "calibration of every class probability, not only the top one"),
-    ("smooth_ece", "smooth ECE", "kernel-smoothed, binning-free (Błasiok & Nakkiran 2024)"),
-    ("brier", "Brier score", "squared error of the probability vector, 0 to 2"),
-    ("nll", "negative log-likelihood", "log loss of the gold label"),
-)
+def calibration_rows(compared: Sequence[str] = ()) -> list[tuple[str, str, str]]:
+    """(result key, label, explanation) of each row of the calibration table, from the metric registry.
+
+    Registered calibration metrics come first, in registry order; a metric of ``compared``
+    (the results document's comparison keys) that is not registered now, say one registered
+    only while the audit ran, follows under its key.
+    """
+    from trustaudit.metrics import metrics_in
+
+    rows = [(spec.key, spec.long_label, spec.explanation) for spec in metrics_in("calibration")]
+    known = {key for key, _, _ in rows}
+    return rows + [(key, key, "") for key in compared if key not in known]
+
 
 #: Kinds of rows where the predictions differ, as the "Where they differ" filter offers them.
 FLIP_KINDS = (
@@ -391,7 +395,7 @@ def _calibration_view(calibration: Mapping[str, Any]) -> dict[str, Any]:
     if not calibration.get("available"):
         return {"available": False}
     rows = []
-    for key, label, about in CALIBRATION_ROWS:
+    for key, label, about in calibration_rows(list(calibration["comparison"])):
         m = calibration["comparison"].get(key)
         if m is None:
             continue
