@@ -122,7 +122,7 @@ def test_calibration_is_judged_both_ways(pair_result: AuditResult) -> None:
     [([0.01, 0.03], [0.01, 0.03]), ([-0.03, -0.01], [0.01, 0.03]), ([-0.02, 0.05], [0.0, 0.05]), (None, None)],
 )
 def test_absolute_difference_interval(interval, expected) -> None:
-    from trustaudit._audit import _absolute_interval
+    from trustaudit._audit.verdict import absolute_interval as _absolute_interval
 
     assert _absolute_interval(interval) == expected
 

@@ -16,7 +16,7 @@ from trustaudit.data import load_dataset
 from trustaudit.exceptions import InvalidInputError
 from trustaudit.gate import GateConfig
 from trustaudit.models import ModelPair, load_pair
-from trustaudit.report.render import key_numbers, render_html
+from trustaudit.report import key_numbers, render_html
 
 NO_DEFAULTS = dict(max_accuracy_drop=None, min_prediction_agreement=None, max_ece_increase=None, max_brier_increase=None,
                    min_lime_feature_agreement=None, min_shap_feature_agreement=None)

@@ -109,7 +109,7 @@ def test_no_resamples_gives_null_intervals(trained_pair) -> None:
 
 
 def test_report_shows_the_audits_flip_forensics(labelled) -> None:
-    from trustaudit.report.render import render_html
+    from trustaudit.report import render_html
 
     result = labelled[0]
     p = result["predictions"]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from trustaudit._audit import AuditConfig, audit
-from trustaudit.report.render import write_report
+from trustaudit.report import write_report
 
 CHROMIUM_FLAGS = [
     "--headless",

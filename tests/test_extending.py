@@ -15,7 +15,7 @@ from trustaudit.exceptions import GateConfigError
 from trustaudit.gate import GateConfig
 from trustaudit.metrics import MetricSpec, brier_score_loss, compare_calibration, registered_metric
 from trustaudit.models import load_pair
-from trustaudit.report.render import render_html
+from trustaudit.report import render_html
 
 
 def confidence_gap_error(probs: np.ndarray, labels: np.ndarray) -> float:

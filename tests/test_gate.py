@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 from trustaudit.exceptions import GateConfigError
+from trustaudit.report import junit_xml
 from trustaudit.gate import (
     CHECKS,
     GateConfig,
     GateDeprecationWarning,
     Measurement,
     evaluate,
-    junit_xml,
     load_gate_config,
     rows_to_decide,
     verdict_sentence,

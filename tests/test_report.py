@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from trustaudit._audit import AuditConfig, AuditResult, audit
-from trustaudit.report.render import render_html, summary_markdown, summary_text, write_report
+from trustaudit.report import render_html, summary_markdown, summary_text, write_report
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +143,7 @@ def test_alignment_says_how_comparison_and_floor_are_paired(html: str, result: A
 
 def test_report_takes_the_share_of_floor_from_the_results() -> None:
     """The report shows the JSON's guarded share of floor (none for a floor not above 0), never its own."""
-    from trustaudit.report.render import build_context
+    from trustaudit.report import build_context
 
     doc = AuditResult.read_json(GOLD / "results.json").to_dict()
     lime = doc["attribution"]["lime"]
@@ -161,7 +161,7 @@ def test_report_takes_the_share_of_floor_from_the_results() -> None:
 
 
 def test_index_page_links_and_tabulates(result: AuditResult) -> None:
-    from trustaudit.report.render import index_row, render_index
+    from trustaudit.report import index_row, render_index
 
     row = index_row(result, href="pair/report.html", name="pair-<b>", description="a candidate")
     assert row["agreement"] == result.get("predictions.agreement")

@@ -42,8 +42,15 @@ _LAZY: dict[str, str] = {
     "ExampleExplanation": "trustaudit.explain",
     "Attributions": "trustaudit.explain",
     "FeatureSet": "trustaudit.explain",
-    "render_html": "trustaudit.report.render",
-    "write_report": "trustaudit.report.render",
+    "render_html": "trustaudit.report",
+    "write_report": "trustaudit.report",
+    "summary_text": "trustaudit.report",
+    "summary_markdown": "trustaudit.report",
+    "junit_xml": "trustaudit.report",
+    "rejudge": "trustaudit._audit",
+    "evaluate": "trustaudit.gate",
+    "register_explainer": "trustaudit.explain",
+    "register_metric": "trustaudit.metrics",
 }
 
 __all__ = [

@@ -165,7 +165,7 @@ def log_audit(
     from mlflow.entities import Metric, Param, RunTag
     from mlflow.tracking import MlflowClient
 
-    from trustaudit.report.render import summary_markdown
+    from trustaudit.report import summary_markdown
 
     doc = result.to_dict() if hasattr(result, "to_dict") else dict(result)
     target = tracking_uri(uri)

@@ -131,8 +131,8 @@ def _bias_pooling(text: str) -> tuple[str, ...]:
 
 def _write_outputs(result: Any, args: argparse.Namespace) -> None:
     """Render every output first, then write them: a rendering error leaves no file half-made."""
-    from trustaudit.gate import junit_xml
-    from trustaudit.report.render import render_html, summary_markdown
+    from trustaudit.report import junit_xml
+    from trustaudit.report import render_html, summary_markdown
     from trustaudit._io import write_text_atomic
 
     texts: dict[str, str] = {}
@@ -184,7 +184,7 @@ def verdict_exit_code(status: str, allow_inconclusive: bool = False) -> int:
 
 def audit_config(args: argparse.Namespace, gate: Any = None, gate_source: str = "defaults") -> Any:
     """The :class:`~trustaudit.AuditConfig` of parsed ``compare`` options (``gate``: a GateConfig, None for the defaults)."""
-    from trustaudit._audit import AuditConfig
+    from trustaudit._audit.config import AuditConfig
     from trustaudit.gate import GateConfig
 
     return AuditConfig(
@@ -215,7 +215,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
     from trustaudit._audit import audit
     from trustaudit.models import load_pair
-    from trustaudit.report.render import summary_text
+    from trustaudit.report import summary_text
 
     check_paths(args, ("out", "json", "junit", "summary"), ("base", "small", "data", "gate", "tokenizer", "bias_tests"))
     if args.mlflow is not None:
@@ -248,7 +248,7 @@ def _log_mlflow(result: Any, args: argparse.Namespace) -> None:
 
 def _cmd_render(args: argparse.Namespace) -> int:
     from trustaudit._audit import AuditResult, rejudge
-    from trustaudit.report.render import summary_text
+    from trustaudit.report import summary_text
 
     check_paths(args, ("out", "junit", "summary"), ("results", "gate"))
     result = AuditResult.read_json(args.results)
@@ -306,7 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_runtime_option(p)
     p.set_defaults(func=_cmd_predict)
 
-    from trustaudit._audit import AuditConfig
+    from trustaudit._audit.config import AuditConfig
 
     d = AuditConfig()
     p = sub.add_parser("compare", help="audit a base/small model pair: report, JSON results, CI gate")

@@ -21,7 +21,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, make_dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from xml.sax.saxutils import escape, quoteattr
 
 from trustaudit.exceptions import GateConfigError
 from trustaudit.explain._registry import EXPLAINERS, explainer_names
@@ -630,27 +629,3 @@ def verdict_sentence(result: GateResult) -> str:
     if others:
         text += f" Also undecided: {', '.join(f'{c.key} ({c.status})' for c in others)}."
     return text
-
-
-def junit_xml(result: GateResult, name: str = "trustaudit") -> str:
-    """A JUnit XML report with one test case per check.
-
-    A failed check is a failure; an inconclusive or unmeasured check is also a failure of
-    the gate (the audit did not show what it was asked to), marked with its status.
-    """
-    bad = [c for c in result.checks if c.status != PASS]
-    lines = [
-        '<?xml version="1.0" encoding="UTF-8"?>',
-        f'<testsuites name={quoteattr(name)} tests="{len(result.checks)}" failures="{len(bad)}" skipped="0">',
-        f'  <testsuite name={quoteattr(name + ".gate")} tests="{len(result.checks)}" failures="{len(bad)}" skipped="0" errors="0">',
-        f"    <properties><property name=\"verdict\" value={quoteattr(result.status)}/><property name=\"decision\" value={quoteattr(result.decision)}/></properties>",
-    ]
-    for check in result.checks:
-        lines.append(f'    <testcase classname="trustaudit.gate" name={quoteattr(check.key)}>')
-        if check.status != PASS:
-            lines.append(f"      <failure type={quoteattr(check.status)} message={quoteattr(check.message)}>{escape(check.message)}</failure>")
-        else:
-            lines.append(f"      <system-out>{escape(check.message)}</system-out>")
-        lines.append("    </testcase>")
-    lines += ["  </testsuite>", "</testsuites>", ""]
-    return "\n".join(lines)

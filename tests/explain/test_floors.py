@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tests._helpers import LABELS
-from trustaudit._alignment import _ratio_interval, explain_and_compare
+from trustaudit._audit.attribution import _ratio_interval, explain_and_compare
 from trustaudit._audit import AuditConfig
 from trustaudit.data import load_dataset
 from trustaudit.explain._pair import PAIRING

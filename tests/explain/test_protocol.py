@@ -29,7 +29,7 @@ from trustaudit.explain import (
 )
 from trustaudit.gate import CHECKS, GateConfig, checks
 from trustaudit.models import load_pair
-from trustaudit.report.render import render_html
+from trustaudit.report import render_html
 
 
 @dataclass(frozen=True)
@@ -177,7 +177,7 @@ def test_a_registered_explainer_runs_through_the_audit(occlusion: Occlusion, tra
     checks_ = {c["key"]: c for c in result["verdict"]["checks"]}
     assert "min_lime_feature_agreement" not in checks_
     check = checks_["min_occlusion_feature_agreement"]
-    assert check["value"] == entry["feature_agreement"] and check["status"] == "pass"
+    assert check["value"] == entry["feature_agreement"] and check["status"] == "pass", check["message"]
     strict = GateConfig.from_dict({**{k: None for k in gate.to_dict() if k != "decision"}, "min_occlusion_feature_agreement": 1.0})
     judged = {c["key"]: c for c in rejudge(result, strict, "strict")["verdict"]["checks"]}
     assert list(judged) == ["min_occlusion_feature_agreement"]

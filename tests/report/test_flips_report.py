@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from trustaudit._audit import AuditResult
-from trustaudit.report.render import render_html
+from trustaudit.report import render_html
 
 GOLD = Path(__file__).resolve().parents[1] / "gold" / "results.json"
 PAYLOAD = "<script>alert(2)</script>"

@@ -13,7 +13,7 @@ are resampled as if they did not) and identically across poolings and models. Th
 interval of a maximum is biased upwards when several changes are close, so the gate key
 ``max_bias_effect_change`` does not judge it: it reads the per-test intervals of ``|Δd|``
 (pass when every test's interval is below the limit, fail when one lies wholly above it;
-see :func:`trustaudit._audit.bias_measurement`). The JSON keeps this interval as a summary.
+see :func:`trustaudit._audit.verdict.bias_measurement`). The JSON keeps this interval as a summary.
 """
 
 from __future__ import annotations

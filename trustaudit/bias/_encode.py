@@ -16,7 +16,6 @@ Models that compute their last states another way (quantized, aligned) expose th
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import numpy as np
 import torch

@@ -150,7 +150,7 @@ def run_demo(out: Path, seed: int = 0, device: str = "auto") -> int:
     """Train the demo pair, create ASC and AlAd candidates, audit each against the base, write an index."""
     from trustaudit._io import write_text_atomic
     from trustaudit._audit import AuditConfig, audit
-    from trustaudit.report.render import index_row, render_index, summary_text, write_report
+    from trustaudit.report import index_row, render_index, summary_text, write_report
 
     start = time.perf_counter()
     paths = train_demo_models(out, seed=seed, device=device)

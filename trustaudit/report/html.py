@@ -1,16 +1,9 @@
-"""Rendering an audit: the self-contained HTML report, a Markdown summary and a console summary.
-
-Everything here reads only the results document, so ``trustaudit render results.json``
-reproduces a report without touching a model. Templates autoescape; ``|safe`` is used only
-for the package's own CSS, script and SVG.
-"""
+"""The HTML report: a view model built from the results document, rendered by Jinja2 into one self-contained file."""
 
 from __future__ import annotations
 
-import functools
 import math
 import os
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,7 +11,8 @@ from typing import Any
 import numpy as np
 
 from trustaudit._io import write_text_atomic
-from trustaudit._resources import templates_dir
+from trustaudit.report._shared import environment, provenance_text, read_template, size_text, source_text, visible
+from trustaudit.report.text import verdict_status
 
 ATTRIBUTION_METRICS = (
     ("feature_agreement", "top-k feature agreement", True),
@@ -30,6 +24,8 @@ ATTRIBUTION_METRICS = (
     ("kendall_tau", "Kendall's tau (all words)", False),
     ("pairwise_rank_agreement", "pairwise rank agreement (all words)", False),
 )
+
+
 def calibration_rows(compared: Sequence[str] = ()) -> list[tuple[str, str, str]]:
     """(result key, label, explanation) of each row of the calibration table, from the metric registry.
 
@@ -51,119 +47,24 @@ FLIP_KINDS = (
     ("both wrong", "both wrong"),
     ("unlabelled", "no gold label"),
 )
+
+
 _FLIP_KEYS = (
     "negative_flip_rate", "negative_flip_rate_interval", "positive_flip_rate", "positive_flip_rate_interval",
     "negative_flips", "positive_flips", "worst_class_recall_drop", "worst_class_recall_drop_interval", "worst_class",
 )
 
 
-_HIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-_NEGATIVE_ZERO = re.compile(r"^-(?=[0.]*\d)(?!.*[1-9])")
-
-
-def visible(text: str) -> str:
-    """``text`` with control and bidirectional-override characters written as ``\\uXXXX`` escapes.
-
-    A NUL or a U+202E RIGHT-TO-LEFT OVERRIDE in a data row would otherwise be invisible in the
-    report, or reorder the text around it so that it reads as something else.
-    """
-    return _HIDDEN.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
-
-
-def _mark_hidden(value: Any) -> Any:
-    """Jinja ``finalize``: a string holding hidden characters becomes escaped markup showing each as a marked escape."""
-    from markupsafe import Markup, escape
-
-    if not isinstance(value, str) or isinstance(value, Markup) or not _HIDDEN.search(value):
-        return value
-    parts, last = [], 0
-    for match in _HIDDEN.finditer(value):
-        code = ord(match.group())
-        parts.append(str(escape(value[last:match.start()])))
-        parts.append(f'<span class="ctl" title="hidden character U+{code:04X}">\\u{code:04x}</span>')
-        last = match.end()
-    parts.append(str(escape(value[last:])))
-    return Markup("".join(parts))
-
-
-def no_negative_zero(text: str, signed: bool = False) -> str:
-    """A formatted number without the minus of a value that rounds to zero: ``-0.000`` becomes ``0.000``
-    (``+0.000`` for a ``signed`` format)."""
-    return _NEGATIVE_ZERO.sub("+" if signed else "", str(text))
-
-
-@functools.lru_cache(maxsize=1)
-def _environment() -> Any:
-    from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-
-    env = Environment(
-        loader=FileSystemLoader(str(templates_dir())),
-        autoescape=select_autoescape(enabled_extensions=("html", "j2"), default=True),
-        undefined=StrictUndefined,
-        trim_blocks=False,
-        lstrip_blocks=False,
-        finalize=_mark_hidden,
-    )
-    env.filters["nz"] = no_negative_zero
-    return env
-
-
-def _read(name: str) -> str:
-    return (templates_dir() / name).read_text(encoding="utf-8")
-
-
-def _size_text(n: int | None) -> str:
-    if not n:
-        return "in memory"
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if n >= scale:
-            return f"{n / scale:.1f} {unit}"
-    return f"{n} B"
-
-
-def _provenance_text(provenance: Mapping[str, Any]) -> str:
-    if not provenance:
-        return "–"
-    method = provenance.get("method")
-    if method == "asc":
-        removed = provenance.get("layers_removed")
-        return f"ASC (application-specific compression): removed encoder layers {removed} of the base, then fine-tuned"
-    if method == "alad":
-        setup = provenance.get("setup") or provenance.get("mode") or "?"
-        return f"AlAd alignment adapter (set-up {setup}, window {provenance.get('window', '?')}) over a compressed model"
-    if method in ("quantize", "int8", "dynamic-int8"):
-        return "dynamic int8 quantization of the Linear layers"
-    if isinstance(method, str) and method.startswith("onnx-"):
-        return _onnx_provenance_text(provenance)
-    shown = {k: v for k, v in provenance.items() if isinstance(v, (str, int, float, bool)) and k != "similarity"}
-    return ", ".join(f"{k}: {v}" for k, v in list(shown.items())[:8]) or "–"
-
-
-def _onnx_provenance_text(provenance: Mapping[str, Any]) -> str:
-    text = f"ONNX export (fp32 max |Δp| vs PyTorch {provenance.get('max_abs_dp', float('nan')):.1e})"
-    if provenance.get("quantize"):
-        channel = "per channel" if provenance.get("per_channel") else "per tensor"
-        text += f", ONNX Runtime {provenance['quantize']} int8 quantization ({channel})"
-    return text
-
-
-def _source_text(model: Mapping[str, Any]) -> str:
-    source = model.get("source") or {}
-    if not source.get("hub_id"):
-        return ""
-    return f"{source['hub_id']} @ {source.get('revision', 'main')} (commit {str(source.get('commit', ''))[:12]})"
-
-
 def _model_view(model: Mapping[str, Any]) -> dict[str, Any]:
     view = dict(model)
     view["name"] = visible(os.path.basename(str(model.get("path", "model")).rstrip("/")) or "model")
-    view["size_text"] = _size_text(model.get("bytes"))
+    view["size_text"] = size_text(model.get("bytes"))
     int8 = (model.get("provenance") or {}).get("int8_bytes")
     if int8:
-        view["size_text"] += f" (float weights, re-quantized on load; int8 weights {_size_text(int8)})"
+        view["size_text"] += f" (float weights, re-quantized on load; int8 weights {size_text(int8)})"
     view["provenance"] = dict(model.get("provenance") or {})
-    view["provenance_text"] = _provenance_text(view["provenance"])
-    view["source_text"] = _source_text(model)
+    view["provenance_text"] = provenance_text(view["provenance"])
+    view["source_text"] = source_text(model)
     view["runtime_text"] = str(model.get("runtime") or "")
     return view
 
@@ -188,9 +89,13 @@ def _bins(data: Mapping[str, Any]) -> Any:
 
 
 def _figures(doc: Mapping[str, Any], small_name: str, base_name: str) -> dict[str, str]:
-    from trustaudit.report.plots import agreement_distribution, figure_to_svg, reliability_diagram, similarity_heatmap
-
-    from trustaudit.report.plots import verdict_forest
+    from trustaudit.report.plots import (
+        agreement_distribution,
+        figure_to_svg,
+        reliability_diagram,
+        similarity_heatmap,
+        verdict_forest,
+    )
 
     figures = {"reliability": "", "agreement": "", "asc_heatmap": "", "verdict": ""}
     checks = (doc.get("verdict") or {}).get("checks") or []
@@ -551,15 +456,15 @@ def build_context(doc: Mapping[str, Any]) -> dict[str, Any]:
         "attribution": _attribution_view(attribution, config),
         "examples": [_example_view(ex, labels, explainers) for ex in examples],
         "figures": _figures(doc, small["name"], base["name"]),
-        "css": _read("report.css"),
-        "script": _read("report.js"),
+        "css": read_template("report.css"),
+        "script": read_template("report.js"),
     }
 
 
 def render_html(result: Any) -> str:
     """The self-contained HTML report of an :class:`~trustaudit.AuditResult` (or its dict)."""
     doc = result.to_dict() if hasattr(result, "to_dict") else result
-    return _environment().get_template("report.html.j2").render(**build_context(doc))
+    return environment().get_template("report.html.j2").render(**build_context(doc))
 
 
 def write_report(result: Any, path: str | os.PathLike[str]) -> Path:
@@ -568,213 +473,4 @@ def write_report(result: Any, path: str | os.PathLike[str]) -> Path:
     return Path(path)
 
 
-def _fmt(value: Any, style: str = "num") -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    if style == "pct":
-        return no_negative_zero(f"{100 * value:.1f}%")
-    if style == "pts":
-        return no_negative_zero(f"{100 * value:+.2f} pts", signed=True)
-    return no_negative_zero(f"{value:.3f}")
-
-
-def key_numbers(doc: Mapping[str, Any]) -> list[tuple[str, str, str]]:
-    """(measure, base, small) rows summarising an audit, shared by the text and Markdown summaries."""
-    p, c, a = doc["predictions"], doc.get("calibration") or {}, doc.get("attribution") or {}
-    rows = [
-        ("accuracy", _fmt(p["base"]["accuracy"], "pct"), _fmt(p["small"]["accuracy"], "pct")),
-        ("prediction agreement", "", f"{_fmt(p['agreement'], 'pct')} ({p['flips']} flips)"),
-    ]
-    if p.get("negative_flip_rate") is not None:
-        rows.append(("negative flips (base right, small wrong)", "", f"{_fmt(p['negative_flip_rate'], 'pct')} ({p['negative_flips']} rows)"))
-    if c.get("available"):
-        rows.append(("ECE", _fmt(c["base"]["ece"]), _fmt(c["small"]["ece"])))
-        rows.append(("Brier", _fmt(c["base"]["brier"]), _fmt(c["small"]["brier"])))
-    for explainer in a.get("explainers", []) if a.get("available") else []:
-        section = a.get(explainer) or {}
-        floor = section.get("floor")
-        rows.append((
-            f"{explainer.upper()} top-{a['k']} feature agreement",
-            f"floor {_fmt(floor)}" if floor is not None else "",
-            _fmt(section.get("feature_agreement")),
-        ))
-    bias = doc.get("bias") or {}
-    largest = (bias.get("embedding") or {}).get("largest_change") if bias.get("available") else None
-    if largest:
-        delta = no_negative_zero(f"{largest['difference']:+.3f}", signed=True)
-        rows.append((
-            "largest change in bias (d)",
-            _fmt(largest["base"]),
-            f"{_fmt(largest['small'])} (Δ {delta})",
-        ))
-    models = doc["models"]
-    rows.append(("parameters", f"{models['base']['parameters']:,}", f"{models['small']['parameters']:,}"))
-    rows.append(("speed-up (batch 1)", "", f"{models['speedup_batch1']:.2f}x"))
-    return rows
-
-
-STATUS_MARKS = {"pass": "ok  ", "fail": "FAIL", "inconclusive": "open", "not measured": "n/m "}
-VERDICT_ICONS = {"trust-equivalent": "✅", "not trust-equivalent": "❌", "inconclusive": "⚠️", "incomplete": "❔"}
-
-
-def verdict_status(verdict: Mapping[str, Any]) -> str:
-    """The four-valued verdict of a results document's ``verdict`` section."""
-    return str(verdict["status"])
-
-
-def input_notes(doc: Mapping[str, Any]) -> list[str]:
-    """Lines about the inputs a reader should know of: rows left out, truncated inputs, a model compared with itself."""
-    data, p, models = doc["data"], doc["predictions"], doc["models"]
-    notes = []
-    if data.get("rows_skipped"):
-        reasons = ", ".join(f"{n:,} {why}" for why, n in (data.get("skipped") or {}).items())
-        notes.append(f"rows left out: {data['rows_skipped']:,} ({reasons})")
-    notes.append(
-        f"inputs truncated: base {p['base']['n_truncated']:,} at {models['base']['max_length']} tokens, "
-        f"small {p['small']['n_truncated']:,} at {models['small']['max_length']} tokens"
-    )
-    if models["base"].get("fingerprint") == models["small"].get("fingerprint"):
-        notes.append("both models have the same weights: this audit compares a model with itself")
-    return notes + [""]
-
-
-def _md_code(text: str, table: bool = False) -> str:
-    """``text`` as a Markdown code span that survives backticks in it (and pipes, in a ``table`` cell)."""
-    text = visible(str(text))
-    if table:
-        text = text.replace("|", "\\|")
-    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
-    pad = " " if text.startswith("`") or text.endswith("`") else ""
-    return f"{fence}{pad}{text}{pad}{fence}"
-
-
-def _md_text(text: str) -> str:
-    """``text`` as plain Markdown: characters that would start markup or split a table cell are escaped."""
-    return re.sub(r"([\\`*\[\]<>|])", r"\\\1", visible(str(text)))
-
-
-def summary_text(result: Any, report: str | None = None, json_path: str | None = None) -> str:
-    """A one-screen console summary: the verdict in a sentence, key numbers, every check, where the report is."""
-    doc = result.to_dict() if hasattr(result, "to_dict") else result
-    verdict = doc["verdict"]
-    lines = [
-        f"trustaudit: {verdict_status(verdict).upper()}"
-        f"  ({visible(os.path.basename(doc['models']['small']['path']))} vs {visible(os.path.basename(doc['models']['base']['path']))}, "
-        f"{doc['data']['rows_used']:,} rows)",
-        f"  {verdict['sentence']}",
-        "",
-        f"  {'':34}{'base':>16}{'small':>22}",
-    ]
-    for name, base, small in key_numbers(doc):
-        lines.append(f"  {name:34}{base:>16}{small:>22}")
-    lines.append("")
-    lines += [f"  {line}" if line else "" for line in input_notes(doc)]
-    for check in verdict["checks"]:
-        mark = STATUS_MARKS.get(check["status"], check["status"])
-        lines.append(f"  [{mark}] {check['message']}")
-    if verdict.get("rejudged"):
-        lines += ["", f"  {verdict['rejudged']}"]
-    if report:
-        lines += ["", f"  report: {report}"]
-    if json_path:
-        lines.append(f"  results: {json_path}")
-    return "\n".join(lines)
-
-
-def summary_markdown(result: Any, report: str | None = None) -> str:
-    """A Markdown summary for a pull-request comment."""
-    doc = result.to_dict() if hasattr(result, "to_dict") else result
-    verdict = doc["verdict"]
-    status = verdict_status(verdict)
-    small, base = os.path.basename(doc['models']['small']['path']), os.path.basename(doc['models']['base']['path'])
-    relation = {
-        "trust-equivalent": "is trust-equivalent to",
-        "not trust-equivalent": "is not trust-equivalent to",
-        "inconclusive": "is not yet shown trust-equivalent to (inconclusive)",
-        "incomplete": "was not fully audited against (incomplete)",
-    }[status]
-    lines = [
-        f"### {VERDICT_ICONS[status]} trustaudit: {_md_code(small)} {relation} {_md_code(base)}",
-        "",
-        _md_text(verdict["sentence"]),
-        "",
-        "| measure | base | small |",
-        "| --- | ---: | ---: |",
-    ]
-    lines += [f"| {_md_text(name)} | {_md_text(b)} | {_md_text(s_)} |" for name, b, s_ in key_numbers(doc)]
-    lines += ["", "| check | value | 95% interval | limit | result | to decide |", "| --- | ---: | ---: | ---: | --- | --- |"]
-    for check in verdict["checks"]:
-        value = "–" if check["value"] is None else f"{check['value']:.4f}"
-        interval = "–" if not check.get("interval") else f"{check['interval'][0]:.4f} to {check['interval'][1]:.4f}"
-        relation_ = "≤" if check["kind"] == "max" else "≥"
-        decide = ""
-        if check["status"] == "inconclusive" and check.get("interval"):
-            from trustaudit.gate import CheckResult, decide_text
-
-            decide = decide_text(CheckResult.from_dict(check))
-        lines.append(
-            f"| {_md_code(check['key'], table=True)} | {value} | {interval} | {relation_} {check['limit']:g} | "
-            f"{_md_text(check['status'])} | {_md_text(decide)} |"
-        )
-    if verdict.get("rejudged"):
-        lines += ["", f"_{_md_text(verdict['rejudged'])}_"]
-    lines.append("")
-    lines.append(f"{doc['data']['rows_used']:,} rows of {_md_code(os.path.basename(doc['data']['path']))}; "
-                 f"thresholds from {_md_text(verdict['source'])}." + (f" Full report: {_md_code(report)}." if report else ""))
-    return "\n".join(lines) + "\n"
-
-
-def index_row(result: Any, href: str | None = None, name: str | None = None, description: str = "") -> dict[str, Any]:
-    """One row of an index page: the key numbers of one audit."""
-    doc = result.to_dict() if hasattr(result, "to_dict") else result
-    models, p = doc["models"], doc["predictions"]
-    c, a = doc.get("calibration") or {}, doc.get("attribution") or {}
-    base_bytes = models["base"].get("bytes") or 0
-    small_bytes = (models["small"].get("provenance") or {}).get("int8_bytes") or models["small"].get("bytes") or 0
-    size_ratio = small_bytes / base_bytes if base_bytes and small_bytes else models.get("param_ratio")
-
-    def explainer(name_: str, key: str) -> float | None:
-        return (a.get(name_) or {}).get(key) if a.get("available") else None
-
-    from trustaudit.explain import EXPLAINERS
-
-    names = list(dict.fromkeys((*EXPLAINERS, *(a.get("explainers") or []))))
-    return {
-        "name": name or os.path.basename(str(models["small"]["path"])),
-        "description": description or _provenance_text(models["small"].get("provenance") or {}),
-        "href": href,
-        "data": os.path.basename(str(doc["data"]["path"])),
-        "rows": doc["data"]["rows_used"],
-        "explained": a.get("explained", 0),
-        "base_accuracy": p["base"]["accuracy"],
-        "small_accuracy": p["small"]["accuracy"],
-        "agreement": p["agreement"],
-        "base_ece": c.get("base", {}).get("ece"),
-        "small_ece": c.get("small", {}).get("ece"),
-        "base_brier": c.get("base", {}).get("brier"),
-        "small_brier": c.get("small", {}).get("brier"),
-        "explainers": names,
-        **{name_: explainer(name_, "feature_agreement") for name_ in names},
-        **{f"{name_}_floor": explainer(name_, "floor") for name_ in names},
-        "size_ratio": size_ratio,
-        "speedup": models.get("speedup_batch1"),
-        "passed": doc["verdict"]["passed"],
-        "status": verdict_status(doc["verdict"]),
-        "failed": [c_["key"] for c_ in doc["verdict"]["checks"] if c_["status"] == "fail"],
-        "open": [c_["key"] for c_ in doc["verdict"]["checks"] if c_["status"] in ("inconclusive", "not measured")],
-    }
-
-
-def render_index(rows: Sequence[Mapping[str, Any]], title: str = "trustaudit: audits", intro: str = "") -> str:
-    """An HTML page tabulating several audits (rows from :func:`index_row`), linking each report.
-
-    One agreement column per explainer: the built-in ones always, then any other that a row ran.
-    """
-    from trustaudit._version import __version__
-    from trustaudit.explain import EXPLAINERS
-
-    explainers = list(dict.fromkeys(name for row in ({"explainers": EXPLAINERS}, *rows) for name in row.get("explainers", ())))
-    return _environment().get_template("index.html.j2").render(
-        rows=list(rows), explainers=explainers, title=title, intro=intro, version=__version__,
-        css=_read("report.css"), script=_read("report.js"),
-    )
+__all__ = ["build_context", "render_html", "write_report"]

@@ -21,7 +21,7 @@ from trustaudit.metrics._bootstrap import count_weights, percentile_interval
 from trustaudit.models import ModelPair
 
 if TYPE_CHECKING:
-    from trustaudit._audit import AuditConfig
+    from trustaudit._audit.config import AuditConfig
     from trustaudit.metrics import AttributionAgreement
 
 

@@ -1,0 +1,128 @@
+"""Every setting of an audit (:class:`AuditConfig`), and the choices its settings take.
+
+Imports nothing heavy, so the command line reads its defaults from here without loading torch."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from trustaudit.exceptions import InvalidInputError
+from trustaudit.explain import EXPLAINERS, SEGMENTS, TARGETS, explainer_names, get_explainer
+from trustaudit.explain._registry import BUDGET_FIELDS
+from trustaudit.gate import GateConfig
+
+BIAS_POOLINGS = ("mean", "cls")
+
+
+#: Why a bias check is not measured when the user turned the comparison off.
+BIAS_OFF = "the bias comparison was turned off (--no-bias)"
+
+
+@dataclass(frozen=True)
+class AuditConfig:
+    """Every setting of an audit. Defaults are the CLI's defaults.
+
+    ``bias`` runs the bias comparison (``bias_tests``: a JSON file of association tests, None
+    for the shipped WEAT 3-8; ``bias_pooling``: ``mean`` and/or ``cls``; ``bias_permutations``
+    per test's p-value); its bootstrap uses ``n_resamples`` and ``seed``.
+
+    ``explainers`` are registered explainer names (:func:`~trustaudit.explain.explainer_names`).
+    LIME's budget is ``lime_samples`` and SHAP's ``shap_max_evals``; any other explainer's is
+    ``budgets[name]``, else its default (see :meth:`budget`).
+    """
+
+    explain_n: int = 100
+    lime_samples: int = 1000
+    shap_max_evals: int = 500
+    top_k: tuple[int, ...] = (5,)
+    seed: int = 0
+    n_bins: int = 15
+    n_resamples: int = 1000
+    segment: str = "both"
+    target: str = "base_predicted"
+    explainers: tuple[str, ...] = EXPLAINERS
+    self_agreement: bool = True
+    batch_size: int = 32
+    device: str = "auto"
+    max_disagreements: int = 200
+    gate: GateConfig = field(default_factory=GateConfig)
+    gate_source: str = "defaults"
+    bias: bool = True
+    bias_tests: str | None = None
+    bias_pooling: tuple[str, ...] = BIAS_POOLINGS
+    bias_permutations: int = 10_000
+    budgets: Mapping[str, int] = field(default_factory=dict, hash=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "budgets", dict(self.budgets))
+        registered = explainer_names()
+        if isinstance(self.bias_tests, os.PathLike):
+            object.__setattr__(self, "bias_tests", os.fspath(self.bias_tests))
+        if isinstance(self.bias_pooling, str):
+            object.__setattr__(self, "bias_pooling", tuple(p.strip() for p in self.bias_pooling.split(",")))
+        elif not isinstance(self.bias_pooling, tuple):
+            object.__setattr__(self, "bias_pooling", tuple(self.bias_pooling))
+        checks = [
+            (self.explain_n >= 0, f"explain_n must be >= 0, got {self.explain_n}"),
+            (self.lime_samples >= 10, f"lime_samples must be >= 10, got {self.lime_samples}"),
+            (self.shap_max_evals >= 10, f"shap_max_evals must be >= 10, got {self.shap_max_evals}"),
+            (len(self.top_k) > 0 and all(k >= 1 for k in self.top_k), f"top_k must be positive integers, got {self.top_k}"),
+            (self.n_bins >= 1, f"n_bins must be >= 1, got {self.n_bins}"),
+            (self.n_resamples >= 0, f"n_resamples must be >= 0, got {self.n_resamples}"),
+            (self.segment in SEGMENTS, f"segment must be one of {', '.join(SEGMENTS)}, got {self.segment!r}"),
+            (self.target in TARGETS, f"target must be one of {', '.join(TARGETS)}, got {self.target!r}"),
+            (set(self.explainers) <= set(registered) and len(self.explainers) > 0,
+             f"explainers must be among {', '.join(registered)}, got {self.explainers}"),
+            (self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}"),
+            (isinstance(self.bias, bool), f"bias must be true or false, got {self.bias!r}"),
+            (self.bias_tests is None or (isinstance(self.bias_tests, str) and self.bias_tests != ""),
+             f"bias_tests must be a JSON file path or None (the shipped WEAT 3-8), got {self.bias_tests!r}"),
+            (len(self.bias_pooling) > 0 and set(self.bias_pooling) <= set(BIAS_POOLINGS) and len(set(self.bias_pooling)) == len(self.bias_pooling),
+             f"bias_pooling must be distinct methods among {', '.join(BIAS_POOLINGS)}, got {self.bias_pooling}"),
+            (isinstance(self.bias_permutations, int) and not isinstance(self.bias_permutations, bool) and self.bias_permutations >= 1,
+             f"bias_permutations must be an integer >= 1, got {self.bias_permutations!r}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise InvalidInputError(message)
+        for name, budget in self.budgets.items():
+            if name not in registered or name in BUDGET_FIELDS:
+                others = [n for n in registered if n not in BUDGET_FIELDS]
+                raise InvalidInputError(
+                    f"budgets holds registered explainers without a config field of their own ({', '.join(others) or 'none'}), got {name!r}"
+                    + (f"; set {BUDGET_FIELDS[name]} instead" if name in BUDGET_FIELDS else "")
+                )
+            get_explainer(name).check_budget(budget, f"budgets[{name!r}]")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["top_k"] = list(self.top_k)
+        out["explainers"] = list(self.explainers)
+        out["bias_pooling"] = list(self.bias_pooling)
+        out["gate"] = self.gate.to_dict()
+        if self.budgets:
+            out["budgets"] = dict(self.budgets)
+        else:
+            del out["budgets"]
+        return out
+
+    def budget(self, name: str) -> int:
+        """The budget (model evaluations per explanation) of explainer ``name`` in this audit."""
+        if name in BUDGET_FIELDS:
+            return int(getattr(self, BUDGET_FIELDS[name]))
+        return int(self.budgets.get(name, get_explainer(name).default_budget))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> AuditConfig:
+        """Inverse of :meth:`to_dict`; a config stored before a setting existed gets its default."""
+        values = dict(data)
+        values["bias_pooling"] = tuple(values.get("bias_pooling", BIAS_POOLINGS))
+        values["top_k"] = tuple(values.get("top_k", (5,)))
+        values["explainers"] = tuple(values.get("explainers", EXPLAINERS))
+        values["gate"] = GateConfig.from_dict(values.get("gate", {}), "stored thresholds", warn=False)
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})

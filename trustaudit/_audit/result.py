@@ -1,0 +1,146 @@
+"""The results document of an audit (:class:`AuditResult`): JSON in and out, validated, older schemas brought up to date."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from trustaudit._audit.verdict import verdict_section
+from trustaudit._io import write_text_atomic
+from trustaudit._version import __version__
+from trustaudit.exceptions import InvalidInputError
+from trustaudit.gate import GateConfig, GateResult
+
+SCHEMA_VERSION = 2
+
+
+@dataclass(frozen=True, eq=False)
+class AuditResult:
+    """The outcome of an audit: one plain-JSON document with typed accessors."""
+
+    document: Mapping[str, Any]
+
+    @property
+    def passed(self) -> bool:
+        """True only when the verdict is ``trust-equivalent``."""
+        return bool(self.document["verdict"]["passed"])
+
+    @property
+    def status(self) -> str:
+        """The verdict: ``trust-equivalent``, ``not trust-equivalent``, ``inconclusive`` or ``incomplete``."""
+        return str(self.document["verdict"]["status"])
+
+    @property
+    def gate(self) -> GateResult:
+        """The gate checks as objects."""
+        from trustaudit.gate import CheckResult
+
+        verdict = self.document["verdict"]
+        return GateResult(tuple(CheckResult.from_dict(c) for c in verdict["checks"]), str(verdict.get("decision", "interval")))
+
+    def __getitem__(self, key: str) -> Any:
+        return self.document[key]
+
+    def get(self, path: str, default: Any = None) -> Any:
+        """A value by dotted path, e.g. ``result.get("calibration.small.ece")``."""
+        node: Any = self.document
+        for part in path.split("."):
+            if not isinstance(node, Mapping) or part not in node:
+                return default
+            node = node[part]
+        return node
+
+    def to_dict(self) -> dict[str, Any]:
+        """A deep copy of the document (plain JSON types only)."""
+        return copy.deepcopy(dict(self.document))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> AuditResult:
+        """Wrap a document read back from JSON, validated against the results schema of its version.
+
+        A document of an earlier schema is brought to the current one: its verdict is
+        judged again under the current rules from its stored values and intervals (with
+        its stored thresholds), and ``verdict.rejudged`` says so. Raises
+        :class:`~trustaudit._schema.SchemaError` (an :class:`InvalidInputError`) naming the
+        JSON path of the first problem.
+        """
+        from trustaudit._schema import validate_results
+
+        version = data.get("schema_version") if isinstance(data, Mapping) else None
+        if version is None:
+            raise InvalidInputError("not a trustaudit results document (no schema_version)")
+        if isinstance(version, int) and not isinstance(version, bool) and version > SCHEMA_VERSION:
+            raise InvalidInputError(f"results schema_version {version} is newer than this trustaudit reads ({SCHEMA_VERSION})")
+        validate_results(data)
+        doc = copy.deepcopy(dict(data))
+        if doc["schema_version"] < SCHEMA_VERSION:
+            doc = upgrade(doc, doc["schema_version"])
+        return cls(doc)
+
+    def to_json(self) -> str:
+        """The document as JSON text (no NaN: missing values are null)."""
+        return json.dumps(self.document, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
+
+    def write_json(self, path: str | os.PathLike[str]) -> Path:
+        """Write the JSON atomically."""
+        write_text_atomic(path, self.to_json())
+        return Path(path)
+
+    @classmethod
+    def read_json(cls, path: str | os.PathLike[str]) -> AuditResult:
+        """Read a results file written by :meth:`write_json`; every problem is named with ``path``."""
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise InvalidInputError(f"{path}: no such file") from None
+        except IsADirectoryError:
+            raise InvalidInputError(f"{path}: is a directory, not a results file") from None
+        except UnicodeDecodeError:
+            raise InvalidInputError(f"{path}: not UTF-8 text, so not a results file") from None
+        except json.JSONDecodeError as exc:
+            raise InvalidInputError(f"{path}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
+        try:
+            return cls.from_dict(data)
+        except InvalidInputError as exc:
+            raise InvalidInputError(f"{path}: {exc}") from None
+
+
+def rejudge(result: AuditResult, gate: GateConfig, source: str) -> AuditResult:
+    """The same results judged against another gate configuration."""
+    doc = result.to_dict()
+    previous = doc["verdict"].get("rejudged")
+    doc["verdict"] = verdict_section(doc, gate, source)
+    if previous:
+        doc["verdict"]["rejudged"] = previous
+    doc["config"]["gate"] = gate.to_dict()
+    doc["config"]["gate_source"] = source
+    return AuditResult(doc)
+
+
+def upgrade(doc: dict[str, Any], version: int) -> dict[str, Any]:
+    """A results document of an earlier schema, in the current one, its verdict judged again.
+
+    Schema 1 judged point estimates by default and let a check that could not be measured
+    pass; its stored thresholds are kept and judged under the current rules (decision
+    ``interval``, four-valued verdict). A schema-1 noise floor paired the base and the small
+    model on shared LIME samples, which favours the comparison over its floor.
+    """
+    stored = dict(doc.get("config", {}).get("gate") or {})
+    stored.pop("use_intervals", None)
+    gate = GateConfig.from_dict(stored, "stored thresholds", warn=False)
+    source = doc.get("verdict", {}).get("source", "stored thresholds")
+    written_by = doc.get("tool", {}).get("version", "an earlier version")
+    doc["config"]["gate"] = gate.to_dict()
+    doc["verdict"] = verdict_section(doc, gate, source)
+    doc["verdict"]["rejudged"] = (
+        f"Re-judged under the rules of trustaudit {__version__} (decision \"interval\", four-valued verdict) from "
+        f"results of schema {version} written by trustaudit {written_by}; their noise floors were measured with "
+        "the earlier pairing (base and small model on shared LIME samples)."
+    )
+    doc["schema_version"] = SCHEMA_VERSION
+    return doc

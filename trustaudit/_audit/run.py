@@ -1,0 +1,163 @@
+"""The audit facade: one call loads the pair, predicts, compares, explains, and judges the result."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import platform
+import sys
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from trustaudit._audit.config import BIAS_OFF, AuditConfig
+from trustaudit._audit.latency import measure_latency
+from trustaudit._audit.result import SCHEMA_VERSION, AuditResult
+from trustaudit._audit.sections import (
+    bias_section,
+    bias_suite,
+    calibration_section,
+    predictions_section,
+    sample_rows,
+    jsonable,
+)
+from trustaudit._audit.verdict import verdict_section
+from trustaudit._cache import EvalCache
+from trustaudit._engine import Evaluator, resolve_cache, resolve_device
+from trustaudit._predict import predict
+from trustaudit._progress import progress_enabled
+from trustaudit._version import __version__
+from trustaudit.data import Dataset, load_dataset
+from trustaudit.exceptions import InvalidInputError
+from trustaudit.models import ModelBundle, ModelPair, load_pair
+
+
+def _versions() -> dict[str, str]:
+    from importlib import metadata
+
+    out = {"python": platform.python_version(), "platform": platform.platform(terse=True), "trustaudit": __version__}
+    for name in ("torch", "transformers", "shap", "lime", "numpy", "scipy", "scikit-learn", "matplotlib", "jinja2"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def audit(
+    base: str | os.PathLike[str] | ModelBundle | ModelPair,
+    small: str | os.PathLike[str] | ModelBundle | None,
+    dataset: str | os.PathLike[str] | Dataset,
+    config: AuditConfig | None = None,
+    *,
+    cache: bool | str | os.PathLike[str] | EvalCache | None = True,
+    progress: bool | None = None,
+    command: str | None = None,
+    data_options: Mapping[str, Any] | None = None,
+) -> AuditResult:
+    """Audit a base/small model pair on a dataset and judge it against the gate.
+
+    ``base`` may be a :class:`ModelPair` (then ``small`` is ``None``). ``dataset`` may be a
+    path, read with ``data_options`` (the keyword arguments of :func:`load_dataset`).
+    """
+    config = config or AuditConfig()
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    show = progress_enabled(progress)
+
+    stages, done = 4 + bool(config.explain_n) + config.bias, 0
+
+    def stage(name: str) -> None:
+        nonlocal done
+        done += 1
+        if show:
+            elapsed = time.perf_counter() - started
+            print(f"trustaudit: [{done}/{stages}] {name} ({elapsed:.0f} s elapsed)", file=sys.stderr, flush=True)
+
+    suite = bias_suite(config)
+    t0 = time.perf_counter()
+    stage("loading models")
+    pair = base if isinstance(base, ModelPair) else load_pair(base, small)
+    if not isinstance(dataset, Dataset):
+        dataset = load_dataset(dataset, pair.labels, **dict(data_options or {}))
+    elif dataset.labels is not None and tuple(dataset.label_names) != tuple(pair.labels):
+        raise InvalidInputError(
+            f"the dataset's labels ({', '.join(dataset.label_names)}) are not the base model's ({', '.join(pair.labels)}); "
+            "load it with load_dataset(path, pair.labels)"
+        )
+    timings["load"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    stage(f"predicting {len(dataset):,} rows with both models")
+    device = resolve_device(config.device)
+    eval_cache = resolve_cache(cache)
+    base_engine = Evaluator(pair.base, device=device, batch_size=config.batch_size, cache=eval_cache, progress=progress, desc="predict base")
+    small_engine = Evaluator(pair.small, device=device, batch_size=config.batch_size, cache=eval_cache, progress=progress, desc="predict small")
+    base_preds = predict(pair.base, dataset, evaluator=base_engine)
+    small_preds = predict(pair.small, dataset, evaluator=small_engine).reorder(pair.permutation, pair.labels)
+    timings["predict"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    stage("comparing predictions and calibration")
+    predictions = predictions_section(pair, dataset, base_preds, small_preds, config)
+    calibration = calibration_section(base_preds, small_preds, dataset.labels, config)
+    timings["calibration"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    stage("measuring latency")
+    sample = dataset.pairs()[:32]
+    latency = measure_latency({"base": pair.base, "small": pair.small}, sample, device)
+    timings["latency"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    rows = sample_rows(dataset, config.explain_n, config.seed)
+    attribution: dict[str, Any] = {"available": False, "explained": 0}
+    examples: list[dict[str, Any]] = []
+    if len(rows):
+        stage(f"explaining {len(rows)} rows with {' and '.join(config.explainers)} on both models")
+        from trustaudit._audit.attribution import explain_and_compare
+
+        attribution, examples = explain_and_compare(pair, dataset, rows, config, cache=eval_cache, progress=progress)
+    timings["explain"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    bias: dict[str, Any] = {"available": False, "reason": BIAS_OFF}
+    if suite is not None:
+        stage("comparing bias")
+        bias = bias_section(pair, dataset, rows, suite, config, device, (base_engine, small_engine))
+    timings["bias"] = time.perf_counter() - t0
+    timings["total"] = time.perf_counter() - started
+
+    models = {
+        "base": {**jsonable(pair.base.describe()), "latency": latency["base"]},
+        "small": {**jsonable(pair.small.describe()), "latency": latency["small"]},
+        "permutation": list(pair.permutation),
+        "reordered": list(pair.permutation) != list(range(len(pair.labels))),
+        "param_ratio": pair.small.n_params / pair.base.n_params if pair.base.n_params else None,
+        "size_ratio": pair.small.bytes_on_disk / pair.base.bytes_on_disk if pair.base.bytes_on_disk else None,
+        "speedup_batch1": latency["base"]["batch1_ms"] / latency["small"]["batch1_ms"],
+        "speedup_batched": latency["base"]["batched_ms_per_example"] / latency["small"]["batched_ms_per_example"],
+    }
+    doc: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "tool": {"name": "trustaudit", "version": __version__},
+        "created": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+        "command": command or "trustaudit.audit(...)",
+        "verdict": {},
+        "models": models,
+        "data": jsonable(dataset.describe()),
+        "config": config.to_dict(),
+        "predictions": jsonable(predictions),
+        "calibration": jsonable(calibration),
+        "attribution": jsonable(attribution),
+        "examples": jsonable(examples),
+        "bias": jsonable(bias),
+        "engine": {
+            "base": jsonable(vars(base_engine.stats)),
+            "small": jsonable(vars(small_engine.stats)),
+        },
+        "timings": {k: round(v, 3) for k, v in timings.items()},
+        "versions": _versions(),
+    }
+    doc["verdict"] = verdict_section(doc, config.gate, config.gate_source)
+    return AuditResult(doc)

@@ -1,0 +1,161 @@
+"""The console summary and the Markdown summary (for a pull-request comment) of an audit."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from trustaudit.report._shared import fmt, no_negative_zero, visible
+
+
+def key_numbers(doc: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """(measure, base, small) rows summarising an audit, shared by the text and Markdown summaries."""
+    p, c, a = doc["predictions"], doc.get("calibration") or {}, doc.get("attribution") or {}
+    rows = [
+        ("accuracy", fmt(p["base"]["accuracy"], "pct"), fmt(p["small"]["accuracy"], "pct")),
+        ("prediction agreement", "", f"{fmt(p['agreement'], 'pct')} ({p['flips']} flips)"),
+    ]
+    if p.get("negative_flip_rate") is not None:
+        rows.append(("negative flips (base right, small wrong)", "", f"{fmt(p['negative_flip_rate'], 'pct')} ({p['negative_flips']} rows)"))
+    if c.get("available"):
+        rows.append(("ECE", fmt(c["base"]["ece"]), fmt(c["small"]["ece"])))
+        rows.append(("Brier", fmt(c["base"]["brier"]), fmt(c["small"]["brier"])))
+    for explainer in a.get("explainers", []) if a.get("available") else []:
+        section = a.get(explainer) or {}
+        floor = section.get("floor")
+        rows.append((
+            f"{explainer.upper()} top-{a['k']} feature agreement",
+            f"floor {fmt(floor)}" if floor is not None else "",
+            fmt(section.get("feature_agreement")),
+        ))
+    bias = doc.get("bias") or {}
+    largest = (bias.get("embedding") or {}).get("largest_change") if bias.get("available") else None
+    if largest:
+        delta = no_negative_zero(f"{largest['difference']:+.3f}", signed=True)
+        rows.append((
+            "largest change in bias (d)",
+            fmt(largest["base"]),
+            f"{fmt(largest['small'])} (Δ {delta})",
+        ))
+    models = doc["models"]
+    rows.append(("parameters", f"{models['base']['parameters']:,}", f"{models['small']['parameters']:,}"))
+    rows.append(("speed-up (batch 1)", "", f"{models['speedup_batch1']:.2f}x"))
+    return rows
+
+
+STATUS_MARKS = {"pass": "ok  ", "fail": "FAIL", "inconclusive": "open", "not measured": "n/m "}
+
+
+VERDICT_ICONS = {"trust-equivalent": "✅", "not trust-equivalent": "❌", "inconclusive": "⚠️", "incomplete": "❔"}
+
+
+def verdict_status(verdict: Mapping[str, Any]) -> str:
+    """The four-valued verdict of a results document's ``verdict`` section."""
+    return str(verdict["status"])
+
+
+def input_notes(doc: Mapping[str, Any]) -> list[str]:
+    """Lines about the inputs a reader should know of: rows left out, truncated inputs, a model compared with itself."""
+    data, p, models = doc["data"], doc["predictions"], doc["models"]
+    notes = []
+    if data.get("rows_skipped"):
+        reasons = ", ".join(f"{n:,} {why}" for why, n in (data.get("skipped") or {}).items())
+        notes.append(f"rows left out: {data['rows_skipped']:,} ({reasons})")
+    notes.append(
+        f"inputs truncated: base {p['base']['n_truncated']:,} at {models['base']['max_length']} tokens, "
+        f"small {p['small']['n_truncated']:,} at {models['small']['max_length']} tokens"
+    )
+    if models["base"].get("fingerprint") == models["small"].get("fingerprint"):
+        notes.append("both models have the same weights: this audit compares a model with itself")
+    return notes + [""]
+
+
+def _md_code(text: str, table: bool = False) -> str:
+    """``text`` as a Markdown code span that survives backticks in it (and pipes, in a ``table`` cell)."""
+    text = visible(str(text))
+    if table:
+        text = text.replace("|", "\\|")
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _md_text(text: str) -> str:
+    """``text`` as plain Markdown: characters that would start markup or split a table cell are escaped."""
+    return re.sub(r"([\\`*\[\]<>|])", r"\\\1", visible(str(text)))
+
+
+def summary_text(result: Any, report: str | None = None, json_path: str | None = None) -> str:
+    """A one-screen console summary: the verdict in a sentence, key numbers, every check, where the report is."""
+    doc = result.to_dict() if hasattr(result, "to_dict") else result
+    verdict = doc["verdict"]
+    lines = [
+        f"trustaudit: {verdict_status(verdict).upper()}"
+        f"  ({visible(os.path.basename(doc['models']['small']['path']))} vs {visible(os.path.basename(doc['models']['base']['path']))}, "
+        f"{doc['data']['rows_used']:,} rows)",
+        f"  {verdict['sentence']}",
+        "",
+        f"  {'':34}{'base':>16}{'small':>22}",
+    ]
+    for name, base, small in key_numbers(doc):
+        lines.append(f"  {name:34}{base:>16}{small:>22}")
+    lines.append("")
+    lines += [f"  {line}" if line else "" for line in input_notes(doc)]
+    for check in verdict["checks"]:
+        mark = STATUS_MARKS.get(check["status"], check["status"])
+        lines.append(f"  [{mark}] {check['message']}")
+    if verdict.get("rejudged"):
+        lines += ["", f"  {verdict['rejudged']}"]
+    if report:
+        lines += ["", f"  report: {report}"]
+    if json_path:
+        lines.append(f"  results: {json_path}")
+    return "\n".join(lines)
+
+
+def summary_markdown(result: Any, report: str | None = None) -> str:
+    """A Markdown summary for a pull-request comment."""
+    doc = result.to_dict() if hasattr(result, "to_dict") else result
+    verdict = doc["verdict"]
+    status = verdict_status(verdict)
+    small, base = os.path.basename(doc['models']['small']['path']), os.path.basename(doc['models']['base']['path'])
+    relation = {
+        "trust-equivalent": "is trust-equivalent to",
+        "not trust-equivalent": "is not trust-equivalent to",
+        "inconclusive": "is not yet shown trust-equivalent to (inconclusive)",
+        "incomplete": "was not fully audited against (incomplete)",
+    }[status]
+    lines = [
+        f"### {VERDICT_ICONS[status]} trustaudit: {_md_code(small)} {relation} {_md_code(base)}",
+        "",
+        _md_text(verdict["sentence"]),
+        "",
+        "| measure | base | small |",
+        "| --- | ---: | ---: |",
+    ]
+    lines += [f"| {_md_text(name)} | {_md_text(b)} | {_md_text(s_)} |" for name, b, s_ in key_numbers(doc)]
+    lines += ["", "| check | value | 95% interval | limit | result | to decide |", "| --- | ---: | ---: | ---: | --- | --- |"]
+    for check in verdict["checks"]:
+        value = "–" if check["value"] is None else f"{check['value']:.4f}"
+        interval = "–" if not check.get("interval") else f"{check['interval'][0]:.4f} to {check['interval'][1]:.4f}"
+        relation_ = "≤" if check["kind"] == "max" else "≥"
+        decide = ""
+        if check["status"] == "inconclusive" and check.get("interval"):
+            from trustaudit.gate import CheckResult, decide_text
+
+            decide = decide_text(CheckResult.from_dict(check))
+        lines.append(
+            f"| {_md_code(check['key'], table=True)} | {value} | {interval} | {relation_} {check['limit']:g} | "
+            f"{_md_text(check['status'])} | {_md_text(decide)} |"
+        )
+    if verdict.get("rejudged"):
+        lines += ["", f"_{_md_text(verdict['rejudged'])}_"]
+    lines.append("")
+    lines.append(f"{doc['data']['rows_used']:,} rows of {_md_code(os.path.basename(doc['data']['path']))}; "
+                 f"thresholds from {_md_text(verdict['source'])}." + (f" Full report: {_md_code(report)}." if report else ""))
+    return "\n".join(lines) + "\n"
+
+
+__all__ = ["input_notes", "key_numbers", "summary_markdown", "summary_text", "verdict_status"]
