@@ -78,6 +78,24 @@ def feature_agreement(a: ArrayLike, b: ArrayLike, k: int) -> float:
     """Share of top-k features the two attributions have in common, in [0, 1].
 
     FA = |top_k(a) ∩ top_k(b)| / k (Krishna et al. 2022, feature agreement).
+
+    Parameters
+    ----------
+    a, b : array-like of shape (d,)
+        Attribution scores of the same d features (importance is ``|score|``).
+    k : int
+        Size of the top-k lists (>= 1); ``min(k, d)`` is used.
+
+    Returns
+    -------
+    float
+        The feature agreement.
+
+    Examples
+    --------
+    >>> from trustaudit.metrics import feature_agreement
+    >>> feature_agreement([0.5, -0.2, 0.1, 0.0], [0.4, 0.1, -0.3, 0.0], 2)
+    0.5
     """
     _, _, top_a, top_b, k = _prepare(a, b, k)
     return len(np.intersect1d(top_a, top_b)) / k
@@ -87,6 +105,24 @@ def rank_agreement(a: ArrayLike, b: ArrayLike, k: int) -> float:
     """Share of top-k positions holding the same feature in both lists, in [0, 1].
 
     RA = |{r < k : top_k(a)[r] = top_k(b)[r]}| / k (Krishna et al. 2022, rank agreement).
+
+    Parameters
+    ----------
+    a, b : array-like of shape (d,)
+        Attribution scores of the same d features (importance is ``|score|``).
+    k : int
+        Size of the top-k lists (>= 1); ``min(k, d)`` is used.
+
+    Returns
+    -------
+    float
+        The rank agreement.
+
+    Examples
+    --------
+    >>> from trustaudit.metrics import rank_agreement
+    >>> rank_agreement([0.5, -0.2, 0.1, 0.0], [0.4, 0.1, -0.3, 0.0], 2)
+    0.5
     """
     _, _, top_a, top_b, k = _prepare(a, b, k)
     return int(np.sum(top_a == top_b)) / k
@@ -96,6 +132,24 @@ def sign_agreement(a: ArrayLike, b: ArrayLike, k: int) -> float:
     """Share of top-k features common to both lists *and* of the same sign, in [0, 1].
 
     SA = |{f in top_k(a) ∩ top_k(b) : sign(a_f) = sign(b_f)}| / k (Krishna et al. 2022).
+
+    Parameters
+    ----------
+    a, b : array-like of shape (d,)
+        Attribution scores of the same d features (importance is ``|score|``).
+    k : int
+        Size of the top-k lists (>= 1); ``min(k, d)`` is used.
+
+    Returns
+    -------
+    float
+        The sign agreement.
+
+    Examples
+    --------
+    >>> from trustaudit.metrics import sign_agreement
+    >>> sign_agreement([0.5, -0.2, 0.1, 0.0], [0.4, 0.1, -0.3, 0.0], 2)
+    0.5
     """
     x, y, top_a, top_b, k = _prepare(a, b, k)
     common = np.intersect1d(top_a, top_b)
@@ -119,6 +173,24 @@ def topk_jaccard(a: ArrayLike, b: ArrayLike, k: int) -> float:
     J = |A ∩ B| / |A ∪ B| with A, B the top-k sets; the alignment measure of the
     trust-equivalence study. Unlike feature agreement it is 1/3, not 1/2, when half the
     features are shared.
+
+    Parameters
+    ----------
+    a, b : array-like of shape (d,)
+        Attribution scores of the same d features (importance is ``|score|``).
+    k : int
+        Size of the top-k lists (>= 1); ``min(k, d)`` is used.
+
+    Returns
+    -------
+    float
+        The Jaccard index of the top-k sets.
+
+    Examples
+    --------
+    >>> from trustaudit.metrics import topk_jaccard
+    >>> round(topk_jaccard([0.5, -0.2, 0.1, 0.0], [0.4, 0.1, -0.3, 0.0], 2), 4)
+    0.3333
     """
     _, _, top_a, top_b, _ = _prepare(a, b, k)
     return len(np.intersect1d(top_a, top_b)) / len(np.union1d(top_a, top_b))
@@ -144,6 +216,22 @@ def rank_correlation(a: ArrayLike, b: ArrayLike) -> float:
     rho = Pearson correlation of rank(|a|) and rank(|b|), tied magnitudes sharing their
     average rank (Spearman 1904; Krishna et al. 2022 rank correlation). Constant
     magnitudes: see the module docstring.
+
+    Parameters
+    ----------
+    a, b : array-like of shape (d,)
+        Attribution scores of the same d features (importance is ``|score|``).
+
+    Returns
+    -------
+    float
+        Spearman's rho of the magnitudes.
+
+    Examples
+    --------
+    >>> from trustaudit.metrics import rank_correlation
+    >>> round(rank_correlation([0.5, -0.2, 0.1, 0.0], [0.4, 0.1, -0.3, 0.0]), 4)
+    0.8
     """
     x, y = (np.abs(v) for v in check_score_pair(a, b))
     fallback = _undefined(x, y)
@@ -168,6 +256,22 @@ def kendall_tau(a: ArrayLike, b: ArrayLike) -> float:
     pairs, P all pairs and T_a, T_b the pairs tied in |a|, |b| (Kendall 1945). O(d^2)
     memory, fine for the tens to hundreds of word features of a text example. Constant
     magnitudes: see the module docstring.
+
+    Parameters
+    ----------
+    a, b : array-like of shape (d,)
+        Attribution scores of the same d features (importance is ``|score|``).
+
+    Returns
+    -------
+    float
+        Kendall's tau-b of the magnitudes.
+
+    Examples
+    --------
+    >>> from trustaudit.metrics import kendall_tau
+    >>> round(kendall_tau([0.5, -0.2, 0.1, 0.0], [0.4, 0.1, -0.3, 0.0]), 4)
+    0.6667
     """
     x, y = (np.abs(v) for v in check_score_pair(a, b))
     fallback = _undefined(x, y)
@@ -269,6 +373,7 @@ class AttributionAgreement:
 def attribution_agreement(
     base_scores: Sequence[ArrayLike],
     small_scores: Sequence[ArrayLike],
+    *,
     ks: Sequence[int] = (5,),
     n_resamples: int = 1000,
     seed: int = 0,
@@ -280,6 +385,35 @@ def attribution_agreement(
     (lengths may differ between examples). The interval is the percentile interval of
     the mean over examples resampled with replacement (the same resamples for every
     metric); ``n_resamples=0`` skips it.
+
+    Parameters
+    ----------
+    base_scores, small_scores : sequence of array-like of shape (d_i,)
+        Both models' attribution scores, one vector per example.
+    ks : sequence of int, default (5,)
+        The k of each top-k metric (each >= 1).
+    n_resamples : int, default 1000
+        Bootstrap resamples of the examples (>= 0; 0 skips the interval).
+    seed : int, default 0
+        Seed of the resamples.
+    confidence : float, default 0.95
+        Level of the intervals, in (0, 1).
+
+    Returns
+    -------
+    AttributionAgreement
+        One :class:`AgreementStatistic` per metric (and k), keyed ``"name@k"`` or ``"name"``.
+
+    Examples
+    --------
+    >>> from trustaudit.metrics import attribution_agreement
+    >>> base = [[0.5, -0.2, 0.1, 0.0], [0.1, 0.2, 0.3]]
+    >>> small = [[0.4, 0.1, -0.3, 0.0], [0.3, 0.2, 0.1]]
+    >>> result = attribution_agreement(base, small, ks=(2,), n_resamples=0)
+    >>> result.statistics["feature_agreement@2"].per_example.tolist()
+    [0.5, 0.5]
+    >>> round(result.statistics["rank_correlation"].mean, 4)
+    -0.1
     """
     if isinstance(base_scores, np.ndarray) and base_scores.ndim == 2:
         base_scores = list(base_scores)
@@ -408,6 +542,7 @@ def prediction_agreement(
     base_pred: ArrayLike,
     small_pred: ArrayLike,
     labels: ArrayLike | None = None,
+    *,
     n_classes: int | None = None,
     n_resamples: int = 0,
     seed: int = 0,
@@ -430,6 +565,35 @@ def prediction_agreement(
       resampled examples when ``n_resamples > 0``.
 
     ``n_classes`` defaults to the largest class id seen plus one (at least 2).
+
+    Parameters
+    ----------
+    base_pred, small_pred : array-like of shape (n,)
+        Both models' predicted class ids.
+    labels : array-like of shape (n,), optional
+        Gold class ids; without them the accuracy and McNemar fields are None.
+    n_classes : int, optional
+        Number of classes (>= 2).
+    n_resamples : int, default 0
+        Bootstrap resamples for ``accuracy_diff_ci`` (>= 0).
+    seed : int, default 0
+        Seed of the resamples.
+    confidence : float, default 0.95
+        Level of the interval, in (0, 1).
+
+    Returns
+    -------
+    PredictionAgreement
+        Agreement, kappa, flip matrix and (with labels) the accuracy comparison.
+
+    Examples
+    --------
+    >>> from trustaudit.metrics import prediction_agreement
+    >>> result = prediction_agreement([0, 1, 1, 0, 2], [0, 1, 0, 0, 2], labels=[0, 1, 1, 1, 2])
+    >>> result.agreement, result.n_flips, round(result.cohen_kappa, 4)
+    (0.8, 1, 0.6875)
+    >>> round(result.accuracy_diff, 4), result.mcnemar_method
+    (-0.2, 'exact')
     """
     if n_classes is not None:
         n_classes = check_int(n_classes, "n_classes", 2)
