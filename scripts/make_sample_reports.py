@@ -147,7 +147,7 @@ def write_index(args: argparse.Namespace) -> None:
     (with ``--render-only``, each report is re-rendered from its results first)."""
     import trustaudit
     from trustaudit._io import write_text_atomic
-    from trustaudit.report.render import index_row, render_index
+    from trustaudit.report import index_row, render_index
 
     rows = {}
     for path in sorted(OUT.glob("*/results.json"), key=lambda p: (not p.parent.name.startswith("snli"), p.parent.name)):
