@@ -3,7 +3,7 @@
 Model: all-MiniLM-L6-v2 with a fresh, seeded 3-way head (no fine-tuning needed: speed and
 probability changes do not depend on the head's training). Inputs: the LIME samples
 (``--lime-samples`` per example, segment ``both``) of the first ``--examples`` SNLI
-validation pairs, sent per example through ``trustaudit._engine.Evaluator`` exactly as the
+validation pairs, sent per example through ``trustaudit._evaluation.Evaluator`` exactly as the
 explanation engine sends them (de-duplicated, sorted by length, batches of
 ``--batch-size`` padded to their longest input), with the cache off.
 
@@ -49,7 +49,7 @@ def main() -> None:
     from transformers.utils import logging as hf_logging
 
     import trustaudit
-    from trustaudit._engine import Evaluator, softmax
+    from trustaudit._evaluation import Evaluator, softmax
     from trustaudit.compress._onnx import to_onnx
     from trustaudit.explain import FeatureSet, lime
     from trustaudit.models import from_model

@@ -22,7 +22,7 @@ from trustaudit.attack import (
     word_budget,
     word_substitution_attack,
 )
-from trustaudit._engine import Evaluator
+from trustaudit._evaluation import Evaluator
 from trustaudit.exceptions import InvalidInputError
 from trustaudit.explain import Attributions, FeatureSet
 from trustaudit.explain._attributions import Target

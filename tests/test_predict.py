@@ -11,7 +11,7 @@ import torch
 
 from tests._helpers import LABELS, write_rows
 from trustaudit._cache import EvalCache
-from trustaudit._engine import Evaluator
+from trustaudit._evaluation import Evaluator
 from trustaudit.data import load_dataset
 from trustaudit.exceptions import InvalidInputError
 from trustaudit.models import load_model

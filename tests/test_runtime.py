@@ -12,7 +12,7 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
 
 from tests._helpers import LABELS  # noqa: E402
-from trustaudit._engine import Evaluator  # noqa: E402
+from trustaudit._evaluation import Evaluator  # noqa: E402
 from trustaudit.cli import main  # noqa: E402
 from trustaudit.data import load_dataset  # noqa: E402
 from trustaudit.models import load_model  # noqa: E402

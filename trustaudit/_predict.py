@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from trustaudit._cache import EvalCache
-from trustaudit._engine import EngineStats, Evaluator, softmax
+from trustaudit._evaluation import EngineStats, Evaluator, softmax
 from trustaudit._io import atomic_write
 from trustaudit.data import Dataset
 from trustaudit.models import ModelBundle

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from trustaudit._engine import collate, encode_pairs, resolve_device
+from trustaudit._evaluation import collate, encode_pairs, resolve_device
 from trustaudit._progress import bar
 from trustaudit.data import Dataset
 from trustaudit.exceptions import InvalidInputError

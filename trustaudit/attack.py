@@ -42,7 +42,7 @@ import torch
 from torch.nn import functional as F
 
 from trustaudit._cache import EvalCache
-from trustaudit._engine import Evaluator, Pair
+from trustaudit._evaluation import Evaluator, Pair
 from trustaudit._progress import bar
 from trustaudit.exceptions import InvalidInputError
 from trustaudit.explain._attributions import Attributions
@@ -324,7 +324,7 @@ def adversarial_transfer(
 
     ``base_attributions[r]`` and ``small_attributions[r]`` explain the same row (same
     features), as an audit's explanations do; the first ``max_rows`` rows are attacked.
-    Both models run through :class:`~trustaudit._engine.Evaluator` (batched, de-duplicated,
+    Both models run through :class:`~trustaudit._evaluation.Evaluator` (batched, de-duplicated,
     cached); the small model's probabilities are put in the base's label order, the order
     of the attributions' target. Substitution candidates come from each attacked model's
     own input embeddings.

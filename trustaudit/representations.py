@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from trustaudit._engine import Pair, collate, encode_pairs, resolve_device
+from trustaudit._evaluation import Pair, collate, encode_pairs, resolve_device
 from trustaudit._progress import bar
 from trustaudit.data import Dataset
 from trustaudit.exceptions import InvalidInputError

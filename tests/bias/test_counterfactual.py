@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from tests._helpers import LABELS
-from trustaudit._engine import Evaluator
+from trustaudit._evaluation import Evaluator
 from trustaudit.bias import CounterfactualFlips, GENDER_PAIRS, WordSwapper, counterfactual_flips, default_swap_pairs, swap_words
 from trustaudit.data import load_dataset
 from trustaudit.exceptions import InvalidInputError

@@ -31,7 +31,7 @@ def _permuted(bundle, order):
 @pytest.fixture()
 def recorded_texts(monkeypatch):
     """Every text each model is run on, by model path."""
-    from trustaudit import _engine
+    from trustaudit import _evaluation as _engine
 
     seen: dict[str, list] = defaultdict(list)
     original = _engine.Evaluator.logits

@@ -23,7 +23,7 @@ from trustaudit._audit.sections import (
 )
 from trustaudit._audit.verdict import verdict_section
 from trustaudit._cache import EvalCache
-from trustaudit._engine import Evaluator, resolve_cache, resolve_device
+from trustaudit._evaluation import Evaluator, resolve_cache, resolve_device
 from trustaudit._predict import predict
 from trustaudit._progress import progress_enabled
 from trustaudit._version import __version__

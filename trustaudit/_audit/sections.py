@@ -9,7 +9,7 @@ import torch
 
 from trustaudit._audit.config import AuditConfig
 from trustaudit._audit.verdict import STATED_CHANGES, absolute_interval, interval_list
-from trustaudit._engine import Evaluator
+from trustaudit._evaluation import Evaluator
 from trustaudit._predict import Predictions
 from trustaudit.data import Dataset
 from trustaudit.exceptions import InvalidInputError

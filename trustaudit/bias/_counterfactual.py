@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 from trustaudit._cache import EvalCache
-from trustaudit._engine import Evaluator, softmax
+from trustaudit._evaluation import Evaluator, softmax
 from trustaudit.bias._testsets import standard_tests
 from trustaudit.data import Dataset
 from trustaudit.exceptions import InvalidInputError

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import torch
 
-from trustaudit._engine import collate, encode_pairs, resolve_device
+from trustaudit._evaluation import collate, encode_pairs, resolve_device
 from trustaudit.bias._testsets import DEFAULT_TEMPLATES, fill
 from trustaudit.exceptions import InvalidInputError
 from trustaudit.models import ModelBundle

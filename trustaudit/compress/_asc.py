@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from trustaudit._engine import resolve_device
+from trustaudit._evaluation import resolve_device
 from trustaudit._progress import bar
 from trustaudit._training import OPTIMIZERS, fine_tune
 from trustaudit.compress._arch import architecture, layer_list, layer_prefix

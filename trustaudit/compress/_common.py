@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from trustaudit._engine import collate, encode_pairs
+from trustaudit._evaluation import collate, encode_pairs
 from trustaudit.data import Dataset
 from trustaudit.exceptions import InvalidInputError, LabelMismatchError
 

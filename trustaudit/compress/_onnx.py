@@ -177,7 +177,7 @@ def max_prob_diff(reference: np.ndarray, other: np.ndarray) -> float:
 
 
 def _probs(bundle: ModelBundle, pairs: Sequence[tuple[str, str | None]], batch_size: int = 16) -> np.ndarray:
-    from trustaudit._engine import Evaluator
+    from trustaudit._evaluation import Evaluator
 
     return Evaluator(bundle, device="cpu", batch_size=batch_size, cache=False, progress=False).probs(pairs)
 
@@ -186,7 +186,7 @@ class _CalibrationReader:
     """Feeds of single calibration rows (unpadded) for ``quantize_static``."""
 
     def __init__(self, bundle: ModelBundle, pairs: Sequence[tuple[str, str | None]], names: Sequence[str]) -> None:
-        from trustaudit._engine import encode_pairs
+        from trustaudit._evaluation import encode_pairs
 
         self._feeds = iter([
             {n: np.asarray([e.get(n, [1] * len(e["input_ids"]))], dtype=np.int64) for n in names}

@@ -24,7 +24,7 @@ _LAZY = {
     "ExampleExplanation": "trustaudit.explain._pair",
     "PairExplanations": "trustaudit.explain._pair",
     "explain_pair": "trustaudit.explain._pair",
-    "ExplainEngine": "trustaudit.explain._engine",
+    "ExplainEngine": "trustaudit.explain._memo",
 }
 
 __all__ = [

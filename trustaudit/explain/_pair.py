@@ -30,13 +30,13 @@ import numpy as np
 import torch
 
 from trustaudit._cache import EvalCache
-from trustaudit._engine import EngineStats
+from trustaudit._evaluation import EngineStats
 from trustaudit._progress import bar
 from trustaudit.data import Dataset
 from trustaudit.exceptions import InvalidInputError
 from trustaudit.explain import lime, shap
 from trustaudit.explain._attributions import TARGETS, Attributions, Target, check_seed
-from trustaudit.explain._engine import ExplainEngine
+from trustaudit.explain._memo import ExplainEngine
 from trustaudit.explain._protocol import Explainer, Plan
 from trustaudit.explain._registry import BUDGET_FIELDS, EXPLAINERS, explainer_names, get_explainer
 from trustaudit.explain.features import SEGMENTS, FeatureSet, Pair
@@ -324,7 +324,7 @@ def explain_pair(
     tree and tie-breaking); with ``self_agreement`` the base model is explained again with
     ``seed + 1``, the noise floor of agreement, paired the same way (exact SHAP depends on
     neither, and its floor is exact). Every model input goes through one de-duplicating,
-    cached, length-bucketed engine (see :mod:`trustaudit.explain._engine`).
+    cached, length-bucketed engine (see :mod:`trustaudit.explain._memo`).
     """
     start = time.perf_counter()
     if not isinstance(pair, ModelPair):

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from trustaudit._engine import collate, encode_pairs, resolve_device
+from trustaudit._evaluation import collate, encode_pairs, resolve_device
 from trustaudit._progress import bar
 from trustaudit._training import fine_tune, linear_schedule
 from trustaudit.compress._alad.model import PAPER_HIDDEN, SETUPS, AlignedModel, ClassificationHead, _labelled

@@ -2,7 +2,7 @@
 
 The explainers never call a model directly: they get a model function from
 :class:`ExplainEngine`, which answers from a per-example memo of probabilities and sends
-only texts it has not seen to the foundation's :class:`~trustaudit._engine.Evaluator`
+only texts it has not seen to the :class:`~trustaudit._evaluation.Evaluator`
 (which de-duplicates, looks up the on-disk cache, sorts by length into batches padded to
 their longest input, and caches what it computes). Texts known in advance — LIME's
 samples, exact or fully expanded SHAP coalitions — are sent with :meth:`prefetch` in one
@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from trustaudit._cache import EvalCache
-from trustaudit._engine import EngineStats, Evaluator, softmax
+from trustaudit._evaluation import EngineStats, Evaluator, softmax
 from trustaudit.explain._attributions import PredictFn
 from trustaudit.explain.features import Pair
 from trustaudit.models import ModelBundle, ModelPair
