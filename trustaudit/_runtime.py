@@ -40,7 +40,7 @@ def add_runtime_option(parser: argparse.ArgumentParser) -> None:
 def onnx_folder(bundle: ModelBundle) -> Path:
     """Where the exported graph of ``bundle`` is kept: one folder per weights, tokenizer, length and ONNX Runtime version."""
     from trustaudit._cache import default_cache_dir
-    from trustaudit.models._bundle import tokenizer_digest
+    from trustaudit.models import tokenizer_digest
     from trustaudit.models._onnx import import_onnxruntime
 
     version = import_onnxruntime().__version__

@@ -12,7 +12,7 @@ from trustaudit._audit.attribution import _ratio_interval, explain_and_compare
 from trustaudit._audit import AuditConfig
 from trustaudit.data import load_dataset
 from trustaudit.explain._pair import PAIRING
-from trustaudit.metrics._bootstrap import count_weights
+from trustaudit._bootstrap import count_weights
 from trustaudit.models import load_pair
 
 

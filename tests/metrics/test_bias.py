@@ -29,7 +29,7 @@ from trustaudit.metrics import (
     weat_effect_size,
     weat_test,
 )
-from trustaudit.metrics._bootstrap import count_weights, percentile_interval
+from trustaudit._bootstrap import count_weights, percentile_interval
 
 E1, E2 = np.eye(2)
 DIAGONAL = np.array([1.0, 1.0])

@@ -20,7 +20,7 @@ from trustaudit.metrics import (
     log_loss,
     smooth_calibration_error,
 )
-from trustaudit.metrics._bootstrap import count_weights, two_sided_p_value
+from trustaudit._bootstrap import count_weights, two_sided_p_value
 from tests._helpers import labels_from, random_probs
 
 

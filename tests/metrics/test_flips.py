@@ -25,7 +25,7 @@ from trustaudit.metrics import (
     per_class_comparison,
     prediction_agreement,
 )
-from trustaudit.metrics._bootstrap import count_weights, percentile_interval
+from trustaudit._bootstrap import count_weights, percentile_interval
 
 # Twelve rows, three classes. Per row: gold, base, small and what happened.
 #  row  gold base small

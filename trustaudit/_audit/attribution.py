@@ -17,7 +17,7 @@ import numpy as np
 
 from trustaudit.data import Dataset
 from trustaudit.metrics import fraction_of_floor
-from trustaudit.metrics._bootstrap import count_weights, percentile_interval
+from trustaudit._bootstrap import count_weights, percentile_interval
 from trustaudit.models import ModelPair
 
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ def _ratio_interval(cross: np.ndarray, floor: np.ndarray, n_resamples: int, seed
     """Paired percentile bootstrap interval of ``mean(cross) / mean(floor)`` over examples.
 
     Each resample draws examples with replacement and keeps both figures of a drawn
-    example together (the resamples of :func:`~trustaudit.metrics._bootstrap.count_weights`).
+    example together (the resamples of :func:`~trustaudit._bootstrap.count_weights`).
     ``None`` when the ratio itself is undefined (no resamples, or a floor mean not above 0).
     """
     n = len(cross)

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 def jsonable(value: Any) -> Any:
     """Plain JSON types: arrays to lists, numpy scalars to Python, NaN/inf to None."""
-    from trustaudit.metrics._serialize import to_jsonable
+    from trustaudit._json import to_jsonable
 
     return to_jsonable(value)
 
@@ -57,7 +57,7 @@ def sample_rows(dataset: Dataset, n: int, seed: int) -> np.ndarray:
 
 
 def _bootstrap_mean(values: np.ndarray, n_resamples: int, seed: int) -> list[float] | None:
-    from trustaudit.metrics._bootstrap import count_weights, percentile_interval
+    from trustaudit._bootstrap import count_weights, percentile_interval
 
     if n_resamples <= 0 or len(values) == 0:
         return None

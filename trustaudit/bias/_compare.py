@@ -32,9 +32,9 @@ import torch
 from trustaudit.bias._encode import POOLINGS, check_pooling, encode_words
 from trustaudit.bias._testsets import BiasTest, BiasTestSuite, load_bias_tests, standard_tests
 from trustaudit.exceptions import InvalidInputError
-from trustaudit.metrics._bootstrap import percentile_interval
-from trustaudit.metrics._serialize import to_jsonable
-from trustaudit.metrics._validation import check_int, check_open_unit
+from trustaudit._bootstrap import percentile_interval
+from trustaudit._json import to_jsonable
+from trustaudit._validation import check_int, check_open_unit
 from trustaudit.metrics.bias import EXACT_LIMIT, EffectSizeChange, WeatResult, change_from_draws, effect_size_draws, weat_test
 from trustaudit.models import ModelBundle
 

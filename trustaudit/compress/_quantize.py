@@ -20,7 +20,7 @@ from transformers.modeling_outputs import SequenceClassifierOutput
 from trustaudit.compress._common import serialized_bytes
 from trustaudit.exceptions import InvalidInputError
 from trustaudit.models import ModelBundle, build_hf_model, register_kind
-from trustaudit.models._bundle import tokenizer_files
+from trustaudit.models import tokenizer_files
 
 __all__ = ["QuantizedClassifier", "quantize"]
 

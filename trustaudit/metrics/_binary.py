@@ -9,8 +9,8 @@ from numpy.typing import ArrayLike
 
 from trustaudit.exceptions import InvalidInputError
 from trustaudit.metrics._binning import ReliabilityBins, _binned_error, _reliability
-from trustaudit.metrics._serialize import frozen_array
-from trustaudit.metrics._validation import (
+from trustaudit._json import frozen_array
+from trustaudit._validation import (
     check_binary,
     check_int,
     check_open_unit,

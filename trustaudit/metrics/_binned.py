@@ -9,7 +9,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from trustaudit.metrics._binning import ReliabilityBins, _binned_error, _reliability, _top_label
-from trustaudit.metrics._validation import check_int, check_open_unit, check_probs_labels, check_strategy
+from trustaudit._validation import check_int, check_open_unit, check_probs_labels, check_strategy
 
 
 def expected_calibration_error(probs: ArrayLike, labels: ArrayLike, n_bins: int = 15, strategy: str = "uniform") -> float:

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from trustaudit.metrics._serialize import frozen_array, to_jsonable
+from trustaudit._json import frozen_array, to_jsonable
 
 
 def _bin_edges(scores: np.ndarray, n_bins: int, strategy: str) -> np.ndarray:

@@ -12,10 +12,10 @@ from numpy.typing import ArrayLike
 
 from trustaudit.exceptions import InvalidInputError
 from trustaudit.metrics._binning import ReliabilityBins, _bin_edges, _bin_index, _binned_error, _reliability, _top_label
-from trustaudit.metrics._bootstrap import CHUNK_ENTRIES, count_weights, percentile_interval, two_sided_p_value
+from trustaudit._bootstrap import CHUNK_ENTRIES, count_weights, percentile_interval, two_sided_p_value
 from trustaudit.metrics._registry import metric_function, metrics_in
 from trustaudit.metrics._scores import _NLL_EPS, _brier_rows, _nll_rows
-from trustaudit.metrics._serialize import to_jsonable
+from trustaudit._json import to_jsonable
 from trustaudit.metrics._smooth_ece import (
     _SMECE_BOOTSTRAP_GRID_MAX,
     _SMECE_BOOTSTRAP_TOL,
@@ -27,7 +27,7 @@ from trustaudit.metrics._smooth_ece import (
     _smece_spectrum,
     _smooth_ece,
 )
-from trustaudit.metrics._validation import (
+from trustaudit._validation import (
     check_class_ids,
     check_int,
     check_margins,

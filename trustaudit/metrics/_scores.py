@@ -11,8 +11,8 @@ from numpy.typing import ArrayLike
 
 from trustaudit.exceptions import InvalidInputError
 from trustaudit.metrics._binning import _bin_index
-from trustaudit.metrics._serialize import to_jsonable
-from trustaudit.metrics._validation import check_int, check_positive, check_probs_labels
+from trustaudit._json import to_jsonable
+from trustaudit._validation import check_int, check_positive, check_probs_labels
 
 _NLL_EPS = 1e-12
 

@@ -10,7 +10,7 @@ import scipy.fft
 from numpy.typing import ArrayLike
 
 from trustaudit.metrics._binning import _top_label
-from trustaudit.metrics._validation import check_probs_labels
+from trustaudit._validation import check_probs_labels
 
 _SMECE_SIGMA_MIN = 1e-4
 _SMECE_POINTS_PER_SIGMA = 20

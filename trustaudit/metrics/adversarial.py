@@ -22,7 +22,7 @@ Per direction, over the rows attacked in that direction (``n_attacked``):
 base): a vulnerability of either model that the other does not share. Lower is better.
 
 Intervals are paired percentile bootstraps over rows (one multinomial count-weight stream
-for every statistic, :func:`~trustaudit.metrics._bootstrap.count_weights`); a ratio's
+for every statistic, :func:`~trustaudit._bootstrap.count_weights`); a ratio's
 resamples without any row in its denominator are left out of its percentile.
 """
 
@@ -35,9 +35,9 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from trustaudit.exceptions import InvalidInputError
-from trustaudit.metrics._bootstrap import count_weights, percentile_interval
-from trustaudit.metrics._serialize import to_jsonable
-from trustaudit.metrics._validation import check_int, check_open_unit
+from trustaudit._bootstrap import count_weights, percentile_interval
+from trustaudit._json import to_jsonable
+from trustaudit._validation import check_int, check_open_unit
 
 __all__ = ["DirectionRates", "TransferRates", "transfer_rates"]
 

@@ -31,9 +31,9 @@ from numpy.typing import ArrayLike
 from scipy import stats
 
 from trustaudit.exceptions import InvalidInputError
-from trustaudit.metrics._bootstrap import count_weights, percentile_interval
-from trustaudit.metrics._serialize import frozen_array, to_jsonable
-from trustaudit.metrics._validation import (
+from trustaudit._bootstrap import count_weights, percentile_interval
+from trustaudit._json import frozen_array, to_jsonable
+from trustaudit._validation import (
     check_class_ids,
     check_int,
     check_open_unit,

@@ -43,9 +43,9 @@ from numpy.typing import ArrayLike
 from scipy import stats
 
 from trustaudit.exceptions import InvalidInputError
-from trustaudit.metrics._bootstrap import count_weights, percentile_interval
-from trustaudit.metrics._serialize import to_jsonable
-from trustaudit.metrics._validation import check_finite, check_int, check_open_unit
+from trustaudit._bootstrap import count_weights, percentile_interval
+from trustaudit._json import to_jsonable
+from trustaudit._validation import check_finite, check_int, check_open_unit
 from trustaudit.metrics.agreement import _mcnemar
 
 __all__ = [

@@ -9,7 +9,7 @@ holds) and by the base model's confidence (whether the small model overturns ans
 base was sure of; low-confidence predictions flip most, Xia et al. 2021).
 
 Intervals are paired percentile bootstraps over rows: one stream of multinomial count
-weights ``W`` (:func:`~trustaudit.metrics._bootstrap.count_weights`) gives every
+weights ``W`` (:func:`~trustaudit._bootstrap.count_weights`) gives every
 statistic of a call the same resamples, so with the same seed they are also paired with
 :func:`~trustaudit.metrics.prediction_agreement`'s accuracy interval. A ratio statistic
 (recall = correct in class / in class) is computed per resample from the weighted sums
@@ -27,9 +27,9 @@ from numpy.typing import ArrayLike
 from scipy import sparse
 
 from trustaudit.exceptions import InvalidInputError
-from trustaudit.metrics._bootstrap import count_weights, percentile_interval
-from trustaudit.metrics._serialize import frozen_array, to_jsonable
-from trustaudit.metrics._validation import (
+from trustaudit._bootstrap import count_weights, percentile_interval
+from trustaudit._json import frozen_array, to_jsonable
+from trustaudit._validation import (
     check_class_ids,
     check_int,
     check_open_unit,

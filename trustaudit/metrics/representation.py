@@ -45,9 +45,9 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from trustaudit.exceptions import InvalidInputError
-from trustaudit.metrics._bootstrap import count_weights, percentile_interval
-from trustaudit.metrics._serialize import to_jsonable
-from trustaudit.metrics._validation import check_finite, check_int, check_open_unit
+from trustaudit._bootstrap import count_weights, percentile_interval
+from trustaudit._json import to_jsonable
+from trustaudit._validation import check_finite, check_int, check_open_unit
 
 __all__ = [
     "MAX_BOOTSTRAP_ROWS",
@@ -240,7 +240,7 @@ def representation_similarity(
 
     See :class:`RepresentationSimilarity` for what each figure means. The interval resamples
     rows with the multinomial count weights of
-    :func:`~trustaudit.metrics._bootstrap.count_weights` (seeded, so it is paired with the
+    :func:`~trustaudit._bootstrap.count_weights` (seeded, so it is paired with the
     other bootstrap metrics of an audit); ``n_resamples=0`` leaves it out. Bootstrapping
     holds two ``n x n`` matrices, so at most :data:`MAX_BOOTSTRAP_ROWS` rows are accepted
     with ``n_resamples > 0``: subsample the rows first.

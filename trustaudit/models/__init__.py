@@ -1,6 +1,6 @@
 """Model loading, the ``.pt`` bundle format, saving, and label alignment of a model pair."""
 
-from trustaudit.models._bundle import ModelBundle, register_kind, weights_fingerprint, write_bundle
+from trustaudit.models._bundle import ModelBundle, register_kind, tokenizer_digest, tokenizer_files, weights_fingerprint, write_bundle
 from trustaudit.models._config import config_labels, labels_are_generic, parse_labels
 from trustaudit.models._loading import build_hf_model, bundle_payload, from_model, load_model, pack, save_bundle, save_hf_dir
 from trustaudit.models._pair import ModelPair, label_permutation, load_pair
@@ -21,6 +21,8 @@ __all__ = [
     "register_kind",
     "save_bundle",
     "save_hf_dir",
+    "tokenizer_digest",
+    "tokenizer_files",
     "weights_fingerprint",
     "write_bundle",
 ]

@@ -25,7 +25,7 @@ from mpl_toolkits.axes_grid1 import make_axes_locatable
 from numpy.typing import ArrayLike
 
 from trustaudit.exceptions import InvalidInputError
-from trustaudit.metrics._validation import check_real, check_scores, check_unit_scores
+from trustaudit._validation import check_real, check_scores, check_unit_scores
 from trustaudit.metrics.calibration import ReliabilityBins
 
 __all__ = [

@@ -13,7 +13,7 @@ from torch.nn import functional as F
 from trustaudit.compress._arch import Architecture, head_dropout, width
 from trustaudit.exceptions import ModelLoadError
 from trustaudit.models import ModelBundle, register_kind, weights_fingerprint
-from trustaudit.models._bundle import tokenizer_files
+from trustaudit.models import tokenizer_files
 
 #: The paper's three set-ups, then trustaudit's zero-training one.
 SETUPS = ("head", "adapter", "joint", "reuse-head")

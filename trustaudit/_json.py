@@ -1,4 +1,4 @@
-"""Conversion of metric results to JSON-safe plain Python."""
+"""Conversion of results (numpy arrays and scalars, NaN) to plain JSON types, for every results document."""
 
 from __future__ import annotations
 

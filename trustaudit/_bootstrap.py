@@ -1,4 +1,4 @@
-"""Vectorised nonparametric bootstrap shared by the calibration and agreement metrics.
+"""Vectorised nonparametric bootstrap shared by the metrics, the audit and the bias comparison.
 
 A resample of n rows drawn with replacement is represented by its multinomial count
 vector ``w`` (``w_i`` = how often row i was drawn, ``sum(w) = n``). Any statistic that

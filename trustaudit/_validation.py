@@ -1,4 +1,4 @@
-"""Input checks shared by every public metric function.
+"""Input checks shared by every public function that takes arrays (metrics, plots, the bias comparison).
 
 Each check converts its argument to a numpy array of the expected dtype and raises
 :class:`~trustaudit.exceptions.InvalidInputError` naming the argument and the offending
