@@ -41,7 +41,7 @@ def onnx_folder(bundle: ModelBundle) -> Path:
     """Where the exported graph of ``bundle`` is kept: one folder per weights, tokenizer, length and ONNX Runtime version."""
     from trustaudit._cache import default_cache_dir
     from trustaudit.models import tokenizer_digest
-    from trustaudit.models._onnx import import_onnxruntime
+    from trustaudit.models import import_onnxruntime
 
     version = import_onnxruntime().__version__
     key = f"{bundle.fingerprint[:24]}-{tokenizer_digest(bundle.tokenizer)[:12]}-len{bundle.max_length}-ort{version}"
@@ -55,14 +55,14 @@ def with_onnx_runtime(bundle: ModelBundle, root: str | os.PathLike[str] | None =
     other kinds (torch int8, AlAd) keep their own forward pass. ``root`` is the folder of the
     exported graph (default: under the evaluation cache, see :func:`onnx_folder`).
     """
-    from trustaudit.models._onnx import OnnxClassifier
+    from trustaudit.models import OnnxClassifier
 
     if bundle.kind != "hf":
         return bundle
     folder = onnx_folder(bundle) if root is None else Path(root)
     graph = folder / "model.onnx"
     if not graph.is_file():
-        from trustaudit.compress._onnx import to_onnx
+        from trustaudit.compress import to_onnx
 
         try:
             to_onnx(bundle, folder, tolerance=tolerance)

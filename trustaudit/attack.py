@@ -45,7 +45,7 @@ from trustaudit._cache import EvalCache
 from trustaudit._evaluation import Evaluator, Pair
 from trustaudit._progress import bar
 from trustaudit.exceptions import InvalidInputError
-from trustaudit.explain._attributions import Attributions
+from trustaudit.explain import Attributions
 from trustaudit.explain.features import split_text
 from trustaudit.metrics.adversarial import TransferRates, transfer_rates
 from trustaudit.models import ModelBundle, ModelPair

@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trustaudit.exceptions import GateConfigError
-from trustaudit.explain._registry import EXPLAINERS, explainer_names
+from trustaudit.explain import EXPLAINERS, explainer_names
 
 if TYPE_CHECKING:
-    from trustaudit.metrics._registry import MetricSpec
+    from trustaudit.metrics import MetricSpec
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -70,7 +70,7 @@ class CheckSpec:
     @property
     def measure(self) -> MetricSpec:
         """The registry's spec of the value this check reads."""
-        from trustaudit.metrics._registry import get_metric
+        from trustaudit.metrics import get_metric
 
         return get_metric(self.metric.rsplit(".", 1)[-1])
 
@@ -136,7 +136,7 @@ def calibration_checks() -> tuple[CheckSpec, ...]:
     higher is better) and ``max_<key>_difference``, read from ``calibration.<comparison key>``;
     so a metric registered at run time can be gated without touching this module.
     """
-    from trustaudit.metrics._registry import comparisons_of, metrics_in
+    from trustaudit.metrics import comparisons_of, metrics_in
 
     return tuple(
         CheckSpec(f"max_{comparison.key}", f"calibration.{comparison.key}", None, "labelled rows")

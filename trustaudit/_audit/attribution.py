@@ -102,7 +102,7 @@ def explain_and_compare(
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The ``attribution`` section and the per-example ``examples`` list of an audit."""
     from trustaudit.explain import explain_pair
-    from trustaudit.explain._pair import PAIRING
+    from trustaudit.explain import PAIRING
     from trustaudit.metrics import attribution_agreement
 
     explanations = explain_pair(

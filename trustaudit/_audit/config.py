@@ -10,8 +10,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from trustaudit.exceptions import InvalidInputError
-from trustaudit.explain import EXPLAINERS, SEGMENTS, TARGETS, explainer_names, get_explainer
-from trustaudit.explain._registry import BUDGET_FIELDS
+from trustaudit.explain import BUDGET_FIELDS, EXPLAINERS, SEGMENTS, TARGETS, explainer_names, get_explainer
 from trustaudit.gate import GateConfig
 
 BIAS_POOLINGS = ("mean", "cls")

@@ -181,7 +181,7 @@ def bias_suite(config: AuditConfig) -> BiasTestSuite | None:
     """The association tests of the audit, read before any model work so that a bad file fails at once; None when bias is off."""
     if not config.bias:
         return None
-    from trustaudit.bias._compare import resolve_tests
+    from trustaudit.bias import resolve_tests
 
     return resolve_tests(config.bias_tests)
 

@@ -13,7 +13,7 @@
 The statistics themselves are pure functions on arrays in :mod:`trustaudit.metrics.bias`.
 """
 
-from trustaudit.bias._compare import BiasComparison, BiasTestResult, LargestChange, PoolingResult, compare_bias
+from trustaudit.bias._compare import BiasComparison, BiasTestResult, LargestChange, PoolingResult, compare_bias, resolve_tests
 from trustaudit.bias._counterfactual import (
     GENDER_PAIRS,
     CounterfactualExample,
@@ -38,6 +38,7 @@ from trustaudit.bias._testsets import (
 )
 
 __all__ = [
+    "resolve_tests",
     "DEFAULT_TEMPLATES",
     "GENDER_PAIRS",
     "KINDS",

@@ -32,8 +32,8 @@ from torch import nn
 from trustaudit.data import Dataset
 from trustaudit.exceptions import ExportError, InvalidInputError
 from trustaudit.models import ModelBundle, load_model
-from trustaudit.models._config import PROVENANCE_FILE
-from trustaudit.models._onnx import import_onnx, import_onnxruntime
+from trustaudit.models import PROVENANCE_FILE
+from trustaudit.models import import_onnx, import_onnxruntime
 
 __all__ = ["OnnxExportInfo", "check_inputs", "export_onnx", "max_prob_diff", "optimize_graph", "to_onnx"]
 

@@ -17,17 +17,20 @@ from typing import Any
 from trustaudit.explain import lime, shap
 from trustaudit.explain._attributions import TARGETS, Attributions, PredictFn, Target
 from trustaudit.explain._protocol import Explainer, Plan
-from trustaudit.explain._registry import EXPLAINERS, explainer_names, get_explainer, register_explainer, unregister_explainer
+from trustaudit.explain._registry import BUDGET_FIELDS, EXPLAINERS, explainer_names, get_explainer, register_explainer, unregister_explainer
 from trustaudit.explain.features import SEGMENTS, SEPARATOR, Feature, FeatureSet, split_text
 
 _LAZY = {
     "ExampleExplanation": "trustaudit.explain._pair",
     "PairExplanations": "trustaudit.explain._pair",
     "explain_pair": "trustaudit.explain._pair",
+    "PAIRING": "trustaudit.explain._pair",
     "ExplainEngine": "trustaudit.explain._memo",
 }
 
 __all__ = [
+    "BUDGET_FIELDS",
+    "PAIRING",
     "EXPLAINERS",
     "SEGMENTS",
     "SEPARATOR",
