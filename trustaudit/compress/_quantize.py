@@ -183,17 +183,7 @@ def quantize(bundle: ModelBundle) -> ModelBundle:
         "base_fingerprint": bundle.fingerprint,
     }
     fingerprint = hashlib.sha256(f"dynamic-qint8|{bundle.fingerprint}".encode()).hexdigest()
-    return ModelBundle(
-        model=module,
-        tokenizer=bundle.tokenizer,
-        labels=bundle.labels,
-        task=bundle.task,
-        fingerprint=fingerprint,
-        n_params=bundle.n_params,
-        bytes_on_disk=0,
-        path="<in memory>",
-        max_length=bundle.max_length,
-        kind="quantized",
-        provenance=provenance,
-        config=dict(bundle.config),
+    return ModelBundle.build(
+        module, bundle.tokenizer, bundle.labels, config=bundle.config, kind="quantized", task=bundle.task, provenance=provenance,
+        max_length=bundle.max_length, fingerprint=fingerprint, n_params=bundle.n_params,
     )

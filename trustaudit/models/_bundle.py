@@ -64,6 +64,48 @@ class ModelBundle:
     config: Mapping[str, Any] = field(default_factory=dict)
     source: Mapping[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def build(
+        cls,
+        model: nn.Module,
+        tokenizer: Any,
+        labels: tuple[str, ...],
+        *,
+        config: Mapping[str, Any],
+        kind: str = "hf",
+        path: str = "<in memory>",
+        task: str | None = None,
+        provenance: Mapping[str, Any] | None = None,
+        max_length: int | None = None,
+        bytes_on_disk: int = 0,
+        fingerprint: str | None = None,
+        n_params: int | None = None,
+    ) -> ModelBundle:
+        """The one place a bundle is made: what is not given is measured from the model.
+
+        ``fingerprint`` defaults to the sha256 of the weights, ``n_params`` to the count of
+        parameters (packed ones included), and the input length to the smaller of the
+        tokenizer's and the position embeddings' limits, capped at ``max_length`` when given.
+        Every loader (directories, bundles, pickles, ONNX) and every compressor builds its
+        bundles here, so the same rules describe every model.
+        """
+        from trustaudit.models._config import count_parameters, max_length_for
+
+        return cls(
+            model=model,
+            tokenizer=tokenizer,
+            labels=tuple(labels),
+            task=task,
+            fingerprint=fingerprint if fingerprint is not None else weights_fingerprint(model.state_dict()),
+            n_params=int(n_params) if n_params is not None else count_parameters(model),
+            bytes_on_disk=int(bytes_on_disk),
+            path=str(path),
+            max_length=max_length_for(tokenizer, config, max_length),
+            kind=kind,
+            provenance=dict(provenance or {}),
+            config=dict(config),
+        )
+
     @property
     def n_labels(self) -> int:
         """Number of output classes."""

@@ -21,7 +21,6 @@ from trustaudit.models._config import (
     PROVENANCE_FILE,
     config_dict,
     config_labels,
-    count_parameters,
     dir_bytes,
     max_length_for,
     resolve_labels,
@@ -174,19 +173,9 @@ def _load_hf_dir(path: Path, labels: Any, max_length: int | None, tokenizer: Any
             raise ModelLoadError(f"{path / PROVENANCE_FILE}: not readable JSON ({exc})") from exc
         if not isinstance(provenance, dict):
             raise ModelLoadError(f"{path / PROVENANCE_FILE}: expected a JSON object, got {type(provenance).__name__}")
-    return ModelBundle(
-        model=model,
-        tokenizer=tokenizer,
-        labels=resolve_labels(config_labels(config), labels, str(path)),
-        task=None,
-        fingerprint=weights_fingerprint(model.state_dict()),
-        n_params=count_parameters(model),
-        bytes_on_disk=dir_bytes(path),
-        path=str(path),
-        max_length=max_length_for(tokenizer, config, max_length),
-        kind="hf",
-        provenance=provenance,
-        config=config,
+    return ModelBundle.build(
+        model, tokenizer, resolve_labels(config_labels(config), labels, str(path)), config=config, kind="hf", path=str(path),
+        provenance=provenance, max_length=max_length, bytes_on_disk=dir_bytes(path),
     )
 
 
@@ -215,19 +204,10 @@ def _bundle_from_payload(
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise ModelLoadError(f"{path}: the bundle's weights do not build its model ({type(exc).__name__}: {exc})") from exc
     task = payload.get("task")
-    return ModelBundle(
-        model=model,
-        tokenizer=tokenizer,
-        labels=resolve_labels(stored_labels, labels, path),
-        task=task if task in TASKS else None,
-        fingerprint=fingerprint,
-        n_params=int(payload.get("n_params") or count_parameters(model)),
-        bytes_on_disk=size,
-        path=path,
-        max_length=max_length_for(tokenizer, config, max_length),
-        kind=kind,
-        provenance=provenance,
-        config=config,
+    return ModelBundle.build(
+        model, tokenizer, resolve_labels(stored_labels, labels, path), config=config, kind=kind, path=path,
+        task=task if task in TASKS else None, provenance=provenance, max_length=max_length, bytes_on_disk=size,
+        fingerprint=fingerprint, n_params=payload.get("n_params") or None,
     )
 
 
@@ -250,19 +230,9 @@ def _load_pickled(path: Path, tokenizer: Any, labels: Any, max_length: int | Non
     tokenizer = given_tokenizer(tokenizer)
     obj.eval()
     config = config_dict(obj.config)
-    return ModelBundle(
-        model=obj,
-        tokenizer=tokenizer,
-        labels=resolve_labels(config_labels(config), labels, str(path)),
-        task=None,
-        fingerprint=weights_fingerprint(obj.state_dict()),
-        n_params=count_parameters(obj),
-        bytes_on_disk=path.stat().st_size,
-        path=str(path),
-        max_length=max_length_for(tokenizer, config, max_length),
-        kind="pickled",
-        provenance={"source": "pickled module"},
-        config=config,
+    return ModelBundle.build(
+        obj, tokenizer, resolve_labels(config_labels(config), labels, str(path)), config=config, kind="pickled", path=str(path),
+        provenance={"source": "pickled module"}, max_length=max_length, bytes_on_disk=path.stat().st_size,
     )
 
 
@@ -456,17 +426,6 @@ def from_model(
     if len(names) != int(config.get("num_labels", len(names))):
         raise ModelLoadError(f"{len(names)} label names for a model with {config.get('num_labels')} outputs")
     model.eval()
-    return ModelBundle(
-        model=model,
-        tokenizer=tokenizer,
-        labels=names,
-        task=task,
-        fingerprint=weights_fingerprint(model.state_dict()),
-        n_params=count_parameters(model),
-        bytes_on_disk=0,
-        path=path,
-        max_length=max_length_for(tokenizer, config, max_length),
-        kind="hf",
-        provenance=dict(provenance or {}),
-        config=config,
+    return ModelBundle.build(
+        model, tokenizer, names, config=config, kind="hf", path=path, task=task, provenance=provenance, max_length=max_length,
     )

@@ -226,7 +226,7 @@ def load_onnx(path: Path, labels: Any, max_length: int | None) -> ModelBundle:
     """Load an ONNX classifier directory (or graph file) as a bundle of kind ``"onnx"``."""
     from transformers import AutoTokenizer
 
-    from trustaudit.models._config import PROVENANCE_FILE, config_labels, max_length_for, resolve_labels
+    from trustaudit.models._config import PROVENANCE_FILE, config_labels, resolve_labels
 
     onnx = import_onnx()
     import_onnxruntime()
@@ -261,17 +261,8 @@ def load_onnx(path: Path, labels: Any, max_length: int | None) -> ModelBundle:
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ModelLoadError(f"{folder / PROVENANCE_FILE}: not readable JSON ({exc})") from exc
     files = [graph, *_external_files(proto, graph.parent)]
-    return ModelBundle(
-        model=module.eval(),
-        tokenizer=tokenizer,
-        labels=resolve_labels(found, labels, str(path)),
-        task=None,
-        fingerprint=graph_fingerprint(files),
-        n_params=graph_parameters(proto),
-        bytes_on_disk=sum(f.stat().st_size for f in files if f.is_file()),
-        path=str(path),
-        max_length=max_length_for(tokenizer, config, max_length),
-        kind="onnx",
-        provenance=provenance,
-        config=config,
+    return ModelBundle.build(
+        module.eval(), tokenizer, resolve_labels(found, labels, str(path)), config=config, kind="onnx", path=str(path),
+        provenance=provenance, max_length=max_length, bytes_on_disk=sum(f.stat().st_size for f in files if f.is_file()),
+        fingerprint=graph_fingerprint(files), n_params=graph_parameters(proto),
     )

@@ -21,7 +21,7 @@ from trustaudit.compress._arch import Architecture, architecture, encoder_inputs
 from trustaudit.compress._common import TokenBatches, check_positive, in_label_order, masked_token_mean, take_rows
 from trustaudit.data import Dataset
 from trustaudit.exceptions import InvalidInputError
-from trustaudit.models import ModelBundle, weights_fingerprint
+from trustaudit.models import ModelBundle
 
 #: Default learning rate of the task training by set-up (trustaudit's choice; the head starts
 #: from the large model's head, the adapter from its alignment, the encoder from its weights).
@@ -561,18 +561,8 @@ def alad(
         "data": {"path": data.path, "sha256": data.sha256},
         "align_data": None if align_data is None else {"path": align_data.path, "sha256": align_data.sha256},
     }
-    bundle = ModelBundle(
-        model=model,
-        tokenizer=small.tokenizer,
-        labels=base.labels,
-        task=base.task or ("pair" if data.is_pair else "single"),
-        fingerprint=weights_fingerprint(model.state_dict()),
-        n_params=n_params,
-        bytes_on_disk=0,
-        path="<in memory>",
-        max_length=small.max_length,
-        kind="alad",
-        provenance=provenance,
-        config=config,
+    bundle = ModelBundle.build(
+        model, small.tokenizer, base.labels, config=config, kind="alad", task=base.task or ("pair" if data.is_pair else "single"),
+        provenance=provenance, max_length=small.max_length, n_params=n_params,
     )
     return bundle, info
