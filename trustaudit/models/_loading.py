@@ -551,7 +551,7 @@ def from_model(
     Examples
     --------
     >>> from transformers import AutoModelForSequenceClassification, AutoTokenizer  # doctest: +SKIP
-    >>> from trustaudit import from_model
+    >>> from trustaudit.models import from_model
     >>> model = AutoModelForSequenceClassification.from_pretrained("models/small")  # doctest: +SKIP
     >>> tokenizer = AutoTokenizer.from_pretrained("models/small")  # doctest: +SKIP
     >>> bundle = from_model(model, tokenizer, ["negative", "positive"], task="single")  # doctest: +SKIP
