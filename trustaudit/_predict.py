@@ -92,6 +92,42 @@ def predict(
     Inputs longer than the model's maximum length are truncated (counted in
     ``n_truncated``). Results are cached on disk by model fingerprint and text, so a second
     run over the same data is near-instant and a changed model never gets stale outputs.
+
+    Parameters
+    ----------
+    bundle : ModelBundle
+        The model.
+    dataset : Dataset
+        The examples (labels not needed).
+    batch_size : int, default 32
+        Examples per forward pass.
+    device : str, torch.device or None, default "auto"
+        Where to run: ``"auto"`` picks CUDA when available, else the CPU.
+    cache : bool, str, path-like or EvalCache, default True
+        The on-disk cache of model outputs: ``True`` the default folder
+        (``$TRUSTAUDIT_CACHE_DIR``, else ``~/.cache/trustaudit``), a folder, an
+        :class:`EvalCache`, or ``False``/``None`` for none.
+    progress : bool, optional
+        Show progress on stderr; default (``None``) the process setting, else whether
+        stderr is a terminal.
+    evaluator : Evaluator, optional
+        An evaluation engine to use instead of building one from ``batch_size``,
+        ``device``, ``cache`` and ``progress``.
+
+    Returns
+    -------
+    Predictions
+        ``probs`` of shape ``(n, k)``, columns in ``bundle.labels`` order, and the number
+        of truncated inputs.
+
+    Examples
+    --------
+    >>> from trustaudit import load_dataset, load_model, predict
+    >>> model = load_model("models/small")  # doctest: +SKIP
+    >>> data = load_dataset("dev.tsv", model.labels)  # doctest: +SKIP
+    >>> preds = predict(model, data, batch_size=64, cache=False)  # doctest: +SKIP
+    >>> preds.probs.shape  # doctest: +SKIP
+    (2000, 3)
     """
     start = time.perf_counter()
     engine = evaluator or Evaluator(bundle, device=device, batch_size=batch_size, cache=cache, progress=progress)

@@ -351,6 +351,64 @@ def load_dataset(
     NaN, unless ``keep_empty``. ``limit`` keeps the first N usable rows; ``sample`` draws N
     at random (seeded), keeping file order; a ``sample`` larger than the usable rows warns
     and keeps them all.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The data file; its format is told from its content (``delimiter`` forces CSV/TSV).
+    labels : sequence of str, optional
+        The model's label names in output order. Default: the sorted distinct values of
+        the label column.
+    text_col : str or int, optional
+        The text column (name, or 0-based index without a header). Default: the first of
+        ``text``, ``sentence``, ``review``, ``content``, or a known pair of columns
+        (``premise``/``hypothesis``, ``sentence1``/``sentence2``...).
+    pair_col : str or int, optional
+        The second text of a sentence pair. Default: detected with ``text_col``.
+    label_col : str or int, optional
+        The label column. Default: the first of ``label``, ``gold_label``, ``labels``,
+        ``class``; none found means an unlabelled dataset.
+    no_header : bool, default False
+        The file's first row is data; then ``text_col`` is required.
+    delimiter : str, optional
+        The one-character delimiter of a CSV/TSV file. Default: sniffed.
+    label_map : str or mapping, optional
+        How raw label values map to names: ``"0=entailment,1=neutral"`` or a mapping.
+    limit : int, optional
+        Keep the first ``limit`` usable rows (>= 1). Default all.
+    sample : int, optional
+        Keep ``sample`` usable rows drawn at random, in file order (>= 1). Default all.
+    seed : int, default 0
+        Seed of ``sample``.
+    require_labels : bool, default False
+        Raise if the file has no label column.
+    keep_empty : bool, default False
+        Keep rows whose text is empty, blank or NaN.
+
+    Returns
+    -------
+    Dataset
+        The texts, the labels as integer ids into ``label_names`` (``None`` when
+        unlabelled), the file rows kept and the counts of rows skipped.
+
+    Raises
+    ------
+    DataError
+        If ``path`` is missing or unreadable, a column cannot be found, a label is not
+        one of ``labels``, ``limit``/``sample`` is below 1, or no row is usable.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from trustaudit import load_dataset
+    >>> path = Path(tempfile.mkdtemp()) / "dev.csv"
+    >>> _ = path.write_text("text,label\\nA fine film.,positive\\nDull and long.,negative\\nWorth it.,-\\n")
+    >>> data = load_dataset(path, ["negative", "positive"])
+    >>> data.text_a, data.labels.tolist(), dict(data.skipped)
+    (('A fine film.', 'Dull and long.'), [1, 0], {'missing label': 1})
+    >>> load_dataset(path, ["negative", "positive"], limit=1).text_a
+    ('A fine film.',)
     """
     path = Path(path)
     if path.is_dir():

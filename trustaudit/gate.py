@@ -300,6 +300,18 @@ after import (``min_<name>_feature_agreement``...) and of :func:`calibration_che
 
     GateConfig(max_accuracy_drop=0.01, min_shap_feature_agreement=None, decision="interval")
     GateConfig.from_dict({"max_smooth_ece_increase": 0.02})
+
+Examples
+--------
+>>> from trustaudit import GateConfig
+>>> config = GateConfig(max_accuracy_drop=0.01, min_shap_feature_agreement=None)
+>>> config.max_accuracy_drop, config.min_shap_feature_agreement, config.decision
+(0.01, None, 'interval')
+>>> [check.key for check in config.enabled]  # doctest: +NORMALIZE_WHITESPACE
+['max_accuracy_drop', 'min_prediction_agreement', 'max_ece_increase', 'max_brier_increase',
+ 'min_lime_feature_agreement']
+>>> GateConfig.from_dict({"max_accuracy_drop": False}).max_accuracy_drop is None
+True
 """
 
 
@@ -321,11 +333,47 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise GateConfigError(f"{path}: not valid TOML ({exc})") from None
 
 
-def load_gate_config(path: str | Path | None = None, cwd: str | Path | None = None) -> tuple[GateConfig, str]:
+def load_gate_config(path: str | Path | None = None, *, cwd: str | Path | None = None) -> tuple[GateConfig, str]:
     """The gate configuration and where it came from.
 
     ``path`` (a TOML file) wins; otherwise ``[tool.trustaudit.gate]`` in ``cwd``'s
     ``pyproject.toml``; otherwise the defaults.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        A TOML gate file: thresholds at top level, or in a ``[gate]`` or
+        ``[tool.trustaudit.gate]`` table. ``None`` (default) looks in ``pyproject.toml``.
+    cwd : str or Path, optional
+        The folder whose ``pyproject.toml`` is read when ``path`` is ``None``; default the
+        current directory.
+
+    Returns
+    -------
+    config : GateConfig
+        The thresholds and the decision rule.
+    source : str
+        Where they came from: the file, ``"<pyproject.toml> [tool.trustaudit.gate]"`` or
+        ``"defaults"``.
+
+    Raises
+    ------
+    GateConfigError
+        If ``path`` does not exist, is not UTF-8 TOML, has keys outside its table, or
+        holds an unknown key or a threshold out of range.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from trustaudit import load_gate_config
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / "gate.toml").write_text("max_accuracy_drop = 0.01\\ndecision = 'point'\\n")
+    >>> config, source = load_gate_config(folder / "gate.toml")
+    >>> config.max_accuracy_drop, config.decision, source.endswith("gate.toml")
+    (0.01, 'point', True)
+    >>> load_gate_config(cwd=folder)[1]
+    'defaults'
     """
     if path is not None:
         path = Path(path)
@@ -579,6 +627,7 @@ def judge(spec: CheckSpec, limit: float, measured: Measurement, decision: str = 
 def evaluate(
     values: Mapping[str, float | None | Measurement],
     config: GateConfig,
+    *,
     intervals: Mapping[str, tuple[float, float]] | None = None,
     sizes: Mapping[str, int] | None = None,
 ) -> GateResult:
@@ -587,6 +636,38 @@ def evaluate(
     A pure function: no I/O. ``values`` holds :class:`Measurement` objects or bare numbers
     (then ``intervals`` and ``sizes`` give their intervals and sample sizes). A check whose
     value is missing is ``not measured``; a check disabled in ``config`` is absent.
+
+    Parameters
+    ----------
+    values : mapping of str to float, None or Measurement
+        The measured values, keyed by each check's ``metric`` path
+        (``"predictions.accuracy_drop"``, ``"calibration.ece_increase"``...).
+    config : GateConfig
+        The thresholds (``None`` disables a check) and the decision rule.
+    intervals : mapping of str to (float, float), optional
+        95% intervals of the bare numbers in ``values``, by the same keys. Default none.
+    sizes : mapping of str to int, optional
+        Number of rows behind the bare numbers in ``values``. Default none.
+
+    Returns
+    -------
+    GateResult
+        One :class:`CheckResult` per enabled check, in the order of ``config.enabled``, and
+        the overall ``status``.
+
+    Examples
+    --------
+    >>> from trustaudit import GateConfig, evaluate
+    >>> config = GateConfig(max_ece_increase=None, max_brier_increase=None,
+    ...                     min_lime_feature_agreement=None, min_shap_feature_agreement=None)
+    >>> values = {"predictions.accuracy_drop": 0.004, "predictions.agreement": 0.95}
+    >>> intervals = {"predictions.accuracy_drop": (-0.01, 0.018), "predictions.agreement": (0.93, 0.97)}
+    >>> result = evaluate(values, config, intervals=intervals)
+    >>> result.status, [check.status for check in result.checks]
+    ('trust-equivalent', ['pass', 'pass'])
+    >>> from dataclasses import replace
+    >>> evaluate(values, replace(config, decision="point")).passed
+    True
     """
     intervals = intervals or {}
     sizes = sizes or {}

@@ -87,13 +87,61 @@ class AuditResult:
         return json.dumps(self.document, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
 
     def write_json(self, path: str | os.PathLike[str]) -> Path:
-        """Write the JSON atomically."""
+        """Write the JSON atomically.
+
+        Parameters
+        ----------
+        path : str or path-like
+            The file to write (temporary file, then rename); an existing file is replaced.
+
+        Returns
+        -------
+        Path
+            ``path``.
+
+        Examples
+        --------
+        >>> import trustaudit
+        >>> result = trustaudit.audit("base-model/", "small-model/", "dev.tsv")  # doctest: +SKIP
+        >>> result.write_json("results.json")  # doctest: +SKIP
+        PosixPath('results.json')
+        """
         write_text_atomic(path, self.to_json())
         return Path(path)
 
     @classmethod
     def read_json(cls, path: str | os.PathLike[str]) -> AuditResult:
-        """Read a results file written by :meth:`write_json`; every problem is named with ``path``."""
+        """Read a results file written by :meth:`write_json`; every problem is named with ``path``.
+
+        A document of an earlier schema is brought up to date and judged again.
+
+        Parameters
+        ----------
+        path : str or path-like
+            A results JSON file.
+
+        Returns
+        -------
+        AuditResult
+            The results.
+
+        Raises
+        ------
+        InvalidInputError
+            If ``path`` is missing, a directory, not UTF-8 JSON, or not a valid results
+            document.
+
+        Examples
+        --------
+        >>> from trustaudit import AuditResult
+        >>> result = AuditResult.read_json("results.json")  # doctest: +SKIP
+        >>> result.status  # doctest: +SKIP
+        'trust-equivalent'
+        >>> AuditResult.read_json("no-such-results.json")
+        Traceback (most recent call last):
+        ...
+        trustaudit.exceptions.InvalidInputError: no-such-results.json: no such file
+        """
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -111,7 +159,33 @@ class AuditResult:
 
 
 def rejudge(result: AuditResult, gate: GateConfig, source: str) -> AuditResult:
-    """The same results judged against another gate configuration."""
+    """The same results judged against another gate configuration.
+
+    Nothing is measured again: the stored values and intervals are judged against
+    ``gate``, and the document records the new thresholds and where they came from.
+
+    Parameters
+    ----------
+    result : AuditResult
+        An audit's results.
+    gate : GateConfig
+        The thresholds and decision rule to judge them against.
+    source : str
+        Where ``gate`` came from (a file name, ``"defaults"``...), stored with the verdict.
+
+    Returns
+    -------
+    AuditResult
+        A new document with the new verdict; ``result`` is unchanged.
+
+    Examples
+    --------
+    >>> from trustaudit import AuditResult, GateConfig, rejudge
+    >>> result = AuditResult.read_json("results.json")  # doctest: +SKIP
+    >>> strict = rejudge(result, GateConfig(max_accuracy_drop=0.005), "stricter accuracy")  # doctest: +SKIP
+    >>> strict.status  # doctest: +SKIP
+    'inconclusive'
+    """
     doc = result.to_dict()
     previous = doc["verdict"].get("rejudged")
     doc["verdict"] = verdict_section(doc, gate, source)

@@ -59,6 +59,56 @@ def audit(
 
     ``base`` may be a :class:`ModelPair` (then ``small`` is ``None``). ``dataset`` may be a
     path, read with ``data_options`` (the keyword arguments of :func:`load_dataset`).
+
+    Parameters
+    ----------
+    base : str, path-like, ModelBundle or ModelPair
+        The large model (anything :func:`load_model` reads), or both models as a pair.
+    small : str, path-like, ModelBundle or None
+        The compressed model; ``None`` when ``base`` is a :class:`ModelPair`.
+    dataset : str, path-like or Dataset
+        The labelled evaluation data, or a file that :func:`load_dataset` reads with the
+        base model's labels.
+    config : AuditConfig, optional
+        Every setting of the audit (explanation budgets, bootstrap, gate...); default
+        ``AuditConfig()``, the CLI's defaults.
+    cache : bool, str, path-like or EvalCache, default True
+        The on-disk cache of model outputs: ``True`` the default folder
+        (``$TRUSTAUDIT_CACHE_DIR``, else ``~/.cache/trustaudit``), a folder, an
+        :class:`EvalCache`, or ``False``/``None`` for none.
+    progress : bool, optional
+        Show progress on stderr; default (``None``) the process setting, else whether
+        stderr is a terminal.
+    command : str, optional
+        The command line recorded in the results; default none.
+    data_options : mapping, optional
+        Keyword arguments of :func:`load_dataset` when ``dataset`` is a path.
+
+    Returns
+    -------
+    AuditResult
+        The measurements, the explanations of the sampled rows and the verdict of
+        ``config.gate``.
+
+    Raises
+    ------
+    InvalidInputError
+        If a :class:`Dataset`'s labels are not the base model's, or an input is invalid.
+    ModelLoadError
+        If a model cannot be loaded.
+    LabelMismatchError
+        If the two models' label sets differ.
+
+    Examples
+    --------
+    >>> import trustaudit
+    >>> from trustaudit import AuditConfig, GateConfig
+    >>> config = AuditConfig(explain_n=50, gate=GateConfig(max_accuracy_drop=0.01))
+    >>> result = trustaudit.audit("models/base", "models/small", "dev.tsv", config)  # doctest: +SKIP
+    >>> result.status  # doctest: +SKIP
+    'trust-equivalent'
+    >>> trustaudit.write_report(result, "report.html")  # doctest: +SKIP
+    PosixPath('report.html')
     """
     config = config or AuditConfig()
     timings: dict[str, float] = {}

@@ -251,6 +251,53 @@ def compare_bias(
     derived from ``seed`` and each test's name. The models may differ in width and
     tokenizer. A model that cannot return hidden states (e.g. an ONNX export) is an
     :class:`~trustaudit.exceptions.InvalidInputError`.
+
+    Parameters
+    ----------
+    base : ModelBundle
+        The large model.
+    small : ModelBundle
+        The compressed model.
+    tests : str, path-like, BiasTestSuite or sequence of BiasTest, optional
+        The association tests: a JSON file, a suite or a list of tests. Default: the
+        shipped WEAT 3-8.
+    pooling : str or sequence of str, default ("mean", "cls")
+        How a word's token states become one vector: ``mean`` and/or ``cls``.
+    n_permutations : int, default 10000
+        Permutations of each test's p-value (>= 1).
+    exact_limit : int, default 100000
+        Enumerate every partition when there are at most this many (>= 1).
+    n_resamples : int, default 1000
+        Bootstrap resamples of the difference of effect sizes (``0``: no intervals).
+    seed : int, default 0
+        Seed of the permutations and the bootstrap (>= 0).
+    confidence : float, default 0.95
+        Level of the bootstrap intervals, in (0, 1).
+    batch_size : int, default 64
+        Texts per forward pass.
+    device : str, torch.device or None, default "cpu"
+        Where the models run.
+
+    Returns
+    -------
+    BiasComparison
+        Per test and pooling, both models' effect sizes and p-values, and the difference
+        with its interval.
+
+    Raises
+    ------
+    InvalidInputError
+        If an option is out of range, the tests are invalid, or a model cannot return
+        hidden states.
+
+    Examples
+    --------
+    >>> from trustaudit import load_model
+    >>> from trustaudit.bias import compare_bias
+    >>> base, small = load_model("models/base"), load_model("models/small")  # doctest: +SKIP
+    >>> comparison = compare_bias(base, small, pooling="mean", n_resamples=200)  # doctest: +SKIP
+    >>> len(comparison.tests) > 0  # doctest: +SKIP
+    True
     """
     poolings = check_pooling(pooling)
     n_permutations = check_int(n_permutations, "n_permutations", 1)

@@ -316,6 +316,7 @@ def _checked_layers(layers: Iterable[int], n_layers: int) -> set[int]:
 def asc(
     bundle: ModelBundle,
     dataset: Dataset,
+    *,
     threshold: float = 0.9,
     n_remove: int | None = None,
     epochs: float | None = None,
@@ -326,7 +327,6 @@ def asc(
     seed: int = 0,
     device: str = "auto",
     progress: bool | None = None,
-    *,
     margin: float = PAPER_MARGIN,
     optimizer: str = "adam",
     task_kind: str | None = None,
@@ -343,6 +343,65 @@ def asc(
     model's label names; label names of no known kind are an input error (pass
     ``task_kind`` or ``epochs``), never a guess. Returns a plain, smaller Hugging Face model
     whose provenance holds :meth:`ASCInfo.to_dict`, and the :class:`ASCInfo`.
+
+    Parameters
+    ----------
+    bundle : ModelBundle
+        The base model: a plain Hugging Face encoder classifier.
+    dataset : Dataset
+        Labelled training data in the model's label space.
+    threshold : float, default 0.9
+        Cosine similarity of consecutive layers' states above which a layer is redundant.
+    n_remove : int, optional
+        Remove this many most redundant layers instead of the threshold rule.
+    epochs : float, optional
+        Fine-tuning epochs (``0``: none). Default: the paper's for the kind of task.
+    distill : bool, default False
+        Add the base model's probabilities as a distillation loss.
+    max_rows : int, optional
+        Use at most this many rows of ``dataset``. Default all.
+    batch_size : int, default 32
+        Rows per training step.
+    lr : float, default 1e-5
+        Learning rate.
+    seed : int, default 0
+        Seed of shuffling and initialisation.
+    device : str, default "auto"
+        Where to train: ``"auto"`` picks CUDA when available, else the CPU.
+    progress : bool, optional
+        Show progress on stderr. Default: the process setting, else whether stderr is a
+        terminal.
+    margin : float, default 0.01
+        A layer is removed when its similarity is at least ``threshold - margin``.
+    optimizer : {"adam", "adamw"}, default "adam"
+        The fine-tuning optimizer.
+    task_kind : str, optional
+        The kind of task (``nli``, ``paraphrase``...) that sets the default ``epochs``.
+        Default: told from the label names.
+
+    Returns
+    -------
+    model : ModelBundle
+        The pruned, fine-tuned model.
+    info : ASCInfo
+        The layers removed, the similarities and the training record.
+
+    Raises
+    ------
+    InvalidInputError
+        If the model is not a supported encoder, the data has no labels or other label
+        names, an option is out of range, or the kind of task is unknown with
+        ``epochs=None``.
+
+    Examples
+    --------
+    >>> from trustaudit import load_dataset, load_model
+    >>> from trustaudit.compress import asc
+    >>> base = load_model("models/base")  # doctest: +SKIP
+    >>> train = load_dataset("train.tsv", base.labels)  # doctest: +SKIP
+    >>> pruned, info = asc(base, train, threshold=0.9, epochs=2, device="cpu")  # doctest: +SKIP
+    >>> info.layers_removed  # doctest: +SKIP
+    (7, 9, 10)
     """
     architecture(bundle, "base")
     if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, (int, float)) or epochs < 0):

@@ -265,6 +265,51 @@ def to_onnx(
     ``calibration``, QDQ format, on the unfused graph: the calibrator cannot calibrate the
     outputs of the fused contrib ops). ``out`` must not exist or be an empty directory; the result
     holds one graph, ``model.onnx`` or ``model_quantized.onnx``, and loads with ``load_model``.
+
+    Parameters
+    ----------
+    bundle : ModelBundle
+        A plain Hugging Face classifier (``kind == "hf"``).
+    out : str or path-like
+        The directory to write; it must not exist or be empty.
+    quantize : {"dynamic", "static"}, optional
+        Make the graph int8. Default: fp32.
+    per_channel : bool, default False
+        One int8 scale per output channel instead of per tensor.
+    calibration : Dataset, optional
+        Rows to check the export on and, for ``static``, to calibrate on (required then).
+    calibration_rows : int, default 128
+        How many rows of ``calibration`` to use.
+    optimize : bool, default True
+        Apply ONNX Runtime's transformer fusions to the fp32 graph.
+    tolerance : float, default 1e-4
+        Largest allowed difference of the fp32 graph's probabilities from PyTorch's.
+    seed : int, default 0
+        Seed of the choice of calibration rows.
+
+    Returns
+    -------
+    model : ModelBundle
+        The exported model, loaded from ``out``.
+    info : OnnxExportInfo
+        What was exported: graph, sizes, largest difference, seconds.
+
+    Raises
+    ------
+    InvalidInputError
+        If ``bundle`` is not a plain Hugging Face classifier, ``quantize`` is unknown, an
+        option is out of range, or ``out`` is not empty.
+    ExportError
+        If the fp32 graph's outputs differ from PyTorch's by more than ``tolerance``.
+
+    Examples
+    --------
+    >>> from trustaudit import load_model
+    >>> from trustaudit.compress import to_onnx
+    >>> base = load_model("models/base")  # doctest: +SKIP
+    >>> exported, info = to_onnx(base, "models/base-onnx-int8", quantize="dynamic")  # doctest: +SKIP
+    >>> exported.kind  # doctest: +SKIP
+    'onnx'
     """
     started = time.perf_counter()
     if not isinstance(bundle, ModelBundle):

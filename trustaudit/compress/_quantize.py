@@ -160,6 +160,33 @@ def quantize(bundle: ModelBundle) -> ModelBundle:
     input text at a time (see :class:`QuantizedClassifier`). The provenance records the
     float and int8 sizes (serialized state dicts) and the quantization engine, whose
     kernels decide the exact outputs.
+
+    Parameters
+    ----------
+    bundle : ModelBundle
+        A plain Hugging Face classifier (``kind == "hf"``).
+
+    Returns
+    -------
+    ModelBundle
+        The int8 model, of kind ``"quantized"``, with the sizes in its provenance.
+
+    Raises
+    ------
+    InvalidInputError
+        If ``bundle`` is not a :class:`ModelBundle` of a plain Hugging Face classifier.
+
+    Examples
+    --------
+    >>> from trustaudit import load_model
+    >>> from trustaudit.compress import quantize
+    >>> int8 = quantize(load_model("models/base"))  # doctest: +SKIP
+    >>> int8.kind  # doctest: +SKIP
+    'quantized'
+    >>> quantize("models/base")
+    Traceback (most recent call last):
+    ...
+    trustaudit.exceptions.InvalidInputError: bundle must be a ModelBundle (see load_model), got str
     """
     if not isinstance(bundle, ModelBundle):
         raise InvalidInputError(f"bundle must be a ModelBundle (see load_model), got {type(bundle).__name__}")

@@ -325,6 +325,61 @@ def explain_pair(
     ``seed + 1``, the noise floor of agreement, paired the same way (exact SHAP depends on
     neither, and its floor is exact). Every model input goes through one de-duplicating,
     cached, length-bucketed engine (see :mod:`trustaudit.explain._memo`).
+
+    Parameters
+    ----------
+    pair : ModelPair
+        The base and small models (see :func:`~trustaudit.load_pair`).
+    data : Dataset
+        The examples (see :func:`~trustaudit.load_dataset`).
+    indices : sequence of int or ndarray
+        Positions in ``data`` of the examples to explain.
+    explainers : sequence of str, default ("lime", "shap")
+        Registered explainer names.
+    lime_samples : int, default 1000
+        LIME's budget: perturbed samples per example.
+    shap_max_evals : int, default 500
+        SHAP's budget: model evaluations per example.
+    budgets : mapping of str to int, optional
+        Budgets of other explainers, by name. Default: their ``default_budget``.
+    seed : int, default 0
+        Seed of the base model's explanations (the small model's is ``seed + 1``).
+    segment : {"both", "a", "b"}, default "both"
+        Which texts of a pair are split into word features.
+    target : {"base_predicted", "gold"}, default "base_predicted"
+        The class explained: the base model's prediction, or the gold label.
+    self_agreement : bool, default True
+        Also explain the base model with ``seed + 1``, the noise floor of agreement.
+    device : str, torch.device or None, default "auto"
+        Where the models run: ``"auto"`` picks CUDA when available, else the CPU.
+    batch_size : int, default 32
+        Model inputs per forward pass.
+    cache : bool, str, path-like or EvalCache, default True
+        The on-disk cache of model outputs (``False``/``None`` for none).
+    progress : bool, optional
+        Show progress on stderr; default the process setting, else whether stderr is a
+        terminal.
+
+    Returns
+    -------
+    PairExplanations
+        One :class:`ExampleExplanation` per index (both models' attributions per
+        explainer), the settings, and what the engine did.
+
+    Raises
+    ------
+    InvalidInputError
+        If ``pair`` or ``data`` has the wrong type, ``segment``/``target`` is unknown or
+        does not fit the data, an explainer is not registered, or a budget is invalid.
+
+    Examples
+    --------
+    >>> from trustaudit import explain_pair, load_dataset, load_pair
+    >>> pair = load_pair("models/base", "models/small")  # doctest: +SKIP
+    >>> data = load_dataset("dev.tsv", pair.labels)  # doctest: +SKIP
+    >>> result = explain_pair(pair, data, [0, 1, 2], explainers=("lime",), lime_samples=500)  # doctest: +SKIP
+    >>> len(result.examples)  # doctest: +SKIP
+    3
     """
     start = time.perf_counter()
     if not isinstance(pair, ModelPair):

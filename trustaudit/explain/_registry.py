@@ -25,6 +25,35 @@ def register_explainer(explainer: Explainer) -> Explainer:
 
     The name becomes a results key and gate keys (``min_<name>_feature_agreement``...), so
     it must be new and not one of :data:`RESERVED`.
+
+    Parameters
+    ----------
+    explainer : Explainer
+        An object implementing the :class:`~trustaudit.explain.Explainer` protocol, whose
+        ``default_budget`` it accepts.
+
+    Returns
+    -------
+    Explainer
+        ``explainer``, so that the function can decorate an instance's creation.
+
+    Raises
+    ------
+    InvalidInputError
+        If ``explainer`` does not implement the protocol, its name is invalid, reserved or
+        taken, or its default budget is refused by its own ``check_budget``.
+
+    Examples
+    --------
+    >>> from trustaudit import register_explainer
+    >>> from trustaudit.explain import explainer_names
+    >>> occlusion = register_explainer(MyOcclusion())  # doctest: +SKIP
+    >>> "occlusion" in explainer_names()  # doctest: +SKIP
+    True
+    >>> register_explainer(object())
+    Traceback (most recent call last):
+    ...
+    trustaudit.exceptions.InvalidInputError: an explainer must implement the Explainer protocol, got object
     """
     if not isinstance(explainer, Explainer):
         raise InvalidInputError(f"an explainer must implement the Explainer protocol, got {type(explainer).__name__}")

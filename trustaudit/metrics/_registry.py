@@ -203,6 +203,37 @@ def register_metric(spec: MetricSpec, function: MetricFunction | None = None) ->
     paired bootstrap (the function is evaluated on each resample of rows), shown in the
     report's calibration table and judged by the gate keys ``max_<key>_increase`` (or
     ``max_<key>_drop`` when higher is better) and ``max_<key>_difference``. Returns ``spec``.
+
+    Parameters
+    ----------
+    spec : MetricSpec
+        The metric's name, direction, bounds, key, label, unit and section.
+    function : callable, optional
+        ``function(probs, labels) -> float``; required for a ``calibration`` metric and
+        refused for any other section. Default none.
+
+    Returns
+    -------
+    MetricSpec
+        ``spec``.
+
+    Raises
+    ------
+    InvalidInputError
+        If ``spec`` is not a :class:`MetricSpec`, its name or key is taken, or
+        ``function`` is missing for a calibration metric or given for another section.
+
+    Examples
+    --------
+    >>> from trustaudit.metrics import MetricSpec, register_metric
+    >>> spec = MetricSpec("overconfidence_error", False, 0.0, 1.0, "share of confident errors",
+    ...                   key="overconfidence", label="overconfidence", unit="points", section="calibration")
+    >>> register_metric(spec, overconfidence)  # doctest: +SKIP
+    MetricSpec(name='overconfidence_error', ...)
+    >>> register_metric("overconfidence_error")
+    Traceback (most recent call last):
+    ...
+    trustaudit.exceptions.InvalidInputError: spec must be a MetricSpec, got str
     """
     if not isinstance(spec, MetricSpec):
         raise InvalidInputError(f"spec must be a MetricSpec, got {type(spec).__name__}")

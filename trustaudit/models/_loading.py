@@ -255,6 +255,45 @@ def load_model(
     path that does not exist but reads as ``org/name[@revision]`` is looked up in the Hugging
     Face Hub cache (see :mod:`trustaudit.models._hub`); a directory with ``model.onnx`` runs
     in ONNX Runtime.
+
+    Parameters
+    ----------
+    path : str, path-like or ModelBundle
+        The model: a directory, a ``.pt`` bundle, a Hub id found in the local cache, or a
+        bundle already loaded (returned as is unless another option is given).
+    labels : str or sequence of str, optional
+        Names of the output classes in order (a comma-separated string or a sequence).
+        Default: the model's config.
+    allow_pickle : bool, default False
+        Allow a file that needs unpickling code (only for files you trust).
+    tokenizer : str, path-like or tokenizer, optional
+        A tokenizer directory or object replacing the model's own. Default the model's.
+    max_length : int, optional
+        Longest input in tokens; longer inputs are truncated. Default: the model's limit.
+
+    Returns
+    -------
+    ModelBundle
+        The model, its tokenizer, label names, fingerprint and provenance.
+
+    Raises
+    ------
+    ModelLoadError
+        If ``path`` does not exist or cannot be loaded as a classifier, or the tokenizer
+        cannot tokenize text.
+    UnsafeModelError
+        If the file needs unpickling code and ``allow_pickle`` is false.
+
+    Examples
+    --------
+    >>> from trustaudit import load_model
+    >>> model = load_model("models/small", labels="contradiction,entailment,neutral")  # doctest: +SKIP
+    >>> model.labels  # doctest: +SKIP
+    ('contradiction', 'entailment', 'neutral')
+    >>> load_model("no-such-model.pt")
+    Traceback (most recent call last):
+    ...
+    trustaudit.exceptions.ModelLoadError: no-such-model.pt: no such file or directory
     """
     if isinstance(path, ModelBundle):
         if labels is None and max_length is None and tokenizer is None:
@@ -360,6 +399,36 @@ def save_bundle(
     """Write ``bundle`` as one ``.pt`` file that loads with ``weights_only=True``.
 
     ``task`` (``single``/``pair``) and ``provenance`` (how the model was made) are recorded.
+
+    Parameters
+    ----------
+    bundle : ModelBundle
+        A plain Hugging Face model (``kind == "hf"``).
+    path : str or path-like
+        The ``.pt`` file to write.
+    task : {"single", "pair"}, optional
+        Whether the model reads one text or a pair. Default: the bundle's.
+    provenance : mapping, optional
+        How the model was made (JSON-like). Default: the bundle's.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    ModelLoadError
+        If ``task`` is not ``single`` or ``pair``, or the bundle is not a plain model.
+
+    Examples
+    --------
+    >>> from trustaudit import load_model, save_bundle
+    >>> model = load_model("models/small")  # doctest: +SKIP
+    >>> save_bundle(model, "small.pt", task="pair", provenance={"method": "distilled"})  # doctest: +SKIP
+    PosixPath('small.pt')
+    >>> load_model("small.pt").provenance["method"]  # doctest: +SKIP
+    'distilled'
     """
     if task is not None and task not in TASKS:
         raise ModelLoadError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
@@ -420,7 +489,45 @@ def from_model(
     path: str = "<in memory>",
     max_length: int | None = None,
 ) -> ModelBundle:
-    """Wrap an in-memory transformers classifier and its tokenizer as a :class:`ModelBundle`."""
+    """Wrap an in-memory transformers classifier and its tokenizer as a :class:`ModelBundle`.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A transformers sequence-classification model; it is put in eval mode.
+    tokenizer : tokenizer
+        Its tokenizer.
+    labels : sequence of str, optional
+        Names of the outputs in order. Default: the model config's ``id2label``.
+    task : {"single", "pair"}, optional
+        Whether the model reads one text or a pair. Default unknown.
+    provenance : mapping, optional
+        How the model was made. Default empty.
+    path : str, default "<in memory>"
+        The name shown for the model in results and reports.
+    max_length : int, optional
+        Longest input in tokens. Default: the tokenizer's and config's limit.
+
+    Returns
+    -------
+    ModelBundle
+        The bundle, fingerprinted by its weights.
+
+    Raises
+    ------
+    ModelLoadError
+        If the number of ``labels`` is not the model's number of outputs.
+
+    Examples
+    --------
+    >>> from transformers import AutoModelForSequenceClassification, AutoTokenizer  # doctest: +SKIP
+    >>> from trustaudit.models import from_model
+    >>> model = AutoModelForSequenceClassification.from_pretrained("models/small")  # doctest: +SKIP
+    >>> tokenizer = AutoTokenizer.from_pretrained("models/small")  # doctest: +SKIP
+    >>> bundle = from_model(model, tokenizer, ["negative", "positive"], task="single")  # doctest: +SKIP
+    >>> bundle.labels  # doctest: +SKIP
+    ('negative', 'positive')
+    """
     config = config_dict(model.config)
     names = tuple(labels) if labels is not None else config_labels(config)
     if len(names) != int(config.get("num_labels", len(names))):

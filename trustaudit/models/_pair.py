@@ -61,6 +61,43 @@ def load_pair(
 
     The two may have different tokenizers; label sets that differ are an error naming both.
     ``tokenizer`` (a directory or object), when given, replaces both models' own.
+
+    Parameters
+    ----------
+    base : str, path-like or ModelBundle
+        The large model (anything :func:`load_model` reads).
+    small : str, path-like or ModelBundle
+        The compressed model.
+    labels : str or sequence of str, optional
+        The base model's label names in output order. Default its config's.
+    small_labels : str or sequence of str, optional
+        The small model's label names in output order. Default its config's.
+    allow_pickle : bool, default False
+        Allow files that need unpickling code (only for files you trust).
+    max_length : int, optional
+        Longest input in tokens for both models. Default each model's limit.
+    tokenizer : str, path-like or tokenizer, optional
+        A tokenizer replacing both models' own. Default their own.
+
+    Returns
+    -------
+    ModelPair
+        Both models, the base's label names and the permutation that puts the small
+        model's outputs in the base's order.
+
+    Raises
+    ------
+    ModelLoadError
+        If a model cannot be loaded.
+    LabelMismatchError
+        If the two label sets differ.
+
+    Examples
+    --------
+    >>> from trustaudit import load_pair
+    >>> pair = load_pair("models/base", "models/small", small_labels="entailment,neutral,contradiction")  # doctest: +SKIP
+    >>> pair.labels  # doctest: +SKIP
+    ('contradiction', 'entailment', 'neutral')
     """
     tokenizer = given_tokenizer(tokenizer)
     base_bundle = load_model(base, labels, allow_pickle=allow_pickle, max_length=max_length, tokenizer=tokenizer)

@@ -462,13 +462,51 @@ def build_context(doc: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def render_html(result: Any) -> str:
-    """The self-contained HTML report of an :class:`~trustaudit.AuditResult` (or its dict)."""
+    """The self-contained HTML report of an :class:`~trustaudit.AuditResult` (or its dict).
+
+    Parameters
+    ----------
+    result : AuditResult or dict
+        An audit's results, or their dict (``AuditResult.to_dict()``, a results JSON).
+
+    Returns
+    -------
+    str
+        One HTML page with inline CSS, SVG figures and script; it loads nothing from the
+        network.
+
+    Examples
+    --------
+    >>> from trustaudit import AuditResult, render_html
+    >>> html = render_html(AuditResult.read_json("results.json"))  # doctest: +SKIP
+    >>> html.startswith("<!DOCTYPE html>")  # doctest: +SKIP
+    True
+    """
     doc = result.to_dict() if hasattr(result, "to_dict") else result
     return environment().get_template("report.html.j2").render(**build_context(doc))
 
 
 def write_report(result: Any, path: str | os.PathLike[str]) -> Path:
-    """Write the HTML report atomically (temporary file, then rename)."""
+    """Write the HTML report atomically (temporary file, then rename).
+
+    Parameters
+    ----------
+    result : AuditResult or dict
+        An audit's results, or their dict (``AuditResult.to_dict()``, a results JSON).
+    path : str or path-like
+        The HTML file to write; an existing file is replaced.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Examples
+    --------
+    >>> from trustaudit import AuditResult, write_report
+    >>> write_report(AuditResult.read_json("results.json"), "report.html")  # doctest: +SKIP
+    PosixPath('report.html')
+    """
     write_text_atomic(path, render_html(result))
     return Path(path)
 

@@ -87,8 +87,31 @@ def _md_text(text: str) -> str:
     return re.sub(r"([\\`*\[\]<>|])", r"\\\1", visible(str(text)))
 
 
-def summary_text(result: Any, report: str | None = None, json_path: str | None = None) -> str:
-    """A one-screen console summary: the verdict in a sentence, key numbers, every check, where the report is."""
+def summary_text(result: Any, *, report: str | None = None, json_path: str | None = None) -> str:
+    """A one-screen console summary: the verdict in a sentence, key numbers, every check, where the report is.
+
+    Parameters
+    ----------
+    result : AuditResult or dict
+        An audit's results, or their dict (``AuditResult.to_dict()``, a results JSON).
+    report : str, optional
+        Where the HTML report was written, shown on a ``report:`` line. Default not shown.
+    json_path : str, optional
+        Where the results JSON was written, shown on a ``results:`` line. Default not shown.
+
+    Returns
+    -------
+    str
+        Plain text lines (no trailing newline).
+
+    Examples
+    --------
+    >>> from trustaudit import AuditResult, summary_text
+    >>> result = AuditResult.read_json("results.json")  # doctest: +SKIP
+    >>> print(summary_text(result, report="report.html"))  # doctest: +SKIP
+    trustaudit: TRUST-EQUIVALENT  (small vs base, 2,000 rows)
+      Trust-equivalent: all 6 checks pass on their 95% intervals, ...
+    """
     doc = result.to_dict() if hasattr(result, "to_dict") else result
     verdict = doc["verdict"]
     lines = [
@@ -115,8 +138,30 @@ def summary_text(result: Any, report: str | None = None, json_path: str | None =
     return "\n".join(lines)
 
 
-def summary_markdown(result: Any, report: str | None = None) -> str:
-    """A Markdown summary for a pull-request comment."""
+def summary_markdown(result: Any, *, report: str | None = None) -> str:
+    """A Markdown summary for a pull-request comment.
+
+    Parameters
+    ----------
+    result : AuditResult or dict
+        An audit's results, or their dict (``AuditResult.to_dict()``, a results JSON).
+    report : str, optional
+        Where the HTML report was written, named at the end. Default not named.
+
+    Returns
+    -------
+    str
+        Markdown: a heading with the verdict, its sentence, a table of key numbers and the
+        checks; text from the results is escaped.
+
+    Examples
+    --------
+    >>> from trustaudit import AuditResult, summary_markdown
+    >>> result = AuditResult.read_json("results.json")  # doctest: +SKIP
+    >>> print(summary_markdown(result, report="report.html"))  # doctest: +SKIP
+    ### ... trustaudit: `small` is trust-equivalent to `base`
+    ...
+    """
     doc = result.to_dict() if hasattr(result, "to_dict") else result
     verdict = doc["verdict"]
     status = verdict_status(verdict)

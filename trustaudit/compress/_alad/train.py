@@ -374,6 +374,7 @@ def alad(
     base: ModelBundle,
     small: ModelBundle,
     dataset: Dataset,
+    *,
     window: int = 3,
     setup: str = "adapter",
     epochs: float = 10,
@@ -386,7 +387,6 @@ def alad(
     seed: int = 0,
     device: str = "auto",
     progress: bool | None = None,
-    *,
     align_data: Dataset | Sequence[str] | None = None,
     general_epochs: float = 1,
     validation: float = 0.1,
@@ -406,6 +406,70 @@ def alad(
     one kept, and the small model's own accuracy there is recorded for comparison
     (``validation=0``: no rows held out, the last epoch kept). The result, of kind
     ``"alad"``, predicts in ``base``'s label space and saves with ``save_bundle``.
+
+    Parameters
+    ----------
+    base : ModelBundle
+        The large model, whose token states are the target.
+    small : ModelBundle
+        The small model to align.
+    dataset : Dataset
+        Task data in ``base``'s label space (labels needed except for ``reuse-head``).
+    window : int, default 3
+        Odd number of neighbouring token states the adapter reads.
+    setup : {"head", "adapter", "joint", "reuse-head"}, default "adapter"
+        What is trained after alignment.
+    epochs : float, default 10
+        Alignment epochs on the text of ``dataset`` (> 0).
+    task_epochs : float, default 3
+        Task-training epochs (> 0).
+    hidden : int, default 1280
+        Hidden width of the adapter.
+    max_rows : int, optional
+        Use at most this many rows of ``dataset``. Default all.
+    batch_size : int, default 32
+        Rows per step.
+    lr : float, default 1e-4
+        Alignment learning rate.
+    task_lr : float, optional
+        Task-training learning rate. Default: :data:`TASK_LR` of ``setup``.
+    seed : int, default 0
+        Seed of shuffling, initialisation and the validation split.
+    device : str, default "auto"
+        Where to train: ``"auto"`` picks CUDA when available, else the CPU.
+    progress : bool, optional
+        Show progress on stderr. Default: the process setting, else whether stderr is a
+        terminal.
+    align_data : Dataset or sequence of str, optional
+        General text aligned on first. Default none.
+    general_epochs : float, default 1
+        Alignment epochs on ``align_data``.
+    validation : float, default 0.1
+        Share of labelled rows held out to pick the best task epoch, in ``[0, 1)``.
+
+    Returns
+    -------
+    model : ModelBundle
+        The aligned model, of kind ``"alad"``.
+    info : AlAdInfo
+        The alignment and training record (cosines, MSE, accuracies, seconds).
+
+    Raises
+    ------
+    InvalidInputError
+        If a model is not a supported encoder, ``window``/``setup``/an epoch count/
+        ``validation`` is invalid, ``align_data`` is empty, or the data lacks the labels
+        ``setup`` needs.
+
+    Examples
+    --------
+    >>> from trustaudit import load_dataset, load_model
+    >>> from trustaudit.compress import alad
+    >>> base, small = load_model("models/base"), load_model("models/small")  # doctest: +SKIP
+    >>> train = load_dataset("train.tsv", base.labels)  # doctest: +SKIP
+    >>> aligned, info = alad(base, small, train, setup="adapter", epochs=3, device="cpu")  # doctest: +SKIP
+    >>> aligned.kind  # doctest: +SKIP
+    'alad'
     """
     arch_b = architecture(base, "base")
     arch_s = architecture(small, "small")
