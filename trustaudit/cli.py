@@ -207,6 +207,7 @@ def audit_config(args: argparse.Namespace, gate: Any = None, gate_source: str = 
         bias_tests=args.bias_tests,
         bias_pooling=args.bias_pooling,
         bias_permutations=args.bias_permutations,
+        workers=args.workers,
     )
 
 
@@ -326,6 +327,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f"explainers to run, among {', '.join(explainer_names())} (default: {_joined(d.explainers)})")
     group.add_argument("--budget", type=_budget, action="append", default=[], metavar="NAME=N",
                        help="evaluations per explanation of an explainer without an option of its own (repeatable)")
+    group.add_argument("--workers", type=positive_int, default=d.workers, metavar="N",
+                       help=f"local processes that explain the rows, each with its share of the threads; same results (default: {d.workers})")
     group.add_argument("--n-bins", type=positive_int, default=d.n_bins, metavar="N", help=f"calibration bins (default: {d.n_bins})")
     group.add_argument("--n-resamples", type=non_negative_int, default=d.n_resamples, metavar="N", help=f"bootstrap resamples for intervals (default: {d.n_resamples})")
     bias = p.add_argument_group("bias")

@@ -121,6 +121,7 @@ def explain_and_compare(
         batch_size=config.batch_size,
         cache=cache,
         progress=progress,
+        workers=config.workers,
     )
     examples = explanations.examples
     k = config.top_k[0]

@@ -31,6 +31,9 @@ class AuditConfig:
     ``explainers`` are registered explainer names (:func:`~trustaudit.explain.explainer_names`).
     LIME's budget is ``lime_samples`` and SHAP's ``shap_max_evals``; any other explainer's is
     ``budgets[name]``, else its default (see :meth:`budget`).
+
+    ``workers`` is how many local processes explain the examples (the same results as one;
+    stored in :meth:`to_dict` only when not 1, so records of one process are unchanged).
     """
 
     explain_n: int = 100
@@ -54,6 +57,7 @@ class AuditConfig:
     bias_pooling: tuple[str, ...] = BIAS_POOLINGS
     bias_permutations: int = 10_000
     budgets: Mapping[str, int] = field(default_factory=dict, hash=False)
+    workers: int = 1
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "budgets", dict(self.budgets))
@@ -83,6 +87,8 @@ class AuditConfig:
              f"bias_pooling must be distinct methods among {', '.join(BIAS_POOLINGS)}, got {self.bias_pooling}"),
             (isinstance(self.bias_permutations, int) and not isinstance(self.bias_permutations, bool) and self.bias_permutations >= 1,
              f"bias_permutations must be an integer >= 1, got {self.bias_permutations!r}"),
+            (isinstance(self.workers, int) and not isinstance(self.workers, bool) and self.workers >= 1,
+             f"workers must be an integer >= 1, got {self.workers!r}"),
         ]
         for ok, message in checks:
             if not ok:
@@ -107,6 +113,8 @@ class AuditConfig:
             out["budgets"] = dict(self.budgets)
         else:
             del out["budgets"]
+        if self.workers == 1:
+            del out["workers"]
         return out
 
     def budget(self, name: str) -> int:

@@ -85,6 +85,10 @@ class ExplainEngine:
             memo.update(zip(todo, softmax(logits)))
         return len(todo)
 
+    def remember(self, name: str, pairs: Sequence[Pair], probs: np.ndarray) -> None:
+        """Put known probabilities of model ``name`` in the memo (a worker process given the parent's)."""
+        self._memo[name].update(zip(pairs, np.asarray(probs)))
+
     def probs(self, name: str, pairs: Sequence[Pair]) -> np.ndarray:
         """Probabilities ``(n, k)`` of model ``name``, counted as requested by an explainer."""
         self._requested[name] += len(pairs)

@@ -16,13 +16,23 @@ in one call and, as the same list, to the base model (the same batches, so a mod
 with an exact copy of itself scores exactly its floor), then the base model's ``s`` texts
 in a second call. A Partition run whose budget ends inside a level of its tree chooses that
 level's coalitions from its model's outputs: one more batch per run.
+
+With ``workers > 1`` the examples are cut into contiguous shards, one per ``spawn``-ed
+process. Each rebuilds both models once from their bundle bytes, starts its memo where
+the parent's stands (every unperturbed input and its probabilities) and explains its rows
+with the same code; every random draw depends only on the example and the seed, so the
+records, rebuilt in row order, are those of one process.
 """
 
 from __future__ import annotations
 
+import importlib
+import multiprocessing
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -40,7 +50,7 @@ from trustaudit.explain._memo import ExplainEngine
 from trustaudit.explain._protocol import Explainer, Plan
 from trustaudit.explain._registry import BUDGET_FIELDS, EXPLAINERS, explainer_names, get_explainer
 from trustaudit.explain.features import SEGMENTS, FeatureSet, Pair
-from trustaudit.models import ModelPair
+from trustaudit.models import ModelBundle, ModelPair, bundle_bytes, bundle_from_bytes
 
 FORMAT = "trustaudit.explanations"
 FORMAT_VERSION = 2
@@ -293,6 +303,215 @@ def _explain_example(engine: ExplainEngine, s: _Settings, features: FeatureSet, 
     return base, small, noise, tuple(noise_exact)
 
 
+@dataclass(frozen=True)
+class _Row:
+    """One example to explain: its position, row, texts, target and the models' probabilities on it."""
+
+    index: int
+    row: int
+    pair: Pair
+    target: Target
+    base_probs: np.ndarray
+    small_probs: np.ndarray
+
+
+def _explain_rows(
+    engine: ExplainEngine, s: _Settings, segment: str, rows: Sequence[_Row], keep: Sequence[Pair], done: Callable[[], None]
+) -> list[ExampleExplanation]:
+    """Explain ``rows`` one after the other, the memo cleared to ``keep`` (every unperturbed input) before each."""
+    examples = []
+    for r in rows:
+        t0 = time.perf_counter()
+        engine.clear(keep=keep)
+        features = FeatureSet(r.pair[0], r.pair[1], segment)
+        base, small, noise, noise_exact = _explain_example(engine, s, features, r.target)
+        examples.append(
+            ExampleExplanation(
+                index=r.index,
+                row=r.row,
+                features=features,
+                target=r.target,
+                base_probs=r.base_probs,
+                small_probs=r.small_probs,
+                base=base,
+                small=small,
+                noise=noise,
+                noise_exact=noise_exact,
+                seconds=time.perf_counter() - t0,
+                seeds=s.seeds,
+            )
+        )
+        done()
+    return examples
+
+
+@dataclass(frozen=True)
+class _Shard:
+    """What a worker process needs to explain its rows exactly as the parent process would.
+
+    The models travel as bundle bytes with what their bundles said of themselves, and the
+    unperturbed inputs of every row with both models' probabilities, which seed the
+    worker's memo as the parent's full pass seeds its own.
+    """
+
+    models: Mapping[str, bytes]
+    described: Mapping[str, Mapping[str, Any]]
+    permutation: tuple[int, ...]
+    explainers: tuple[str, ...]
+    budgets: Mapping[str, int]
+    seed: int
+    other_seed: int
+    self_agreement: bool
+    segment: str
+    device: str | None
+    batch_size: int
+    cache: bool | str | None
+    threads: int
+    inputs: tuple[Pair, ...]
+    full: Mapping[str, np.ndarray]
+    rows: tuple[_Row, ...]
+
+
+#: The model pair a worker process loaded, by the cache ids of its two models: loaded once per process.
+_WORKER_PAIRS: dict[tuple[str, str], ModelPair] = {}
+
+
+def _worker_pair(shard: _Shard) -> ModelPair:
+    """The shard's models, rebuilt from their bytes the first time this process sees them."""
+    key = (shard.described["base"]["cache_id"], shard.described["small"]["cache_id"])
+    if key not in _WORKER_PAIRS:
+        bundles: dict[str, ModelBundle] = {}
+        for name in ("base", "small"):
+            d = shard.described[name]
+            bundle = bundle_from_bytes(
+                shard.models[name], path=d["path"], labels=d["labels"], max_length=d["max_length"], bytes_on_disk=d["bytes"]
+            )
+            if bundle.cache_id != d["cache_id"]:
+                raise RuntimeError(f"the {name} model rebuilt in a worker process computes differently from {d['path']}")
+            bundles[name] = bundle
+        _WORKER_PAIRS[key] = ModelPair(bundles["base"], bundles["small"], shard.permutation)
+    return _WORKER_PAIRS[key]
+
+
+def _run_shard(shard: _Shard) -> dict[str, Any]:
+    """Worker process: explain the shard's rows; the records and engine statistics, or the error raised."""
+    try:
+        torch.set_num_threads(shard.threads)
+        pair = _worker_pair(shard)
+        settings = _Settings(
+            tuple(get_explainer(n) for n in shard.explainers), shard.budgets, shard.seed, shard.other_seed, shard.self_agreement
+        )
+        engine = ExplainEngine.for_pair(pair, device=shard.device, batch_size=shard.batch_size, cache=shard.cache)
+        for name in ("base", "small"):
+            engine.remember(name, shard.inputs, shard.full[name])
+        examples = _explain_rows(engine, settings, shard.segment, shard.rows, shard.inputs, lambda: None)
+        engine.clear()
+        return {
+            "examples": [e.to_dict() for e in examples],
+            "stats": {name: _stats_to_dict(engine.stats(name)) for name in ("base", "small")},
+        }
+    except Exception as exc:  # noqa: BLE001 - sent back whole, re-raised by the parent as its own type
+        return {"error": (type(exc).__module__, type(exc).__qualname__, str(exc))}
+
+
+def _reraise(module: str, qualname: str, message: str) -> None:
+    """Raise a worker's error in the parent: the same type with its message, else a RuntimeError naming it."""
+    try:
+        cls: Any = importlib.import_module(module)
+        for part in qualname.split("."):
+            cls = getattr(cls, part)
+        error = cls(message) if isinstance(cls, type) and issubclass(cls, Exception) else None
+    except Exception:  # noqa: BLE001 - a type that cannot be rebuilt from its message is named instead
+        error = None
+    if error is None:
+        raise RuntimeError(f"a worker process raised {qualname}: {message}")
+    raise error
+
+
+def _check_workers(workers: int) -> int:
+    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
+        raise InvalidInputError(f"workers must be an integer >= 1, got {workers!r}")
+    return int(workers)
+
+
+def _cache_arg(cache: bool | str | os.PathLike[str] | EvalCache | None) -> bool | str | None:
+    """The cache setting in a form another process can open (an open cache by its directory)."""
+    if isinstance(cache, EvalCache):
+        return str(cache.directory)
+    if isinstance(cache, os.PathLike):
+        return os.fspath(cache)
+    return cache
+
+
+def _explain_in_workers(
+    pair: ModelPair,
+    s: _Settings,
+    segment: str,
+    rows: list[_Row],
+    inputs: list[Pair],
+    full: Mapping[str, np.ndarray],
+    *,
+    workers: int,
+    device: str | torch.device | None,
+    batch_size: int,
+    cache: bool | str | os.PathLike[str] | EvalCache | None,
+    done: Callable[[int], None],
+) -> tuple[list[ExampleExplanation], list[dict[str, EngineStats]]]:
+    """Explain ``rows`` in contiguous shards, one per worker process; the examples in row order and each worker's statistics."""
+    shards = [list(part) for part in np.array_split(np.arange(len(rows)), min(workers, len(rows))) if len(part)]
+    models = {name: bundle_bytes(bundle) for name, bundle in (("base", pair.base), ("small", pair.small))}
+    described = {
+        name: {
+            "path": b.path, "labels": list(b.labels), "max_length": b.max_length, "bytes": b.bytes_on_disk, "cache_id": b.cache_id
+        }
+        for name, b in (("base", pair.base), ("small", pair.small))
+    }
+    common = dict(
+        models=models,
+        described=described,
+        permutation=tuple(pair.permutation),
+        explainers=tuple(e.name for e in s.explainers),
+        budgets=dict(s.budgets),
+        seed=s.seed,
+        other_seed=s.other_seed,
+        self_agreement=s.self_agreement,
+        segment=segment,
+        device=None if device is None else str(device),
+        batch_size=batch_size,
+        cache=_cache_arg(cache),
+        threads=max(1, torch.get_num_threads() // workers),
+        inputs=tuple(inputs),
+        full=dict(full),
+    )
+    results: dict[int, dict[str, Any]] = {}
+    context = multiprocessing.get_context("spawn")
+    try:
+        with ProcessPoolExecutor(max_workers=len(shards), mp_context=context) as pool:
+            futures = {
+                pool.submit(_run_shard, _Shard(rows=tuple(rows[k] for k in part), **common)): n for n, part in enumerate(shards)
+            }
+            for future in as_completed(futures):
+                result = future.result()
+                if "error" in result:
+                    for other in futures:
+                        other.cancel()
+                    _reraise(*result["error"])
+                results[futures[future]] = result
+                done(len(shards[futures[future]]))
+    except BrokenProcessPool as exc:
+        raise RuntimeError(f"a worker process ended abruptly (out of memory?): {exc}") from None
+    examples = [ExampleExplanation.from_dict(record) for n in range(len(shards)) for record in results[n]["examples"]]
+    stats = [{name: _stats_from_dict(d) for name, d in results[n]["stats"].items()} for n in range(len(shards))]
+    return examples, stats
+
+
+def _sum_stats(parts: Sequence[EngineStats]) -> EngineStats:
+    """Statistics of several engines added field by field (one engine's as they are)."""
+    if len(parts) == 1:
+        return parts[0]
+    return EngineStats(**{f.name: sum(getattr(p, f.name) for p in parts) for f in fields(EngineStats)})
+
+
 def explain_pair(
     pair: ModelPair,
     data: Dataset,
@@ -310,6 +529,7 @@ def explain_pair(
     batch_size: int = 32,
     cache: bool | str | os.PathLike[str] | EvalCache | None = True,
     progress: bool | None = None,
+    workers: int = 1,
 ) -> PairExplanations:
     """Explain the examples at ``indices`` with both models of ``pair`` (LIME and SHAP by default).
 
@@ -359,6 +579,10 @@ def explain_pair(
     progress : bool, optional
         Show progress on stderr; default the process setting, else whether stderr is a
         terminal.
+    workers : int, default 1
+        Processes that explain the examples: above 1, contiguous shards of ``indices`` are
+        explained in that many ``spawn``-ed processes, each with the models rebuilt from
+        their bundle bytes and its share of the torch threads. The result is the same.
 
     Returns
     -------
@@ -370,7 +594,8 @@ def explain_pair(
     ------
     InvalidInputError
         If ``pair`` or ``data`` has the wrong type, ``segment``/``target`` is unknown or
-        does not fit the data, an explainer is not registered, or a budget is invalid.
+        does not fit the data, an explainer is not registered, a budget is invalid, or
+        ``workers`` is not an integer >= 1.
 
     Examples
     --------
@@ -400,6 +625,7 @@ def explain_pair(
     if target == "gold" and data.labels is None:
         raise InvalidInputError(f"target='gold' needs gold labels, but {data.path} has no label column")
     idx = _check_indices(indices, len(data))
+    workers = _check_workers(workers)
     settings = _Settings(tuple(get_explainer(n) for n in names), budget_of, seed, (seed + 1) % 2**32, bool(self_agreement))
 
     engine = ExplainEngine.for_pair(pair, device=device, batch_size=batch_size, cache=cache)
@@ -409,30 +635,18 @@ def explain_pair(
     full = {name: engine.probs(name, inputs) for name in ("base", "small")}
     targets = _targets(target, full["base"], data, idx, pair.labels)
 
-    examples: list[ExampleExplanation] = []
+    rows = [
+        _Row(i, int(data.rows[i]), inputs[j], targets[j], full["base"][j], full["small"][j]) for j, i in enumerate(idx)
+    ]
+    worker_stats: list[dict[str, EngineStats]] = []
     with bar(len(idx), "explain", progress, unit="example") as progress_bar:
-        for j, i in enumerate(idx):
-            t0 = time.perf_counter()
-            engine.clear(keep=inputs)
-            features = FeatureSet(inputs[j][0], inputs[j][1], segment)
-            base, small, noise, noise_exact = _explain_example(engine, settings, features, targets[j])
-            examples.append(
-                ExampleExplanation(
-                    index=i,
-                    row=int(data.rows[i]),
-                    features=features,
-                    target=targets[j],
-                    base_probs=full["base"][j],
-                    small_probs=full["small"][j],
-                    base=base,
-                    small=small,
-                    noise=noise,
-                    noise_exact=noise_exact,
-                    seconds=time.perf_counter() - t0,
-                    seeds=settings.seeds,
-                )
+        if workers > 1 and len(rows) > 1:
+            examples, worker_stats = _explain_in_workers(
+                pair, settings, segment, rows, inputs, full, workers=workers, device=device, batch_size=batch_size,
+                cache=cache, done=progress_bar.update,
             )
-            progress_bar.update(1)
+        else:
+            examples = _explain_rows(engine, settings, segment, rows, inputs, lambda: progress_bar.update(1))
     engine.clear()
     config = {
         "explainers": list(names),
@@ -460,6 +674,6 @@ def explain_pair(
         examples=tuple(examples),
         config=config,
         models=models,
-        stats={name: engine.stats(name) for name in ("base", "small")},
+        stats={name: _sum_stats([engine.stats(name), *(w[name] for w in worker_stats)]) for name in ("base", "small")},
         seconds=time.perf_counter() - start,
     )

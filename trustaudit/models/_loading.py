@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import pickle
@@ -442,6 +443,44 @@ def save_bundle(
     payload = save(bundle) if callable(save) else bundle_payload(bundle)
     write_bundle(path, payload)
     return Path(path)
+
+
+def bundle_bytes(bundle: ModelBundle) -> bytes:
+    """The bundle file of ``bundle`` as bytes, to hand a model to another process without a path.
+
+    The same dictionary :func:`save_bundle` writes (the model's own ``bundle_payload`` for
+    compressed kinds), so :func:`bundle_from_bytes` reads it with ``weights_only=True``.
+    Raises :class:`ModelLoadError` for a model that has no bundle form (ONNX).
+    """
+    save = getattr(bundle.model, "bundle_payload", None)
+    payload = save(bundle) if callable(save) else bundle_payload(bundle)
+    buffer = io.BytesIO()
+    torch.save({"format": BUNDLE_FORMAT, "format_version": BUNDLE_VERSION, **payload}, buffer)
+    return buffer.getvalue()
+
+
+def bundle_from_bytes(
+    data: bytes,
+    *,
+    path: str = "<bytes>",
+    labels: Sequence[str] | None = None,
+    max_length: int | None = None,
+    bytes_on_disk: int | None = None,
+) -> ModelBundle:
+    """Rebuild a model from :func:`bundle_bytes` (``weights_only=True``: no pickled code runs).
+
+    ``path``, ``labels``, ``max_length`` and ``bytes_on_disk`` restore what the original
+    bundle said of itself, so the rebuilt one describes itself and keys the evaluation cache
+    the same way.
+    """
+    try:
+        payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as exc:
+        raise ModelLoadError(f"{path}: not a trustaudit bundle ({type(exc).__name__}: {exc})") from exc
+    if not isinstance(payload, Mapping) or payload.get("format") != BUNDLE_FORMAT:
+        raise ModelLoadError(f"{path}: the bytes hold a torch file, but not a trustaudit bundle")
+    size = len(data) if bytes_on_disk is None else bytes_on_disk
+    return _bundle_from_payload(payload, path, size, list(labels) if labels is not None else None, max_length)
 
 
 def save_hf_dir(bundle: ModelBundle, path: str | os.PathLike[str]) -> Path:
