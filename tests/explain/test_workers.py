@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from trustaudit.exceptions import InvalidInputError
-from trustaudit.explain import explain_pair
+from trustaudit.explain import explain_pair, lime
 
 SMALL_BUDGET = {"lime_samples": 60, "shap_max_evals": 64, "cache": False, "progress": False}
 
@@ -39,7 +39,7 @@ def test_a_worker_error_is_raised_with_its_type_and_message(model_pair) -> None:
                 name: {"path": "x.pt", "labels": list(b.labels), "max_length": 8, "bytes": 0, "cache_id": f"other-{name}"}
                 for name, b in (("base", model_pair.base), ("small", model_pair.small))
             },
-            permutation=model_pair.permutation, explainers=("lime",), budgets={"lime": 60}, seed=0, other_seed=1,
+            permutation=model_pair.permutation, explainers=(lime.EXPLAINER,), budgets={"lime": 60}, seed=0, other_seed=1,
             self_agreement=True, segment="both", device="cpu", batch_size=8, cache=False, threads=1, inputs=(), full={},
             rows=(),
         )
@@ -87,3 +87,25 @@ def test_audit_config_checks_and_stores_workers() -> None:
     for bad in (0, -2, 1.0, True):
         with pytest.raises(InvalidInputError, match="workers"):
             AuditConfig(workers=bad)
+
+
+class _FailingLime(lime.LimeExplainer):
+    """LIME that plans like LIME and refuses to explain: an error raised inside a worker process."""
+
+    def explain(self, *args: Any, **kwargs: Any) -> Any:
+        from trustaudit.exceptions import DataError
+
+        raise DataError("this explainer always fails")
+
+
+@pytest.mark.slow
+def test_an_error_in_a_worker_process_is_raised_as_itself(model_pair, nli_data) -> None:
+    from trustaudit.exceptions import DataError
+    from trustaudit.explain import register_explainer, unregister_explainer
+
+    register_explainer(_FailingLime(name="failing_lime"))
+    try:
+        with pytest.raises(DataError, match="^this explainer always fails$"):
+            explain_pair(model_pair, nli_data, [0, 1], explainers=("failing_lime",), budgets={"failing_lime": 60}, workers=2, **SMALL_BUDGET)
+    finally:
+        unregister_explainer("failing_lime")

@@ -349,7 +349,8 @@ def _explain_rows(
 class _Shard:
     """What a worker process needs to explain its rows exactly as the parent process would.
 
-    The models travel as bundle bytes with what their bundles said of themselves, and the
+    The explainers travel as objects, so one registered only in the parent (defined in an
+    importable module or the main script) runs in the workers too. The models travel as bundle bytes with what their bundles said of themselves, and the
     unperturbed inputs of every row with both models' probabilities, which seed the
     worker's memo as the parent's full pass seeds its own.
     """
@@ -357,7 +358,7 @@ class _Shard:
     models: Mapping[str, bytes]
     described: Mapping[str, Mapping[str, Any]]
     permutation: tuple[int, ...]
-    explainers: tuple[str, ...]
+    explainers: tuple[Explainer, ...]
     budgets: Mapping[str, int]
     seed: int
     other_seed: int
@@ -398,9 +399,7 @@ def _run_shard(shard: _Shard) -> dict[str, Any]:
     try:
         torch.set_num_threads(shard.threads)
         pair = _worker_pair(shard)
-        settings = _Settings(
-            tuple(get_explainer(n) for n in shard.explainers), shard.budgets, shard.seed, shard.other_seed, shard.self_agreement
-        )
+        settings = _Settings(shard.explainers, shard.budgets, shard.seed, shard.other_seed, shard.self_agreement)
         engine = ExplainEngine.for_pair(pair, device=shard.device, batch_size=shard.batch_size, cache=shard.cache)
         for name in ("base", "small"):
             engine.remember(name, shard.inputs, shard.full[name])
@@ -470,7 +469,7 @@ def _explain_in_workers(
         models=models,
         described=described,
         permutation=tuple(pair.permutation),
-        explainers=tuple(e.name for e in s.explainers),
+        explainers=s.explainers,
         budgets=dict(s.budgets),
         seed=s.seed,
         other_seed=s.other_seed,
