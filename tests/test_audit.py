@@ -117,6 +117,24 @@ def test_calibration_is_judged_both_ways(pair_result: AuditResult) -> None:
         assert high == pytest.approx(max(abs(inc_low), abs(inc_high)))
 
 
+def test_the_gated_ece_follows_the_ece_strategy(trained_pair, pair_result: AuditResult) -> None:
+    """With ece_strategy quantile the ECE checks judge the equal-mass ECE, as the authors' code bins it."""
+    base, small, dev = trained_pair
+    assert "ece_strategy" not in pair_result["config"] and "gated_ece" not in pair_result["calibration"]["settings"]
+    assert pair_result["calibration"]["comparison"]["ece"]["diff"] != pair_result["calibration"]["comparison"]["ece_quantile"]["diff"]
+    result = audit(base, small, dev, AuditConfig(**QUICK, n_bins=10, ece_strategy="quantile"))
+    c = result["calibration"]
+    quantile = c["comparison"]["ece_quantile"]
+    assert result["config"]["ece_strategy"] == "quantile" and "equal-mass" in c["settings"]["gated_ece"]
+    assert c["ece_increase"] == pytest.approx(quantile["diff"]) and c["ece_difference"] == pytest.approx(abs(quantile["diff"]))
+    assert c["ece_increase_interval"] == pytest.approx([quantile["ci_low"], quantile["ci_high"]])
+    check = next(ch for ch in result["verdict"]["checks"] if ch["key"] == "max_ece_increase")
+    assert check["value"] == pytest.approx(quantile["diff"])
+    assert c["mce_increase"] == pytest.approx(c["comparison"]["mce"]["diff"])
+    with pytest.raises(InvalidInputError, match="ece_strategy must be one of uniform, quantile"):
+        AuditConfig(ece_strategy="equal-mass")
+
+
 @pytest.mark.parametrize(
     "interval,expected",
     [([0.01, 0.03], [0.01, 0.03]), ([-0.03, -0.01], [0.01, 0.03]), ([-0.02, 0.05], [0.0, 0.05]), (None, None)],

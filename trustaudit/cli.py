@@ -194,6 +194,7 @@ def audit_config(args: argparse.Namespace, gate: Any = None, gate_source: str = 
         top_k=args.top_k,
         seed=args.seed,
         n_bins=args.n_bins,
+        ece_strategy=args.ece_strategy,
         n_resamples=args.n_resamples,
         segment=args.explain_segment,
         target=args.explain_target,
@@ -307,7 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_runtime_option(p)
     p.set_defaults(func=_cmd_predict)
 
-    from trustaudit._audit.config import AuditConfig
+    from trustaudit._audit.config import ECE_STRATEGIES, AuditConfig
 
     d = AuditConfig()
     p = sub.add_parser("compare", help="audit a base/small model pair: report, JSON results, CI gate")
@@ -330,6 +331,8 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--workers", type=positive_int, default=d.workers, metavar="N",
                        help=f"local processes that explain the rows, each with its share of the threads; same results (default: {d.workers})")
     group.add_argument("--n-bins", type=positive_int, default=d.n_bins, metavar="N", help=f"calibration bins (default: {d.n_bins})")
+    group.add_argument("--ece-strategy", choices=ECE_STRATEGIES, default=d.ece_strategy,
+                       help=f"bins of the ECE the gate judges: uniform (equal-width) or quantile (equal-mass; both are reported; default: {d.ece_strategy})")
     group.add_argument("--n-resamples", type=non_negative_int, default=d.n_resamples, metavar="N", help=f"bootstrap resamples for intervals (default: {d.n_resamples})")
     bias = p.add_argument_group("bias")
     bias.add_argument("--no-bias", dest="bias", action="store_false", help="skip the bias comparison (association tests and counterfactual flips)")

@@ -14,6 +14,8 @@ from trustaudit.explain import BUDGET_FIELDS, EXPLAINERS, SEGMENTS, TARGETS, exp
 from trustaudit.gate import GateConfig
 
 BIAS_POOLINGS = ("mean", "cls")
+#: Binnings of the gated ECE: equal-width or equal-mass bins.
+ECE_STRATEGIES = ("uniform", "quantile")
 
 
 #: Why a bias check is not measured when the user turned the comparison off.
@@ -34,6 +36,11 @@ class AuditConfig:
 
     ``workers`` is how many local processes explain the examples (the same results as one;
     stored in :meth:`to_dict` only when not 1, so records of one process are unchanged).
+
+    ``ece_strategy`` is the binning of the ECE the gate judges (``max_ece_increase``,
+    ``max_ece_difference``): ``uniform`` (equal-width bins, the default) or ``quantile``
+    (equal-mass bins, as the trust-equivalence authors' code with ``n_bins=10``). Both ECEs
+    are always reported; it is stored in :meth:`to_dict` only when not ``uniform``.
     """
 
     explain_n: int = 100
@@ -58,6 +65,7 @@ class AuditConfig:
     bias_permutations: int = 10_000
     budgets: Mapping[str, int] = field(default_factory=dict, hash=False)
     workers: int = 1
+    ece_strategy: str = "uniform"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "budgets", dict(self.budgets))
@@ -89,6 +97,7 @@ class AuditConfig:
              f"bias_permutations must be an integer >= 1, got {self.bias_permutations!r}"),
             (isinstance(self.workers, int) and not isinstance(self.workers, bool) and self.workers >= 1,
              f"workers must be an integer >= 1, got {self.workers!r}"),
+            (self.ece_strategy in ECE_STRATEGIES, f"ece_strategy must be one of {', '.join(ECE_STRATEGIES)}, got {self.ece_strategy!r}"),
         ]
         for ok, message in checks:
             if not ok:
@@ -115,6 +124,8 @@ class AuditConfig:
             del out["budgets"]
         if self.workers == 1:
             del out["workers"]
+        if self.ece_strategy == "uniform":
+            del out["ece_strategy"]
         return out
 
     def budget(self, name: str) -> int:

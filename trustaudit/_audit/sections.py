@@ -167,8 +167,11 @@ def calibration_section(base: Predictions, small: Predictions, labels: np.ndarra
             "bins": jsonable(result.bins.to_dict()),
         }
     section["comparison"] = {name: jsonable(m.to_dict()) for name, m in comparison.metrics.items()}
+    gated = {"ece": "ece_quantile"} if config.ece_strategy == "quantile" else {}
+    if gated:
+        section["settings"]["gated_ece"] = "equal-mass bins (ece_strategy quantile): ece_increase and ece_difference compare ece_quantile"
     for name in STATED_CHANGES:
-        metric = comparison.metrics[name]
+        metric = comparison.metrics[gated.get(name, name)]
         interval = interval_list(metric.ci_low, metric.ci_high)
         section[f"{name}_increase"] = metric.diff
         section[f"{name}_increase_interval"] = interval
