@@ -165,9 +165,9 @@ def test_stages_are_numbered_with_time_elapsed(trained_pair, bias_tests_file: Pa
                                         bias_tests=str(bias_tests_file), bias_permutations=100),
           progress=True, cache=False)
     lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("trustaudit: [")]
-    assert [line.split("]")[0] for line in lines] == [f"trustaudit: [{i}/6" for i in range(1, 7)]
+    assert [line.split("]")[0] for line in lines] == [f"trustaudit: [{i}/7" for i in range(1, 8)]
     assert all(line.endswith(" s elapsed)") for line in lines)
-    assert "explaining 2 rows" in lines[-2] and "comparing bias" in lines[-1]
+    assert "explaining 2 rows" in lines[-3] and "comparing representations" in lines[-2] and "comparing bias" in lines[-1]
 
 
 def test_rejudging_with_another_gate(pair_result: AuditResult) -> None:

@@ -163,6 +163,9 @@ def test_quantized_onnx_candidate_through_compare(trained_pair, bias_tests_file:
     assert doc["attribution"]["available"] and doc["attribution"]["lime"]["feature_agreement"] is not None
     assert doc["predictions"]["agreement"] > 0.5
     assert doc["bias"]["available"] is False and "hidden states" in doc["bias"]["reason"]
+    extras = doc["extras"]
+    assert extras["representation"]["available"] is False and "hidden states" in extras["representation"]["reason"]
+    assert extras["adversarial"]["available"] is False and "input embeddings" in extras["adversarial"]["reason"]
     assert "ONNX Runtime dynamic int8" in (tmp_path / "r.html").read_text(encoding="utf-8")
 
 

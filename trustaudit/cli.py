@@ -209,6 +209,8 @@ def audit_config(args: argparse.Namespace, gate: Any = None, gate_source: str = 
         bias_pooling=args.bias_pooling,
         bias_permutations=args.bias_permutations,
         workers=args.workers,
+        extras=args.extras,
+        attack_n=args.attack_n,
     )
 
 
@@ -341,6 +343,11 @@ def build_parser() -> argparse.ArgumentParser:
                       help=f"sentence embeddings from the final hidden states: mean, cls or mean,cls (default: {_joined(d.bias_pooling)})")
     bias.add_argument("--bias-permutations", type=positive_int, default=d.bias_permutations, metavar="N",
                       help=f"permutations of each association test's p-value (default: {d.bias_permutations}; exact when fewer partitions exist)")
+    extras = p.add_argument_group("representations and adversarial transfer")
+    extras.add_argument("--no-extras", dest="extras", action="store_false", default=d.extras,
+                        help="skip the representation (CKA) and adversarial-transfer comparisons")
+    extras.add_argument("--attack-n", type=non_negative_int, default=d.attack_n, metavar="N",
+                        help=f"explained rows attacked by word substitution on each model (default: {d.attack_n}; 0 turns the attack off)")
     add_runtime_options(p)
     add_runtime_option(p)
     out = p.add_argument_group("outputs")

@@ -125,6 +125,11 @@ CHECKS: tuple[CheckSpec, ...] = (
     # |d_small - d_base|: pass iff every test's interval is below the limit, fail iff some
     # test's interval is wholly above it, inconclusive otherwise.
     CheckSpec("max_bias_effect_change", "bias.max_abs_effect_change", None, "word sets"),
+    # Linear CKA of the mean-pooled final hidden states, with its paired bootstrap interval.
+    CheckSpec("min_cka", "extras.cka", None, "representation rows"),
+    # transfer_gap of metrics.adversarial: the larger over both directions of
+    # success_rate(source) - transferred_rate(source -> target), over the attacked rows.
+    CheckSpec("max_adversarial_transfer_gap", "extras.transfer_gap", None, "attacked rows"),
 )
 SPECS: dict[str, CheckSpec] = {spec.key: spec for spec in CHECKS}
 

@@ -22,6 +22,7 @@ from trustaudit.models import ModelPair
 
 if TYPE_CHECKING:
     from trustaudit._audit.config import AuditConfig
+    from trustaudit.explain import PairExplanations
     from trustaudit.metrics import AttributionAgreement
 
 
@@ -91,7 +92,7 @@ def _params_summary(name: str, attributions: Sequence[Any]) -> dict[str, Any]:
     return summary
 
 
-def explain_and_compare(
+def explain_rows(
     pair: ModelPair,
     dataset: Dataset,
     rows: np.ndarray,
@@ -99,13 +100,11 @@ def explain_and_compare(
     *,
     cache: Any = True,
     progress: bool | None = None,
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The ``attribution`` section and the per-example ``examples`` list of an audit."""
+) -> PairExplanations:
+    """Explain ``rows`` on both models with the audit's explainers and budgets (what :func:`compare_explanations` reads)."""
     from trustaudit.explain import explain_pair
-    from trustaudit.explain import PAIRING
-    from trustaudit.metrics import attribution_agreement
 
-    explanations = explain_pair(
+    return explain_pair(
         pair,
         dataset,
         rows,
@@ -123,6 +122,18 @@ def explain_and_compare(
         progress=progress,
         workers=config.workers,
     )
+
+
+def compare_explanations(
+    pair: ModelPair,
+    dataset: Dataset,
+    explanations: PairExplanations,
+    config: AuditConfig,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The ``attribution`` section and the per-example ``examples`` list of explained rows."""
+    from trustaudit.explain import PAIRING
+    from trustaudit.metrics import attribution_agreement
+
     examples = explanations.examples
     k = config.top_k[0]
     agreement_args = {"ks": config.top_k, "n_resamples": config.n_resamples, "seed": config.seed}
@@ -213,3 +224,17 @@ def explain_and_compare(
             "divergence": float(1.0 - np.mean([agreement_i[n]["feature_agreement"] for n in config.explainers])),
         })
     return section, documents
+
+
+def explain_and_compare(
+    pair: ModelPair,
+    dataset: Dataset,
+    rows: np.ndarray,
+    config: AuditConfig,
+    *,
+    cache: Any = True,
+    progress: bool | None = None,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The ``attribution`` section and the per-example ``examples`` list of an audit."""
+    explanations = explain_rows(pair, dataset, rows, config, cache=cache, progress=progress)
+    return compare_explanations(pair, dataset, explanations, config)

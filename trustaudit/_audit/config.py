@@ -20,6 +20,8 @@ ECE_STRATEGIES = ("uniform", "quantile")
 
 #: Why a bias check is not measured when the user turned the comparison off.
 BIAS_OFF = "the bias comparison was turned off (--no-bias)"
+#: Why a representation or adversarial check is not measured when the user turned the extras off.
+EXTRAS_OFF = "the representation and adversarial comparisons were turned off (--no-extras)"
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,11 @@ class AuditConfig:
     ``max_ece_difference``): ``uniform`` (equal-width bins, the default) or ``quantile``
     (equal-mass bins, as the trust-equivalence authors' code with ``n_bins=10``). Both ECEs
     are always reported; it is stored in :meth:`to_dict` only when not ``uniform``.
+
+    ``extras`` runs the "not miniature" comparisons: linear CKA of the two models' final
+    representations and adversarial transfer of word-substitution attacks on up to
+    ``attack_n`` explained rows (0: no attack). Both are stored in :meth:`to_dict` only when
+    not their defaults, so records written before them are unchanged.
     """
 
     explain_n: int = 100
@@ -66,6 +73,8 @@ class AuditConfig:
     budgets: Mapping[str, int] = field(default_factory=dict, hash=False)
     workers: int = 1
     ece_strategy: str = "uniform"
+    extras: bool = True
+    attack_n: int = 50
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "budgets", dict(self.budgets))
@@ -97,6 +106,9 @@ class AuditConfig:
              f"bias_permutations must be an integer >= 1, got {self.bias_permutations!r}"),
             (isinstance(self.workers, int) and not isinstance(self.workers, bool) and self.workers >= 1,
              f"workers must be an integer >= 1, got {self.workers!r}"),
+            (isinstance(self.extras, bool), f"extras must be true or false, got {self.extras!r}"),
+            (isinstance(self.attack_n, int) and not isinstance(self.attack_n, bool) and self.attack_n >= 0,
+             f"attack_n must be an integer >= 0, got {self.attack_n!r}"),
             (self.ece_strategy in ECE_STRATEGIES, f"ece_strategy must be one of {', '.join(ECE_STRATEGIES)}, got {self.ece_strategy!r}"),
         ]
         for ok, message in checks:
@@ -126,6 +138,10 @@ class AuditConfig:
             del out["workers"]
         if self.ece_strategy == "uniform":
             del out["ece_strategy"]
+        if self.extras:
+            del out["extras"]
+        if self.attack_n == 50:
+            del out["attack_n"]
         return out
 
     def budget(self, name: str) -> int:

@@ -8,7 +8,7 @@ import platform
 import sys
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trustaudit._audit.config import BIAS_OFF, AuditConfig
 from trustaudit._audit.latency import measure_latency
@@ -30,6 +30,9 @@ from trustaudit._version import __version__
 from trustaudit.data import Dataset, load_dataset
 from trustaudit.exceptions import InvalidInputError
 from trustaudit.models import ModelBundle, ModelPair, load_pair
+
+if TYPE_CHECKING:
+    from trustaudit.explain import PairExplanations
 
 
 def _versions() -> dict[str, str]:
@@ -115,7 +118,7 @@ def audit(
     started = time.perf_counter()
     show = progress_enabled(progress)
 
-    stages, done = 4 + bool(config.explain_n) + config.bias, 0
+    stages, done = 4 + bool(config.explain_n) + config.extras + config.bias, 0
 
     def stage(name: str) -> None:
         nonlocal done
@@ -163,12 +166,23 @@ def audit(
     rows = sample_rows(dataset, config.explain_n, config.seed)
     attribution: dict[str, Any] = {"available": False, "explained": 0}
     examples: list[dict[str, Any]] = []
+    explanations: PairExplanations | None = None
     if len(rows):
         stage(f"explaining {len(rows)} rows with {' and '.join(config.explainers)} on both models")
-        from trustaudit._audit.attribution import explain_and_compare
+        from trustaudit._audit.attribution import compare_explanations, explain_rows
 
-        attribution, examples = explain_and_compare(pair, dataset, rows, config, cache=eval_cache, progress=progress)
+        explanations = explain_rows(pair, dataset, rows, config, cache=eval_cache, progress=progress)
+        attribution, examples = compare_explanations(pair, dataset, explanations, config)
     timings["explain"] = time.perf_counter() - t0
+
+    extras: dict[str, Any] | None = None
+    if config.extras:
+        t0 = time.perf_counter()
+        stage("comparing representations and adversarial transfer")
+        from trustaudit._audit.extras import extras_section
+
+        extras = extras_section(pair, dataset, rows, explanations, config, eval_cache)
+        timings["extras"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     bias: dict[str, Any] = {"available": False, "reason": BIAS_OFF}
@@ -202,6 +216,7 @@ def audit(
         "attribution": jsonable(attribution),
         "examples": jsonable(examples),
         "bias": jsonable(bias),
+        **({"extras": jsonable(extras)} if extras is not None else {}),
         "engine": {
             "base": jsonable(vars(base_engine.stats)),
             "small": jsonable(vars(small_engine.stats)),

@@ -50,6 +50,29 @@ def bias_measurement(doc: Mapping[str, Any]) -> Measurement:
     return Measurement(value, interval, None, "")
 
 
+def extras_measurements(doc: Mapping[str, Any]) -> dict[str, Measurement]:
+    """The gate's measurements of the ``extras`` section: CKA (mean pooling) and the adversarial transfer gap."""
+    from trustaudit._audit.config import EXTRAS_OFF
+
+    extras = doc.get("extras")
+    out: dict[str, Measurement] = {}
+    for metric, part, n_key in (("extras.cka", "representation", "rows"), ("extras.transfer_gap", "adversarial", "attacked")):
+        key = metric.rsplit(".", 1)[-1]
+        section = (extras or {}).get(part) or {}
+        if extras is None:
+            config = doc.get("config") or {}
+            reason = EXTRAS_OFF if config.get("extras") is False else "not in this results file (written before the extras comparisons)"
+        elif not section.get("available"):
+            reason = str(section.get("reason") or f"the {part} comparison was not run")
+        else:
+            undefined = "no row could be attacked on either model" if part == "adversarial" else "CKA is undefined on these rows"
+            reason = "" if section.get(key) is not None else undefined
+        value = section.get(key) if not reason else None
+        out[metric] = Measurement(value, _tuple(section.get(f"{key}_interval")) if value is not None else None,
+                                  section.get(n_key), reason)
+    return out
+
+
 def absolute_interval(interval: list[float] | None) -> list[float] | None:
     """The interval of ``|d|`` implied by an interval of ``d``.
 
@@ -153,6 +176,7 @@ def gate_measurements(doc: Mapping[str, Any]) -> dict[str, Measurement]:
         floor_reason = reason or ("no noise floor was measured" if section.get("floor") is None else "the noise floor is not positive")
         put(f"attribution.{name}.floor_ratio", section, "floor_ratio", explained, floor_reason)
     out["bias.max_abs_effect_change"] = bias_measurement(doc)
+    out.update(extras_measurements(doc))
     for metric, measured in out.items():
         if measured.value is None and not measured.reason:
             out[metric] = Measurement(None, None, measured.n, "not in this results file")

@@ -30,7 +30,7 @@ import numpy as np
 from trustaudit.exceptions import InvalidInputError
 
 #: Sections of an audit a metric belongs to; ``calibration`` metrics are computed for both models and compared.
-SECTIONS = ("calibration", "comparison", "predictions", "attribution", "bias")
+SECTIONS = ("calibration", "comparison", "predictions", "attribution", "bias", "extras")
 #: Units: ``points`` shows a share as percentage points, ``""`` a plain number.
 UNITS = ("", "points")
 
@@ -156,6 +156,12 @@ _OTHERS = (
                key="worst_class_recall_drop", label="worst class's recall drop (base - small)", unit="points", section="comparison"),
     MetricSpec("bias_effect_change_error", False, 0.0, math.inf, "largest |d_small - d_base| over the SEAT bias tests and poolings",
                key="max_abs_effect_change", label="largest change in bias effect size |d_small - d_base|", section="bias"),
+    MetricSpec("representation_cka_score", True, 0.0, 1.0, "linear CKA of the two models' final mean-pooled representations",
+               key="cka", label="linear CKA of the final mean-pooled representations", section="extras"),
+    MetricSpec("adversarial_transfer_gap_error", False, 0.0, 1.0,
+               "larger over both directions of (attack success rate on the source - rate of its texts that also fool the target)",
+               key="transfer_gap", label="adversarial transfer gap (share of attacked rows fooling one model only)",
+               unit="points", section="extras"),
 )
 
 #: Every registered metric by name (built-in ones and those added by :func:`register_metric`).

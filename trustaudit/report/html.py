@@ -315,6 +315,32 @@ def _calibration_view(calibration: Mapping[str, Any]) -> dict[str, Any]:
 BIAS_EXAMPLES_SHOWN = 20
 
 
+def _extras_view(extras: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The view of the ``extras`` section (CKA and adversarial transfer); None when the results have none."""
+    if extras is None:
+        return None
+    rep = extras.get("representation") or {}
+    representation: dict[str, Any] = {"available": bool(rep.get("available")), "reason": str(rep.get("reason") or "")}
+    if representation["available"]:
+        layers = rep.get("layers") or {}
+        representation.update(
+            rows=rep["rows"], row_source=rep.get("row_source", ""),
+            poolings=[{"name": {"cls": "[CLS]", "mean": "mean-pooled"}[k], **rep[k]} for k in ("cls", "mean") if k in rep],
+            layers=[{"base_state": i, "cells": row} for i, row in enumerate(layers.get("mean") or [])],
+            small_states=list(range(int(layers.get("small_states") or 0))),
+        )
+    adv = extras.get("adversarial") or {}
+    adversarial: dict[str, Any] = {"available": bool(adv.get("available")), "reason": str(adv.get("reason") or "")}
+    if adversarial["available"]:
+        rates = adv["rates"]
+        adversarial.update(
+            explainer=str(adv.get("explainer", "")).upper(), attacked=adv.get("attacked"), params=adv.get("params") or {},
+            directions=[rates["base_to_small"], rates["small_to_base"]],
+            transfer_gap=adv.get("transfer_gap"), transfer_gap_interval=adv.get("transfer_gap_interval"),
+        )
+    return {"representation": representation, "adversarial": adversarial}
+
+
 def _bias_view(bias: Mapping[str, Any] | None) -> dict[str, Any]:
     """The Bias section: headline, a row per test and pooling, the dot plot, counterfactual flips.
 
@@ -453,6 +479,7 @@ def build_context(doc: Mapping[str, Any]) -> dict[str, Any]:
         "predictions": _predictions_view(doc["predictions"]),
         "calibration": _calibration_view(doc.get("calibration") or {}),
         "bias": _bias_view(doc.get("bias")),
+        "extras": _extras_view(doc.get("extras")),
         "attribution": _attribution_view(attribution, config),
         "examples": [_example_view(ex, labels, explainers) for ex in examples],
         "figures": _figures(doc, small["name"], base["name"]),
