@@ -122,3 +122,15 @@ def test_config_and_cli() -> None:
         AuditConfig(attack_n=-1)
     with pytest.raises(InvalidInputError, match="extras"):
         AuditConfig(extras="yes")  # type: ignore[arg-type]
+
+
+def test_results_before_the_extras_say_so() -> None:
+    from pathlib import Path
+
+    gold = AuditResult.read_json(Path(__file__).parent / "gold" / "results.json")
+    result = rejudge(gold, GateConfig(min_cka=0.5, max_adversarial_transfer_gap=0.1), "later")
+    checks = {c["key"]: c for c in result["verdict"]["checks"]}
+    for key in ("min_cka", "max_adversarial_transfer_gap"):
+        assert checks[key]["status"] == "not measured"
+        assert "written before the extras comparisons" in checks[key]["message"]
+    assert 'id="extras"' not in render_html(gold)

@@ -29,6 +29,7 @@ _LAZY: dict[str, str] = {
     "gate_measurements": "verdict",
     "verdict_section": "verdict",
     "explain_and_compare": "attribution",
+    "extras_section": "extras",
 }
 
 __all__ = sorted(_LAZY)
