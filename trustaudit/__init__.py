@@ -8,8 +8,7 @@ does not pay for torch, transformers, shap or lime until they are used.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from trustaudit._lazy import lazy_names
 
 from trustaudit._version import __version__
 from trustaudit.exceptions import (
@@ -65,15 +64,4 @@ __all__ = [
     *_LAZY,
 ]
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'trustaudit' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_names(__name__, _LAZY)

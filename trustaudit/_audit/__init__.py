@@ -11,38 +11,26 @@ validation and upgrade of older schemas. Names are imported lazily, so importing
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from trustaudit._lazy import lazy_names
 
 _LAZY: dict[str, str] = {
-    "AuditConfig": "config",
-    "BIAS_OFF": "config",
-    "BIAS_POOLINGS": "config",
-    "AuditResult": "result",
-    "SCHEMA_VERSION": "result",
-    "rejudge": "result",
-    "audit": "run",
-    "measure_latency": "latency",
-    "stratified_sample": "sections",
-    "jsonable": "sections",
-    "bias_measurement": "verdict",
-    "gate_measurements": "verdict",
-    "verdict_section": "verdict",
-    "explain_and_compare": "attribution",
-    "extras_section": "extras",
+    "AuditConfig": "trustaudit._audit.config",
+    "BIAS_OFF": "trustaudit._audit.config",
+    "BIAS_POOLINGS": "trustaudit._audit.config",
+    "AuditResult": "trustaudit._audit.result",
+    "SCHEMA_VERSION": "trustaudit._audit.result",
+    "rejudge": "trustaudit._audit.result",
+    "audit": "trustaudit._audit.run",
+    "measure_latency": "trustaudit._audit.latency",
+    "stratified_sample": "trustaudit._audit.sections",
+    "jsonable": "trustaudit._audit.sections",
+    "bias_measurement": "trustaudit._audit.verdict",
+    "gate_measurements": "trustaudit._audit.verdict",
+    "verdict_section": "trustaudit._audit.verdict",
+    "explain_and_compare": "trustaudit._audit.attribution",
+    "extras_section": "trustaudit._audit.extras",
 }
 
 __all__ = sorted(_LAZY)
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'trustaudit._audit' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"trustaudit._audit.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_names(__name__, _LAZY)

@@ -14,8 +14,7 @@ use, so importing this package (and the CLI that registers its subcommands) stay
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from trustaudit._lazy import lazy_names
 
 _LAZY: dict[str, str] = {
     "asc": "trustaudit.compress._asc",
@@ -35,15 +34,4 @@ _LAZY: dict[str, str] = {
 
 __all__ = list(_LAZY)
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'trustaudit.compress' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_names(__name__, _LAZY)

@@ -11,9 +11,8 @@ gate can read the registry cheaply.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
 
+from trustaudit._lazy import lazy_names
 from trustaudit.explain import lime, shap
 from trustaudit.explain._attributions import TARGETS, Attributions, PredictFn, Target
 from trustaudit.explain._protocol import Explainer, Plan
@@ -55,11 +54,4 @@ __all__ = [
     "unregister_explainer",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    """The parts that need torch (the pair explanation and its engine), imported on first use."""
-    if name in _LAZY:
-        value = getattr(import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__ = lazy_names(__name__, _LAZY)

@@ -561,8 +561,8 @@ def from_model(
     --------
     >>> from transformers import AutoModelForSequenceClassification, AutoTokenizer  # doctest: +SKIP
     >>> from trustaudit.models import from_model
-    >>> model = AutoModelForSequenceClassification.from_pretrained("models/small")  # doctest: +SKIP
-    >>> tokenizer = AutoTokenizer.from_pretrained("models/small")  # doctest: +SKIP
+    >>> model = AutoModelForSequenceClassification.from_pretrained("./my-model", local_files_only=True)  # doctest: +SKIP
+    >>> tokenizer = AutoTokenizer.from_pretrained("./my-model", local_files_only=True)  # doctest: +SKIP
     >>> bundle = from_model(model, tokenizer, ["negative", "positive"], task="single")  # doctest: +SKIP
     >>> bundle.labels  # doctest: +SKIP
     ('negative', 'positive')

@@ -6,34 +6,22 @@ document. Names are imported lazily.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from trustaudit._lazy import lazy_names
 
 _LAZY: dict[str, str] = {
-    "build_context": "html",
-    "render_html": "html",
-    "write_report": "html",
-    "input_notes": "text",
-    "key_numbers": "text",
-    "summary_markdown": "text",
-    "summary_text": "text",
-    "verdict_status": "text",
-    "index_row": "index",
-    "render_index": "index",
-    "junit_xml": "junit",
+    "build_context": "trustaudit.report.html",
+    "render_html": "trustaudit.report.html",
+    "write_report": "trustaudit.report.html",
+    "input_notes": "trustaudit.report.text",
+    "key_numbers": "trustaudit.report.text",
+    "summary_markdown": "trustaudit.report.text",
+    "summary_text": "trustaudit.report.text",
+    "verdict_status": "trustaudit.report.text",
+    "index_row": "trustaudit.report.index",
+    "render_index": "trustaudit.report.index",
+    "junit_xml": "trustaudit.report.junit",
 }
 
 __all__ = sorted(_LAZY)
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'trustaudit.report' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"trustaudit.report.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_names(__name__, _LAZY)
