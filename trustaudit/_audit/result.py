@@ -7,9 +7,11 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from trustaudit._audit.document import AuditDocument, CalibrationSection, PredictionsSection
 from trustaudit._audit.verdict import verdict_section
 from trustaudit._io import write_text_atomic
 from trustaudit._version import __version__
@@ -21,9 +23,30 @@ SCHEMA_VERSION = 2
 
 @dataclass(frozen=True, eq=False)
 class AuditResult:
-    """The outcome of an audit: one plain-JSON document with typed accessors."""
+    """The outcome of an audit: one plain-JSON document with typed accessors.
+
+    ``document`` is the JSON as written; :attr:`sections` is the same document as typed
+    sections (:mod:`trustaudit._audit.document`), and ``result.predictions``,
+    ``result.calibration``... are its sections, e.g. ``result.calibration.small.ece`` is
+    ``result.get("calibration.small.ece")``.
+    """
 
     document: Mapping[str, Any]
+
+    @cached_property
+    def sections(self) -> AuditDocument:
+        """The document as typed sections, built once from :attr:`document` with ``from_dict``."""
+        return AuditDocument.from_dict(self.document)
+
+    @property
+    def predictions(self) -> PredictionsSection:
+        """The ``predictions`` section: agreement, flips, per-class drops, disagreeing rows."""
+        return self.sections.predictions  # type: ignore[return-value]
+
+    @property
+    def calibration(self) -> CalibrationSection:
+        """The ``calibration`` section: both models' calibration metrics and their comparisons."""
+        return self.sections.calibration  # type: ignore[return-value]
 
     @property
     def passed(self) -> bool:

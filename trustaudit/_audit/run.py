@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from trustaudit._audit.config import BIAS_OFF, AuditConfig
+from trustaudit._audit.document import AttributionSection, Example
 from trustaudit._audit.latency import measure_latency
 from trustaudit._audit.result import SCHEMA_VERSION, AuditResult
 from trustaudit._audit.sections import (
@@ -164,8 +165,8 @@ def audit(
 
     t0 = time.perf_counter()
     rows = sample_rows(dataset, config.explain_n, config.seed)
-    attribution: dict[str, Any] = {"available": False, "explained": 0}
-    examples: list[dict[str, Any]] = []
+    attribution = AttributionSection.unavailable()
+    examples: list[Example] = []
     explanations: PairExplanations | None = None
     if len(rows):
         stage(f"explaining {len(rows)} rows with {' and '.join(config.explainers)} on both models")
@@ -211,10 +212,10 @@ def audit(
         "models": models,
         "data": jsonable(dataset.describe()),
         "config": config.to_dict(),
-        "predictions": jsonable(predictions),
-        "calibration": jsonable(calibration),
-        "attribution": jsonable(attribution),
-        "examples": jsonable(examples),
+        "predictions": predictions.to_dict(),
+        "calibration": calibration.to_dict(),
+        "attribution": attribution.to_dict(),
+        "examples": [example.to_dict() for example in examples],
         "bias": jsonable(bias),
         **({"extras": jsonable(extras)} if extras is not None else {}),
         "engine": {
