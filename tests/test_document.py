@@ -40,20 +40,44 @@ def test_a_key_this_version_does_not_declare_is_kept_in_place() -> None:
     assert typed.to_dict() == doc
 
 
-@pytest.mark.parametrize(
-    "path",
-    [
-        "predictions.agreement", "predictions.accuracy_drop_interval", "predictions.base.accuracy", "predictions.mcnemar.p_value",
-        "calibration.small.ece", "calibration.base.bins.counts", "calibration.ece_increase", "calibration.comparison.brier.ci_high",
-    ],
-)
+ACCESSORS = {
+    "predictions.agreement": lambda r: r.predictions.agreement,
+    "predictions.accuracy_drop_interval": lambda r: r.predictions.accuracy_drop_interval,
+    "predictions.base.accuracy": lambda r: r.predictions.base.accuracy,
+    "predictions.mcnemar.p_value": lambda r: r.predictions.mcnemar.p_value,
+    "predictions.disagreements": lambda r: [d.to_dict() for d in r.predictions.disagreements],
+    "calibration.small.ece": lambda r: r.calibration.small.ece,
+    "calibration.base.bins.counts": lambda r: r.calibration.base.bins.counts,
+    "calibration.ece_increase": lambda r: r.calibration.ece_increase,
+    "calibration.comparison.brier.ci_high": lambda r: r.calibration.comparison["brier"].ci_high,
+    "attribution.k": lambda r: r.attribution.k,
+    "attribution.lime.floor_ratio": lambda r: r.attribution.explainer("lime").floor_ratio,
+    "attribution.shap.metrics.topk_jaccard@5.mean": lambda r: r.attribution.explainer("shap").metrics["topk_jaccard@5"].mean,
+    "attribution.cross_explainer.feature_agreement": lambda r: r.attribution.cross_explainer.feature_agreement,
+    "verdict.status": lambda r: r.verdict.status,
+    "verdict.sentence": lambda r: r.verdict.sentence,
+    "models.small.parameters": lambda r: r.models.small.parameters,
+    "models.base.latency.batch1_ms": lambda r: r.models.base.latency.batch1_ms,
+    "models.speedup_batch1": lambda r: r.models.speedup_batch1,
+    "data.rows_used": lambda r: r.data.rows_used,
+    "data.columns": lambda r: r.data.columns,
+}
+
+
+@pytest.mark.parametrize("path", sorted(ACCESSORS))
 def test_typed_accessor_equals_the_dotted_path(path: str) -> None:
     result = AuditResult.read_json(GOLD)
-    node = result
-    for part in path.split("."):
-        node = node[part] if isinstance(node, dict) else getattr(node, part)
-    assert node == result.get(path)
     assert result.get(path) is not None
+    assert ACCESSORS[path](result) == result.get(path)
+
+
+def test_examples_and_checks_read_as_their_dicts() -> None:
+    result = AuditResult.read_json(GOLD)
+    assert [ex.to_dict() for ex in result.examples] == result["examples"]
+    assert result.examples[0].features[0].word == result["examples"][0]["features"][0]["word"]
+    assert result.examples[0].scores["lime"].base == result["examples"][0]["scores"]["lime"]["base"]
+    assert [c.key for c in result.verdict.checks] == [c["key"] for c in result["verdict"]["checks"]]
+    assert result.gate.status == result.status
 
 
 def test_older_documents_read_missing_keys_as_none_and_do_not_invent_them() -> None:
@@ -82,3 +106,9 @@ def test_a_fresh_audit_is_the_serialisation_of_its_sections(fresh: AuditResult) 
     assert json.dumps(fresh.sections.to_dict()) == json.dumps(doc)
     assert fresh.predictions.agreement == doc["predictions"]["agreement"] is not None
     assert fresh.calibration.small.ece == doc["calibration"]["small"]["ece"] is not None
+    assert fresh.attribution.explainer("lime").floor_ratios == doc["attribution"]["lime"]["floor_ratios"] is not None
+    assert fresh.extras.representation.cka == doc["extras"]["representation"]["cka"] is not None
+    assert fresh.extras.adversarial.attacked == doc["extras"]["adversarial"]["attacked"] == 2
+    assert fresh.bias.available is False and fresh.bias.to_dict() == {"available": False, "reason": doc["bias"]["reason"]}
+    assert fresh.models.small.latency.repeats == doc["models"]["small"]["latency"]["repeats"]
+    assert fresh.verdict.to_dict() == doc["verdict"] and "rejudged" not in doc["verdict"]

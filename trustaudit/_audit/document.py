@@ -815,16 +815,16 @@ class AuditDocument(Section):
     tool: Mapping[str, Any] | None = None
     created: str | None = None
     command: str | None = None
-    verdict: Mapping[str, Any] | None = None
-    models: Mapping[str, Any] | None = None
-    data: Mapping[str, Any] | None = None
+    verdict: VerdictSection | None = None
+    models: ModelsSection | None = None
+    data: DataSection | None = None
     config: Mapping[str, Any] | None = None
     predictions: PredictionsSection | None = None
     calibration: CalibrationSection | None = None
     attribution: AttributionSection | None = None
     examples: list[Example] | None = None
-    bias: Mapping[str, Any] | None = None
-    extras: Mapping[str, Any] | None = optional_key()
+    bias: BiasSection | None = None
+    extras: ExtrasSection | None = optional_key()
     engine: Mapping[str, Any] | None = None
     timings: Mapping[str, float] | None = None
     versions: Mapping[str, str] | None = None
@@ -834,6 +834,11 @@ class AuditDocument(Section):
         "calibration": one(CalibrationSection),
         "attribution": one(AttributionSection),
         "examples": many(Example),
+        "verdict": one(VerdictSection),
+        "models": one(ModelsSection),
+        "data": one(DataSection),
+        "bias": one(BiasSection),
+        "extras": one(ExtrasSection),
     }
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 
+from trustaudit._audit.document import Latency
 from trustaudit.models import ModelBundle
 
 
@@ -33,7 +34,7 @@ def measure_latency(
     device: torch.device,
     batch_size: int = 32,
     repeats: int = 7,
-) -> dict[str, dict[str, Any]]:
+) -> dict[str, Latency]:
     """Median wall time of tokenization plus a forward pass, at batch 1 and at ``batch_size``.
 
     The models are measured in alternation, round after round, so that a burst of load
@@ -51,13 +52,13 @@ def measure_latency(
             one[name].append(sum(_timed_forward(bundle, [p], device) for p in singles) / len(singles))
             many[name].append(_timed_forward(bundle, batch, device) / len(batch))
     return {
-        name: {
-            "batch1_ms": statistics.median(one[name]) * 1000,
-            "batched_ms_per_example": statistics.median(many[name]) * 1000,
-            "batch_size": len(batch),
-            "device": device.type,
-            "threads": torch.get_num_threads(),
-            "repeats": repeats,
-        }
+        name: Latency(
+            batch1_ms=statistics.median(one[name]) * 1000,
+            batched_ms_per_example=statistics.median(many[name]) * 1000,
+            batch_size=len(batch),
+            device=device.type,
+            threads=torch.get_num_threads(),
+            repeats=repeats,
+        )
         for name in bundles
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import os
 import platform
@@ -11,7 +12,17 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from trustaudit._audit.config import BIAS_OFF, AuditConfig
-from trustaudit._audit.document import AttributionSection, Example
+from trustaudit._audit.document import (
+    AttributionSection,
+    AuditDocument,
+    BiasSection,
+    DataSection,
+    Example,
+    ExtrasSection,
+    ModelInfo,
+    ModelsSection,
+    VerdictSection,
+)
 from trustaudit._audit.latency import measure_latency
 from trustaudit._audit.result import SCHEMA_VERSION, AuditResult
 from trustaudit._audit.sections import (
@@ -176,7 +187,7 @@ def audit(
         attribution, examples = compare_explanations(pair, dataset, explanations, config)
     timings["explain"] = time.perf_counter() - t0
 
-    extras: dict[str, Any] | None = None
+    extras: ExtrasSection | None = None
     if config.extras:
         t0 = time.perf_counter()
         stage("comparing representations and adversarial transfer")
@@ -186,44 +197,41 @@ def audit(
         timings["extras"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    bias: dict[str, Any] = {"available": False, "reason": BIAS_OFF}
+    bias = BiasSection.unavailable(BIAS_OFF)
     if suite is not None:
         stage("comparing bias")
         bias = bias_section(pair, dataset, rows, suite, config, device, (base_engine, small_engine))
     timings["bias"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - started
 
-    models = {
-        "base": {**jsonable(pair.base.describe()), "latency": latency["base"]},
-        "small": {**jsonable(pair.small.describe()), "latency": latency["small"]},
-        "permutation": list(pair.permutation),
-        "reordered": list(pair.permutation) != list(range(len(pair.labels))),
-        "param_ratio": pair.small.n_params / pair.base.n_params if pair.base.n_params else None,
-        "size_ratio": pair.small.bytes_on_disk / pair.base.bytes_on_disk if pair.base.bytes_on_disk else None,
-        "speedup_batch1": latency["base"]["batch1_ms"] / latency["small"]["batch1_ms"],
-        "speedup_batched": latency["base"]["batched_ms_per_example"] / latency["small"]["batched_ms_per_example"],
-    }
-    doc: dict[str, Any] = {
-        "schema_version": SCHEMA_VERSION,
-        "tool": {"name": "trustaudit", "version": __version__},
-        "created": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
-        "command": command or "trustaudit.audit(...)",
-        "verdict": {},
-        "models": models,
-        "data": jsonable(dataset.describe()),
-        "config": config.to_dict(),
-        "predictions": predictions.to_dict(),
-        "calibration": calibration.to_dict(),
-        "attribution": attribution.to_dict(),
-        "examples": [example.to_dict() for example in examples],
-        "bias": jsonable(bias),
-        **({"extras": jsonable(extras)} if extras is not None else {}),
-        "engine": {
-            "base": jsonable(vars(base_engine.stats)),
-            "small": jsonable(vars(small_engine.stats)),
-        },
-        "timings": {k: round(v, 3) for k, v in timings.items()},
-        "versions": _versions(),
-    }
-    doc["verdict"] = verdict_section(doc, config.gate, config.gate_source)
-    return AuditResult(doc)
+    models = ModelsSection(
+        base=ModelInfo.from_dict({**jsonable(pair.base.describe()), "latency": latency["base"].to_dict()}),
+        small=ModelInfo.from_dict({**jsonable(pair.small.describe()), "latency": latency["small"].to_dict()}),
+        permutation=list(pair.permutation),
+        reordered=list(pair.permutation) != list(range(len(pair.labels))),
+        param_ratio=pair.small.n_params / pair.base.n_params if pair.base.n_params else None,
+        size_ratio=pair.small.bytes_on_disk / pair.base.bytes_on_disk if pair.base.bytes_on_disk else None,
+        speedup_batch1=latency["base"].batch1_ms / latency["small"].batch1_ms,  # type: ignore[operator]
+        speedup_batched=latency["base"].batched_ms_per_example / latency["small"].batched_ms_per_example,  # type: ignore[operator]
+    )
+    document = AuditDocument(
+        schema_version=SCHEMA_VERSION,
+        tool={"name": "trustaudit", "version": __version__},
+        created=_dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+        command=command or "trustaudit.audit(...)",
+        verdict=VerdictSection(keys=()),
+        models=models,
+        data=DataSection.from_dict(jsonable(dataset.describe())),
+        config=config.to_dict(),
+        predictions=predictions,
+        calibration=calibration,
+        attribution=attribution,
+        examples=examples,
+        bias=bias,
+        extras=extras,
+        engine={"base": jsonable(vars(base_engine.stats)), "small": jsonable(vars(small_engine.stats))},
+        timings={k: round(v, 3) for k, v in timings.items()},
+        versions=_versions(),
+    )
+    verdict = verdict_section(document.to_dict(), config.gate, config.gate_source)
+    return AuditResult(dataclasses.replace(document, verdict=verdict).to_dict())

@@ -9,6 +9,8 @@ import torch
 
 from trustaudit._audit.config import AuditConfig
 from trustaudit._audit.document import (
+    BiasEmbedding,
+    BiasSection,
     CalibrationSection,
     ClassComparison,
     ConfidenceBand,
@@ -225,7 +227,7 @@ def bias_section(
     config: AuditConfig,
     device: torch.device,
     evaluators: tuple[Evaluator, Evaluator],
-) -> dict[str, Any]:
+) -> BiasSection:
     """The ``bias`` section: association tests on both models and counterfactual flips of the explained rows.
 
     A model that cannot give its hidden states (an ONNX export) cannot be tested; the section
@@ -240,7 +242,7 @@ def bias_section(
             n_resamples=config.n_resamples, seed=config.seed, batch_size=config.batch_size, device=device,
         )
     except InvalidInputError as exc:
-        return {"available": False, "reason": str(exc)}
+        return BiasSection.unavailable(str(exc))
     counterfactual = None
     if len(rows):
         texts = dataset.pairs()
@@ -248,10 +250,10 @@ def bias_section(
             pair, [texts[int(i)] for i in rows], n_resamples=config.n_resamples, seed=config.seed,
             batch_size=config.batch_size, device=device, evaluators=evaluators,
         ).to_dict()
-    return {
-        "available": True,
-        "reason": "",
-        "embedding": embedding.to_dict(),
-        "counterfactual": counterfactual,
-        "rows": [int(dataset.rows[int(i)]) for i in rows],
-    }
+    return BiasSection(
+        available=True,
+        reason="",
+        embedding=BiasEmbedding.from_dict(jsonable(embedding.to_dict())),
+        counterfactual=counterfactual,
+        rows=[int(dataset.rows[int(i)]) for i in rows],
+    )

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from trustaudit._audit.document import GateCheck, VerdictSection
 from trustaudit.explain import explainer_names
 from trustaudit.gate import GateConfig, Measurement, evaluate, verdict_sentence
 
@@ -183,15 +184,15 @@ def gate_measurements(doc: Mapping[str, Any]) -> dict[str, Measurement]:
     return out
 
 
-def verdict_section(doc: Mapping[str, Any], gate: GateConfig, source: str) -> dict[str, Any]:
+def verdict_section(doc: Mapping[str, Any], gate: GateConfig, source: str) -> VerdictSection:
     """Judge a results document against ``gate``; pure, so ``render`` can re-judge stored results."""
     result = evaluate(gate_measurements(doc), gate)
-    return {
-        "status": result.status,
-        "passed": result.passed,
-        "source": source,
-        "decision": gate.decision,
-        "level": 0.95,
-        "checks": [c.to_dict() for c in result.checks],
-        "sentence": verdict_sentence(result),
-    }
+    return VerdictSection(
+        status=result.status,
+        passed=result.passed,
+        source=source,
+        decision=gate.decision,
+        level=0.95,
+        checks=[GateCheck.from_dict(c.to_dict()) for c in result.checks],
+        sentence=verdict_sentence(result),
+    )

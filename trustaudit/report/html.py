@@ -10,14 +10,20 @@ from typing import Any
 import numpy as np
 
 from trustaudit._audit.document import (
+    AdversarialSection,
     AttributionSection,
     AuditDocument,
+    BiasSection,
     CalibrationSection,
     ConfidenceBand,
     Example,
     ExplainerAgreement,
+    ExtrasSection,
     Feature,
+    ModelInfo,
     PredictionsSection,
+    RepresentationSection,
+    VerdictSection,
     document_of,
 )
 from trustaudit._io import write_text_atomic
@@ -59,17 +65,17 @@ FLIP_KINDS = (
 )
 
 
-def _model_view(model: Mapping[str, Any]) -> dict[str, Any]:
-    view = dict(model)
-    view["name"] = visible(os.path.basename(str(model.get("path", "model")).rstrip("/")) or "model")
-    view["size_text"] = size_text(model.get("bytes"))
-    int8 = (model.get("provenance") or {}).get("int8_bytes")
+def _model_view(model: ModelInfo) -> dict[str, Any]:
+    view = model.values()
+    view["name"] = visible(os.path.basename(str(model.path if model.path is not None else "model").rstrip("/")) or "model")
+    view["size_text"] = size_text(model.bytes)
+    int8 = (model.provenance or {}).get("int8_bytes")
     if int8:
         view["size_text"] += f" (float weights, re-quantized on load; int8 weights {size_text(int8)})"
-    view["provenance"] = dict(model.get("provenance") or {})
+    view["provenance"] = dict(model.provenance or {})
     view["provenance_text"] = provenance_text(view["provenance"])
-    view["source_text"] = source_text(model)
-    view["runtime_text"] = str(model.get("runtime") or "")
+    view["source_text"] = source_text(model.source or {})
+    view["runtime_text"] = str(model.runtime or "")
     return view
 
 
@@ -83,9 +89,9 @@ def _figures(doc: AuditDocument, small_name: str, base_name: str) -> dict[str, s
     )
 
     figures = {"reliability": "", "agreement": "", "asc_heatmap": "", "verdict": ""}
-    checks = (doc.verdict or {}).get("checks") or []
+    checks = (doc.verdict.checks if doc.verdict else None) or []
     if checks:
-        figures["verdict"] = verdict_forest(checks)
+        figures["verdict"] = verdict_forest([check.to_dict() for check in checks])
     calibration = doc.calibration
     if calibration is not None and calibration.available and calibration.base and calibration.small:
         fig = reliability_diagram(
@@ -109,7 +115,7 @@ def _figures(doc: AuditDocument, small_name: str, base_name: str) -> dict[str, s
                     floors[name] = entry.floor
         if series:
             figures["agreement"] = figure_to_svg(agreement_distribution(series, floors))
-    provenance = ((doc.models or {}).get("small", {}) or {}).get("provenance") or {}
+    provenance = (doc.models.small.provenance if doc.models and doc.models.small else None) or {}
     if provenance.get("method") == "asc" and provenance.get("similarity"):
         removed = [int(i) + 1 for i in provenance.get("layers_removed", [])]
         figures["asc_heatmap"] = figure_to_svg(similarity_heatmap(provenance["similarity"], removed))
@@ -286,33 +292,34 @@ def _calibration_view(calibration: CalibrationSection | None) -> dict[str, Any]:
 BIAS_EXAMPLES_SHOWN = 20
 
 
-def _extras_view(extras: Mapping[str, Any] | None) -> dict[str, Any] | None:
+def _extras_view(extras: ExtrasSection | None) -> dict[str, Any] | None:
     """The view of the ``extras`` section (CKA and adversarial transfer); None when the results have none."""
     if extras is None:
         return None
-    rep = extras.get("representation") or {}
-    representation: dict[str, Any] = {"available": bool(rep.get("available")), "reason": str(rep.get("reason") or "")}
+    rep = extras.representation or RepresentationSection()
+    representation: dict[str, Any] = {"available": bool(rep.available), "reason": str(rep.reason or "")}
     if representation["available"]:
-        layers = rep.get("layers") or {}
+        layers = rep.layers or {}
+        poolings = {"cls": rep.cls, "mean": rep.mean}
         representation.update(
-            rows=rep["rows"], row_source=rep.get("row_source", ""),
-            poolings=[{"name": {"cls": "[CLS]", "mean": "mean-pooled"}[k], **rep[k]} for k in ("cls", "mean") if k in rep],
+            rows=rep.rows, row_source=rep.row_source if rep.row_source is not None else "",
+            poolings=[{"name": {"cls": "[CLS]", "mean": "mean-pooled"}[k], **values} for k, values in poolings.items() if values is not None],
             layers=[{"base_state": i, "cells": row} for i, row in enumerate(layers.get("mean") or [])],
             small_states=list(range(int(layers.get("small_states") or 0))),
         )
-    adv = extras.get("adversarial") or {}
-    adversarial: dict[str, Any] = {"available": bool(adv.get("available")), "reason": str(adv.get("reason") or "")}
+    adv = extras.adversarial or AdversarialSection()
+    adversarial: dict[str, Any] = {"available": bool(adv.available), "reason": str(adv.reason or "")}
     if adversarial["available"]:
-        rates = adv["rates"]
+        rates = adv.rates or {}
         adversarial.update(
-            explainer=str(adv.get("explainer", "")).upper(), attacked=adv.get("attacked"), params=adv.get("params") or {},
+            explainer=str(adv.explainer if adv.explainer is not None else "").upper(), attacked=adv.attacked, params=adv.params or {},
             directions=[rates["base_to_small"], rates["small_to_base"]],
-            transfer_gap=adv.get("transfer_gap"), transfer_gap_interval=adv.get("transfer_gap_interval"),
+            transfer_gap=adv.transfer_gap, transfer_gap_interval=adv.transfer_gap_interval,
         )
     return {"representation": representation, "adversarial": adversarial}
 
 
-def _bias_view(bias: Mapping[str, Any] | None) -> dict[str, Any]:
+def _bias_view(bias: BiasSection | None) -> dict[str, Any]:
     """The Bias section: headline, a row per test and pooling, the dot plot, counterfactual flips.
 
     Results written before the bias comparison existed have no ``bias`` section; the view
@@ -322,11 +329,11 @@ def _bias_view(bias: Mapping[str, Any] | None) -> dict[str, Any]:
 
     if bias is None:
         return {"available": False, "predates": True, "reason": ""}
-    if not bias.get("available"):
-        return {"available": False, "predates": False, "reason": str(bias.get("reason") or "")}
-    embedding = bias["embedding"]
+    if not bias.available or bias.embedding is None:
+        return {"available": False, "predates": False, "reason": str(bias.reason or "")}
+    embedding = bias.embedding
     rows, dots = [], []
-    for item in embedding["tests"]:
+    for item in embedding.tests or []:
         test = item["test"]
         sets = {key: test[key]["label"] for key in ("X", "Y", "A", "B")}
         for result in item["results"]:
@@ -341,15 +348,15 @@ def _bias_view(bias: Mapping[str, Any] | None) -> dict[str, Any]:
                 "absolute_ci": change["absolute_difference_ci"],
             })
             dots.append({"label": label, "base": result["base"]["effect_size"], "small": result["small"]["effect_size"]})
-    largest = embedding.get("largest_change")
+    largest = embedding.largest_change
     headline = None
     if largest:
         match = next((r for r in rows if r["test"] == largest["test"] and r["pooling"] == largest["pooling"]), None)
         headline = {**largest, "difference_ci": match["difference_ci"] if match else None}
-    counterfactual = bias.get("counterfactual")
+    counterfactual = bias.counterfactual
     cf_view = None
     if counterfactual is not None:
-        row_numbers = list(bias.get("rows") or [])
+        row_numbers = list(bias.rows or [])
         flipped = [e for e in counterfactual["examples"]
                    if e["base_before"] != e["base_after"] or e["small_before"] != e["small_after"]]
         shown = []
@@ -365,28 +372,25 @@ def _bias_view(bias: Mapping[str, Any] | None) -> dict[str, Any]:
     return {
         "available": True, "predates": False, "reason": "",
         "headline": headline, "rows": rows, "plot": bias_dot_plot(dots), "counterfactual": cf_view,
-        "templates": {kind: list(t) for kind, t in embedding["templates"].items()},
-        "source": embedding["source"], "citation": embedding["citation"],
-        "n_permutations": embedding["n_permutations"], "n_resamples": embedding["n_resamples"],
-        "seed": embedding["seed"], "poolings": ", ".join(embedding["poolings"]),
+        "templates": {kind: list(t) for kind, t in (embedding.templates or {}).items()},
+        "source": embedding.source, "citation": embedding.citation,
+        "n_permutations": embedding.n_permutations, "n_resamples": embedding.n_resamples,
+        "seed": embedding.seed, "poolings": ", ".join(embedding.poolings or []),
     }
 
 
-def _verdict_view(verdict: Mapping[str, Any]) -> dict[str, Any]:
+def _verdict_view(verdict: VerdictSection) -> dict[str, Any]:
     """The verdict section with, for every inconclusive check, how much more data would decide it."""
-    from trustaudit.gate import CheckResult, decide_text
+    from trustaudit.gate import decide_text
 
-    view = dict(verdict)
-    status = verdict_status(verdict)
-    view["status"] = status
-    view.setdefault("rejudged", "")
-    view["css"] = {"trust-equivalent": "pass", "not trust-equivalent": "fail"}.get(status, "warn")
-    checks = []
-    for check in verdict["checks"]:
-        item = dict(check)
-        item["decide"] = decide_text(CheckResult.from_dict(check)) if check["status"] == "inconclusive" and check.get("interval") else ""
-        checks.append(item)
-    view["checks"] = checks
+    view = verdict.values()
+    view["status"] = verdict_status(verdict)
+    view["rejudged"] = verdict.rejudged if verdict.rejudged is not None else ""
+    view["css"] = {"trust-equivalent": "pass", "not trust-equivalent": "fail"}.get(view["status"], "warn")
+    view["checks"] = [
+        {**check.values(), "decide": decide_text(check.result()) if check.status == "inconclusive" and check.interval else ""}
+        for check in verdict.checks or []
+    ]
     return view
 
 
@@ -415,14 +419,14 @@ def build_context(result: Any) -> dict[str, Any]:
     """
     doc = document_of(result)
     models = doc.models
-    base, small = _model_view(models["base"]), _model_view(models["small"])
-    view_models = {**models, "base": base, "small": small, "same_model": base.get("fingerprint") == small.get("fingerprint")}
+    base, small = _model_view(models.base), _model_view(models.small)
+    view_models = {**models.values(), "base": base, "small": small, "same_model": base.get("fingerprint") == small.get("fingerprint")}
     labels = doc.predictions.labels
     explainers = (doc.attribution.explainers if doc.attribution else None) or []
     examples = sorted(doc.examples or [], key=lambda ex: (-(ex.divergence if ex.divergence is not None else 0.0), ex.row))
-    data = dict(doc.data)
-    data["name"] = os.path.basename(str(data.get("path", "data")))
-    data["skipped_text"] = ", ".join(f"{n} {why}" for why, n in (data.get("skipped") or {}).items())
+    data = doc.data.values()
+    data["name"] = os.path.basename(str(doc.data.path if doc.data.path is not None else "data"))
+    data["skipped_text"] = ", ".join(f"{n} {why}" for why, n in (doc.data.skipped or {}).items())
     config = doc.config
     config_text = ", ".join(f"{k}={v}" for k, v in config.items() if k != "gate")
     versions_text = ", ".join(f"{k} {v}" for k, v in (doc.versions or {}).items())

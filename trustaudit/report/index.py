@@ -18,9 +18,9 @@ def index_row(result: Any, href: str | None = None, name: str | None = None, des
     c, a = doc.calibration, doc.attribution
     base_calibration = c.base if c is not None else None
     small_calibration = c.small if c is not None else None
-    base_bytes = models["base"].get("bytes") or 0
-    small_bytes = (models["small"].get("provenance") or {}).get("int8_bytes") or models["small"].get("bytes") or 0
-    size_ratio = small_bytes / base_bytes if base_bytes and small_bytes else models.get("param_ratio")
+    base_bytes = models.base.bytes or 0
+    small_bytes = (models.small.provenance or {}).get("int8_bytes") or models.small.bytes or 0
+    size_ratio = small_bytes / base_bytes if base_bytes and small_bytes else models.param_ratio
 
     def explainer(name_: str, key: str) -> float | None:
         entry = a.explainer(name_) if a is not None and a.available else None
@@ -30,11 +30,11 @@ def index_row(result: Any, href: str | None = None, name: str | None = None, des
 
     names = list(dict.fromkeys((*EXPLAINERS, *((a.explainers if a is not None else None) or []))))
     return {
-        "name": name or os.path.basename(str(models["small"]["path"])),
-        "description": description or provenance_text(models["small"].get("provenance") or {}),
+        "name": name or os.path.basename(str(models.small.path)),
+        "description": description or provenance_text(models.small.provenance or {}),
         "href": href,
-        "data": os.path.basename(str(doc.data["path"])),
-        "rows": doc.data["rows_used"],
+        "data": os.path.basename(str(doc.data.path)),
+        "rows": doc.data.rows_used,
         "explained": a.explained if a is not None and a.explained is not None else 0,
         "base_accuracy": p.base.accuracy,
         "small_accuracy": p.small.accuracy,
@@ -47,11 +47,11 @@ def index_row(result: Any, href: str | None = None, name: str | None = None, des
         **{name_: explainer(name_, "feature_agreement") for name_ in names},
         **{f"{name_}_floor": explainer(name_, "floor") for name_ in names},
         "size_ratio": size_ratio,
-        "speedup": models.get("speedup_batch1"),
-        "passed": doc.verdict["passed"],
+        "speedup": models.speedup_batch1,
+        "passed": doc.verdict.passed,
         "status": verdict_status(doc.verdict),
-        "failed": [c_["key"] for c_ in doc.verdict["checks"] if c_["status"] == "fail"],
-        "open": [c_["key"] for c_ in doc.verdict["checks"] if c_["status"] in ("inconclusive", "not measured")],
+        "failed": [check.key for check in doc.verdict.checks or [] if check.status == "fail"],
+        "open": [check.key for check in doc.verdict.checks or [] if check.status in ("inconclusive", "not measured")],
     }
 
 
