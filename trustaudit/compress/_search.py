@@ -95,8 +95,9 @@ class SearchCandidate:
 
     ``state`` is ``audited`` (full audit), ``rejected by the cheap pass`` (failed the
     prediction and calibration checks, never explained), ``built, not audited`` (made as the
-    parent of another candidate), ``not built`` (the search did not need it) or ``skipped``
-    (it could not beat a trust-equivalent candidate already found, or the budget ran out).
+    parent of another candidate), ``not built`` (the search did not need it, or the budget
+    ran out first: ``note`` says which) or ``skipped`` (it could not beat a trust-equivalent
+    candidate already found).
     ``status`` is the verdict (of the cheap gate for a rejected candidate). ``size_bytes``
     is the serialized state dict as it runs (int8 weights for a quantized model);
     ``size_estimated`` says it was computed from the untrained structure. ``undecided``
@@ -567,7 +568,7 @@ class _Search:
         bundle = load_model(path)
         row.update(bundle=str(path.relative_to(self.out)), size_bytes=_size(bundle), size_estimated=False,
                    params=bundle.n_params, build_seconds=round(time.perf_counter() - start, 3))
-        if row["state"] == PLANNED:
+        if row["state"] in (PLANNED, SKIPPED):
             row["state"] = BUILT
         plan.bundle = bundle
         self.save(page=False)
@@ -692,6 +693,8 @@ class _Search:
             skipped = [p for p in members if p.cost >= self._cost(best)]
             for p in skipped:
                 p.row["note"] = f"skipped: it cannot beat {best.row['name']}, already trust-equivalent"
+                if p.row["state"] == PLANNED:
+                    p.row["state"] = SKIPPED
             members = [p for p in members if p.cost < self._cost(best)]
         if self.strategy == "exhaustive":
             for plan in members:
