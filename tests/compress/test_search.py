@@ -174,3 +174,26 @@ def test_search_refuses_a_folder_that_is_not_empty(tokenizer, nli_data, dev, tmp
     (tmp_path / "old.txt").write_text("x")
     with pytest.raises(InvalidInputError, match="`out`"):
         search(_base(tokenizer, ()), nli_data, dev, tmp_path, n_remove=(1,))
+
+
+@pytest.mark.slow
+def test_undecided_best_candidates_exit_4_and_say_how_many_rows_would_decide(tokenizer, nli_data, tmp_path: Path, capsys) -> None:
+    base = tmp_path / "base.pt"
+    save_bundle(_base(tokenizer, (1, 2)), base)
+    train = write_rows(tmp_path / "train.tsv", [(a, b, LABELS[y]) for a, b, y in zip(nli_data.text_a, nli_data.text_b, nli_data.labels)])
+    gate = tmp_path / "gate.toml"  # LIME agreement judged on the interval of 2 explained rows: too few to decide
+    gate.write_text("min_lime_feature_agreement = 0.25\nmin_shap_feature_agreement = false\nmax_ece_increase = false\n"
+                    "max_brier_increase = false\nmax_accuracy_drop = false\n")
+    out = tmp_path / "best"
+    code = main(["--no-progress", "compress", "search", str(base), "--data", str(train), "--eval", str(train),
+                 "--methods", "asc", "--n-remove", "1", "--epochs", "0", "--gate", str(gate), "--explain-n", "2",
+                 "--lime-samples", "10", "--n-resamples", "50", "--no-bias", "--no-extras", "-o", str(out),
+                 "--device", "cpu", "--no-cache"])
+    capsys.readouterr()
+    stored = json.loads((out / "search.json").read_text())
+    (row,) = stored["candidates"]
+    assert row["status"] == "inconclusive" and row["state"] == "audited" and not row["chosen"]
+    assert code == 4 and stored["answer"] == "inconclusive" and not (out / "model.pt").exists()
+    assert [u["key"] for u in row["undecided"]] == ["min_lime_feature_agreement"]
+    assert "explain about" in row["undecided"][0]["text"]
+    assert "min_lime_feature_agreement: explain about" in (out / "search.html").read_text()

@@ -459,7 +459,9 @@ class _Search:
         needs_asc = any(m in self.methods for m in ("asc", "asc+quantize", "alad"))
         if needs_asc:
             for rung, (layers, rule) in enumerate(self._asc_ladder()):
-                name = f"asc-{len(layers)}" if self.n_remove is not None or len(layers) else f"asc-r{rung}"
+                name = f"asc-{len(layers)}"
+                if any(row["name"] == name for row in self.ladder):  # another layer set of the same size
+                    name += f"-t{rule['threshold']:g}"
                 self.ladder.append({"rung": rung, "name": name, "layers_removed": list(layers), **rule})
                 asc_rows.append((name, layers, rule))
         for rung, (name, layers, rule) in enumerate(asc_rows):
