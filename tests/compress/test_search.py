@@ -139,7 +139,7 @@ def test_a_gate_nothing_passes_exits_1_with_the_full_table(tokenizer, nli_data, 
 
 @pytest.mark.slow
 def test_the_budget_stops_the_search_with_a_valid_partial_answer(tokenizer, nli_data, dev, tmp_path: Path,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+                                                                 monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     import trustaudit.compress._search as module
 
     ticks = iter(range(0, 10_000, 15))
@@ -147,8 +147,10 @@ def test_the_budget_stops_the_search_with_a_valid_partial_answer(tokenizer, nli_
     out = tmp_path / "best"
     result = search(_base(tokenizer, (1, 2)), nli_data, dev, out, methods=("asc", "quantize"), n_remove=(1, 2, 3),
                     config=_config(), strategy="exhaustive", budget_minutes=1, asc_options={"epochs": 0}, cache=False,
-                    progress=False)
+                    progress=True)
     assert not result.complete
+    progress = capsys.readouterr().err
+    assert "[0 of 4 candidates audited]" in progress and "min of the budget left" in progress
     stored = json.loads((out / "search.json").read_text())
     assert stored["state"] == "stopped by the budget" and stored["complete"] is False
     audited = [c for c in result.candidates if c.state in ("audited", "rejected by the cheap pass")]
@@ -197,3 +199,16 @@ def test_undecided_best_candidates_exit_4_and_say_how_many_rows_would_decide(tok
     assert [u["key"] for u in row["undecided"]] == ["min_lime_feature_agreement"]
     assert "explain about" in row["undecided"][0]["text"]
     assert "min_lime_feature_agreement: explain about" in (out / "search.html").read_text()
+
+
+@pytest.mark.slow
+def test_the_latency_objective_measures_every_audited_candidate(tokenizer, nli_data, dev, tmp_path: Path) -> None:
+    result = search(_base(tokenizer, (1, 2)), nli_data, dev, tmp_path / "best", methods=("asc",), n_remove=(1, 2, 3),
+                    config=_config(), objective="latency", asc_options={"epochs": 0}, cache=False, progress=False)
+    assert result.document["objective"] == "latency" and result.document["base"]["latency_ms"] > 0
+    assert all(c.latency_ms is not None and c.latency_ms > 0 for c in result.candidates)
+    audited = [c for c in result.audited]
+    assert audited and all(not c.latency_estimated for c in audited)
+    assert result.answer == "found" and result.chosen is not None and result.chosen.status == "trust-equivalent"
+    passed = [c for c in audited if c.status == "trust-equivalent"]
+    assert result.chosen.latency_ms == min(c.latency_ms for c in passed)
