@@ -12,7 +12,7 @@ from the other's model outputs:
   ordering assumption of the binary search on every pair of rungs.
 
 The table gives, per task and run: candidates audited (cheap pass only / fully), rows
-explained, model evaluations of the predictions, minutes, the chosen candidate, and whether
+explained, texts run through a model for predictions (evaluation-cache misses), minutes, the chosen candidate, and whether
 any pair of audited candidates contradicted the ordering assumption. The fine-tuned ASC
 rungs are trained once per run (the runs write separate folders), so the minutes include
 training; ``--reuse`` points the exhaustive run at the binary run's built candidates instead.
@@ -156,7 +156,7 @@ def main() -> None:
                 shutil.copyfile(root / f"{task}-{strategy}" / "search.html", target)
     summary = {"machine": machine(), "settings": {k: v for k, v in vars(args).items() if not callable(v)}, "runs": rows}
     (root / "summary.json").write_text(json.dumps(summary, indent=1, default=str) + "\n", encoding="utf-8")
-    print(f"| task | strategy | audited (cheap only / full) of planned | rows explained | evaluations | minutes (audits, builds) "
+    print(f"| task | strategy | audited (cheap only / full) of planned | rows explained | prediction evaluations | minutes (audits, builds) "
           f"| chosen (size vs base) | ordering contradicted |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:

@@ -97,8 +97,9 @@ class SearchCandidate:
     prediction and calibration checks, never explained), ``built, not audited`` (made as the
     parent of another candidate), ``not built`` (the search did not need it, or the budget
     ran out first: ``note`` says which) or ``skipped`` (it could not beat a trust-equivalent
-    candidate already found).
-    ``status`` is the verdict (of the cheap gate for a rejected candidate). ``size_bytes``
+    candidate already found). ``explained`` counts the rows its audit explained and
+    ``evaluations`` the texts the models ran on for its predictions (evaluation-cache
+    misses: the base model's count only once per search). ``status`` is the verdict (of the cheap gate for a rejected candidate). ``size_bytes``
     is the serialized state dict as it runs (int8 weights for a quantized model);
     ``size_estimated`` says it was computed from the untrained structure. ``undecided``
     lists the inconclusive checks and how many more rows would decide each.
@@ -719,6 +720,21 @@ class _Search:
                 high = mid - 1
             else:
                 low = mid + 1
+        self._explain_gaps(members)
+
+    def _explain_gaps(self, members: list[_Plan]) -> None:
+        """Say, for each candidate of a binary-searched family left unaudited, why the search did not need it."""
+        judged = [p for p in members if p.row["state"] in (AUDITED, REJECTED_CHEAP)]
+        for plan in members:
+            if plan in judged or plan.row.get("note"):
+                continue
+            passed = [p for p in judged if p.cost < plan.cost and p.row["status"] == TRUST_EQUIVALENT]
+            failed = [p for p in judged if p.cost > plan.cost and p.row["status"] != TRUST_EQUIVALENT]
+            if passed:
+                plan.row["note"] = f"not needed: {passed[-1].row['name']}, more compressed, is trust-equivalent"
+            elif failed:
+                plan.row["note"] = (f"not audited: {failed[0].row['name']}, less compressed, is {failed[0].row['status']}, "
+                                    "so by the ordering assumption this one would not be shown trust-equivalent either")
 
     def run(self) -> SearchResult:
         self.out.mkdir(parents=True, exist_ok=True)
