@@ -213,3 +213,19 @@ def test_the_latency_objective_measures_every_audited_candidate(tokenizer, nli_d
     assert result.answer == "found" and result.chosen is not None and result.chosen.status == "trust-equivalent"
     passed = [c for c in audited if c.status == "trust-equivalent"]
     assert result.chosen.latency_ms == min(c.latency_ms for c in passed)
+
+
+def test_the_frontier_plot_draws_audited_candidates_and_the_chosen_one() -> None:
+    from trustaudit.exceptions import InvalidInputError
+    from trustaudit.report.plots import figure_to_svg, size_trust_frontier
+
+    rows = [
+        {"name": "asc-3", "size_bytes": 50_000, "agreement": 0.6, "status": "not trust-equivalent", "chosen": False},
+        {"name": "asc-2", "size_bytes": 80_000, "agreement": 0.98, "status": "trust-equivalent", "chosen": True},
+        {"name": "asc-1", "size_bytes": 120_000, "agreement": None, "status": None, "chosen": False},
+    ]
+    svg = figure_to_svg(size_trust_frontier(rows, 200_000))
+    assert "asc-3" in svg and "asc-2" in svg and "asc-1" not in svg
+    assert "chosen" in svg and "frontier" in svg and "not trust-equivalent" in svg
+    with pytest.raises(InvalidInputError, match="base_bytes"):
+        size_trust_frontier(rows, 0)

@@ -294,6 +294,8 @@ def size_trust_frontier(rows: Sequence[Mapping[str, Any]], base_bytes: int, ax: 
             if r.get("chosen"):
                 ax.scatter([r["size_bytes"] / 1e6], [100 * r["agreement"]], s=170, facecolors="none", edgecolors="#000000",
                            linewidths=1.4, label="chosen", zorder=4)
+        low = min([100 * r["agreement"] for r in shown] + [100.0])
+        ax.set_ylim(max(0.0, low - 2.0), 100.8)
         ax.set_xlabel("size (MB, state dict as it runs)")
         ax.set_ylabel("prediction agreement with the base (%)")
         ax.set_title("Size against trust of the searched candidates")
