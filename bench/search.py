@@ -155,9 +155,11 @@ def main() -> None:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(root / f"{task}-{strategy}" / "search.html", target)
     summary = {"machine": machine(), "settings": {k: v for k, v in vars(args).items() if not callable(v)}, "runs": rows}
-    (root / "summary.json").write_text(json.dumps(summary, indent=1, default=str) + "\n", encoding="utf-8")
-    print(f"| task | strategy | audited (cheap only / full) of planned | rows explained | prediction evaluations | minutes (audits, builds) "
-          f"| chosen (size vs base) | ordering contradicted |")
+    from trustaudit._io import write_text_atomic
+
+    write_text_atomic(root / "summary.json", json.dumps(summary, indent=1, default=str) + "\n")
+    print("| task | strategy | audited (cheap only / full) of planned | rows explained | prediction evaluations | minutes (audits, builds) "
+          "| chosen (size vs base) | ordering contradicted |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
         chosen = f"{r['chosen']} ({100 * r['chosen_size_ratio']:.0f}%)" if r["chosen"] else f"none ({r['answer']})"
