@@ -135,6 +135,31 @@ def test_an_interrupted_run_resumes_without_explaining_finished_examples_again(m
     assert _records(again) == _records(reference)
 
 
+def test_an_interrupted_audit_resumes_to_the_uninterrupted_result(model_pair, nli_data, tmp_path, monkeypatch) -> None:
+    from trustaudit import AuditConfig, audit
+    from trustaudit.explain import _pair
+
+    config = AuditConfig(explain_n=4, lime_samples=40, shap_max_evals=40, bias=False, extras=False, n_resamples=30)
+    reference = audit(model_pair, None, nli_data, config, cache=tmp_path / "fresh", progress=False).to_dict()
+    original, calls = _pair._explain_example, {"n": 0}
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        if calls["n"] == 3:
+            raise KeyboardInterrupt("stopped by the test")
+        calls["n"] += 1
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(_pair, "_explain_example", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        audit(model_pair, None, nli_data, config, cache=tmp_path / "cache", progress=False)
+    calls["n"] = -10
+    resumed = audit(model_pair, None, nli_data, config, cache=tmp_path / "cache", progress=False, resume=True).to_dict()
+    assert calls["n"] == -10 + 1, "only the row the interruption stopped was explained again"
+    for section in ("predictions", "calibration", "attribution", "examples", "verdict", "config"):
+        assert _scrubbed(resumed[section]) == _scrubbed(reference[section]), section
+    assert "executor" not in resumed
+
+
 def test_resume_ignores_records_of_other_settings_and_other_texts(model_pair, nli_data, tmp_path) -> None:
     explain_pair(model_pair, nli_data, [0, 1], cache=tmp_path, **SMALL)
     assert explain_pair(model_pair, nli_data, [0, 1], cache=tmp_path, resume=True, **SMALL).resumed == 2
@@ -228,6 +253,31 @@ def test_a_shard_whose_actor_dies_is_retried_and_the_result_is_unchanged(local_r
     assert marker.exists(), "an actor process ended mid-audit"
     assert int(marker.read_text()) != os.getpid()
     assert _records(survived) == _records(reference)
+
+
+@pytest.mark.slow
+def test_compare_on_ray_records_the_executor(local_ray, tmp_path, dev_tsv, tiny_bundle_path) -> None:
+    import json
+
+    from trustaudit.cli import main
+
+    out = tmp_path / "results.json"
+    code = main(["compare", str(tiny_bundle_path), str(tiny_bundle_path), "--data", str(dev_tsv), "--ray", "--ray-actors", "2",
+                 "--explain-n", "2", "--lime-samples", "20", "--shap-max-evals", "20", "--no-bias", "--no-extras",
+                 "--n-resamples", "20", "--no-cache", "--out", str(tmp_path / "report.html"), "--json", str(out)])
+    assert code in (0, 1, 4)
+    doc = json.loads(out.read_text())
+    assert doc["executor"] == {"kind": "ray", "address": "local", "actors": 2}
+    assert doc["attribution"]["explained"] == 2
+    assert local_ray.is_initialized(), "a Ray instance the command did not start is left running"
+
+
+def test_compare_with_both_workers_and_ray_is_a_usage_error(capsys, dev_tsv, tiny_bundle_path) -> None:
+    from trustaudit.cli import main
+
+    code = main(["compare", str(tiny_bundle_path), str(tiny_bundle_path), "--data", str(dev_tsv), "--ray", "--workers", "2"])
+    assert code == 2
+    assert "either --workers or --ray" in capsys.readouterr().err
 
 
 @pytest.mark.slow

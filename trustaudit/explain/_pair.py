@@ -584,7 +584,7 @@ def explain_pair(
     idx = _check_indices(indices, len(data))
     workers = _check_workers(workers)
     executor = resolve_executor(executor, workers)
-    eval_cache = resolve_cache(_cache_arg(cache)) if not isinstance(cache, EvalCache) else cache
+    eval_cache = resolve_cache(cache)
     if resume and eval_cache is None:
         raise InvalidInputError("resume=True reads the finished examples from the cache directory; give a `cache`")
     settings = _Settings(tuple(get_explainer(n) for n in names), budget_of, seed, (seed + 1) % 2**32, bool(self_agreement))
