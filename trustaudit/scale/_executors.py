@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import multiprocessing
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -258,6 +259,8 @@ class RayExecutor(Executor):
         self._started = False
         self._pool: list[Any] = []
         self._pool_key: tuple[str, str] | None = None
+        #: The payload in the object store, held while the actors live: a restarted actor reads it again.
+        self._payload_ref: Any = None
 
     @property
     def width(self) -> int:
@@ -273,8 +276,18 @@ class RayExecutor(Executor):
         ray = import_ray()
         if not ray.is_initialized():
             options = {"include_dashboard": False, "logging_level": "warning", **self.init_options}
+            if self.address is None:
+                options.setdefault("num_cpus", max(os.cpu_count() or 1, self.actors * self.cpus_per_actor))
             ray.init(address=self.address, **options)
             self._started = True
+            if self.address is None:
+                have = ray.cluster_resources().get("CPU", 0)
+                if have < self.actors * self.cpus_per_actor:
+                    self.close()
+                    raise InvalidInputError(
+                        f"`actors`={self.actors} of `cpus_per_actor`={self.cpus_per_actor} need "
+                        f"{self.actors * self.cpus_per_actor} CPUs, but the local Ray instance has {have:g}"
+                    )
         return ray
 
     def _actors(self, pair: ModelPair) -> list[Any]:
@@ -291,7 +304,7 @@ class RayExecutor(Executor):
                 max_task_retries=self.max_restarts,
             )
             self._pool = [remote.remote(ref, self.cpus_per_actor) for _ in range(self.actors)]
-            self._pool_key = payload.key
+            self._pool_key, self._payload_ref = payload.key, ref
         return self._pool
 
     def map(self, fn: TaskFn, pair: ModelPair, tasks: Sequence[Any], *,
@@ -344,7 +357,7 @@ class RayExecutor(Executor):
                 self._end_actors()
                 if self._started:
                     ray.shutdown()
-        self._pool, self._pool_key, self._started = [], None, False
+        self._pool, self._pool_key, self._payload_ref, self._started = [], None, None, False
 
 
 def resolve_executor(executor: Executor | None, workers: int = 1) -> Executor:
