@@ -213,9 +213,20 @@ class _DyingLime(lime.LimeExplainer):
 
 
 @pytest.mark.slow
-def test_an_audit_on_ray_is_the_audit_of_one_process(local_ray, model_pair, nli_data) -> None:
+def test_an_audit_on_ray_is_the_audit_of_one_process(local_ray, model_pair, nli_data, monkeypatch) -> None:
     from trustaudit import AuditConfig, audit
-    from trustaudit.scale import RayExecutor
+    from trustaudit.scale import RayExecutor, _sharded
+
+    monkeypatch.setattr(_sharded, "BATCHES_PER_TASK", 1)
+    tasks: list[int] = []
+    ray_map = RayExecutor.map
+
+    def spied(self: Any, fn: Any, pair: Any, batch: Any, **kwargs: Any) -> Any:
+        if fn is _sharded._run_batches:
+            tasks.extend(len(task["pairs"]) for task in batch)
+        return ray_map(self, fn, pair, batch, **kwargs)
+
+    monkeypatch.setattr(RayExecutor, "map", spied)
 
     settings = dict(explain_n=4, lime_samples=50, shap_max_evals=50, bias=False, extras=False, n_resamples=50, batch_size=2)
     one = audit(model_pair, None, nli_data, AuditConfig(**settings), cache=False, progress=False).to_dict()
@@ -224,6 +235,7 @@ def test_an_audit_on_ray_is_the_audit_of_one_process(local_ray, model_pair, nli_
         assert executor._pool, "the executor given by the caller stays open"
     assert on_ray["executor"] == {"kind": "ray", "address": "local", "actors": 2}
     assert "executor" not in one
+    assert tasks == [2, 2, 2, 2] * 2, "predictions went to the actors in whole batches of the single-process engine"
     assert on_ray["engine"]["base"]["batches"] == one["engine"]["base"]["batches"] == 4
     assert on_ray["engine"]["base"]["evaluated"] == one["engine"]["base"]["evaluated"]
     for section in ("predictions", "calibration", "attribution", "examples", "verdict", "config"):

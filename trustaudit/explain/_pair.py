@@ -442,12 +442,15 @@ def _explain_with(
     )
     shards = [_Shard(rows=tuple(rows[bounds[n]:bounds[n + 1]]), **common) for n in range(len(sizes))]
 
+    parsed: dict[int, list[ExampleExplanation]] = {}
+
     def finished(n: int, result: dict[str, Any]) -> None:
-        for record in result["examples"]:
-            done(ExampleExplanation.from_dict(record))
+        parsed[n] = [ExampleExplanation.from_dict(record) for record in result["examples"]]
+        for example in parsed[n]:
+            done(example)
 
     results = executor.map(_run_shard, pair, shards, done=finished)
-    examples = [ExampleExplanation.from_dict(record) for result in results for record in result["examples"]]
+    examples = [example for n in range(len(shards)) for example in parsed[n]]
     stats = [{name: _stats_from_dict(d) for name, d in result["stats"].items()} for result in results]
     return examples, stats
 
