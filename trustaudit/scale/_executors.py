@@ -16,14 +16,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 from trustaudit.exceptions import InvalidInputError, MissingDependencyError
 from trustaudit.models import ModelPair
 from trustaudit.scale._payload import PairPayload, error_of, reraise
 
-T = TypeVar("T")
-R = TypeVar("R")
 TaskFn = Callable[[ModelPair, Any], Any]
 
 RAY_HINT = "install it with: pip install 'trustaudit[ray]'"
