@@ -104,8 +104,13 @@ def explain_rows(
     *,
     cache: Any = True,
     progress: bool | None = None,
+    executor: Any = None,
+    resume: bool = False,
 ) -> PairExplanations:
-    """Explain ``rows`` on both models with the audit's explainers and budgets (what :func:`compare_explanations` reads)."""
+    """Explain ``rows`` on both models with the audit's explainers and budgets (what :func:`compare_explanations` reads).
+
+    ``executor`` (default: from ``config.workers``) is where; ``resume`` takes a stored run's finished examples.
+    """
     from trustaudit.explain import explain_pair
 
     return explain_pair(
@@ -124,7 +129,9 @@ def explain_rows(
         batch_size=config.batch_size,
         cache=cache,
         progress=progress,
-        workers=config.workers,
+        workers=config.workers if executor is None else 1,
+        executor=executor,
+        resume=resume,
     )
 
 

@@ -45,6 +45,7 @@ from trustaudit.models import ModelBundle, ModelPair, load_pair
 
 if TYPE_CHECKING:
     from trustaudit.explain import PairExplanations
+    from trustaudit.scale import Executor
 
 
 def _versions() -> dict[str, str]:
@@ -69,6 +70,8 @@ def audit(
     progress: bool | None = None,
     command: str | None = None,
     data_options: Mapping[str, Any] | None = None,
+    executor: Executor | None = None,
+    resume: bool = False,
 ) -> AuditResult:
     """Audit a base/small model pair on a dataset and judge it against the gate.
 
@@ -98,6 +101,17 @@ def audit(
         The command line recorded in the results; default none.
     data_options : mapping, optional
         Keyword arguments of :func:`load_dataset` when ``dataset`` is a path.
+    executor : Executor, optional
+        Where predictions and explanations run (:mod:`trustaudit.scale`):
+        ``RayExecutor(address, actors=N)`` shards both over Ray actors,
+        ``ProcessExecutor(workers=N)`` the explanations over local processes. Default: from
+        ``config.workers`` (one process when 1). The results are the same; the executor is
+        recorded in the results (``executor``) when it is not the default. An executor
+        given here stays open for the caller to reuse or close.
+    resume : bool, default False
+        Take the explained examples that an interrupted audit with the same models and
+        explanation settings already finished (written to the ``cache`` directory as each
+        finishes) instead of explaining them again. Needs ``cache``.
 
     Returns
     -------
@@ -113,6 +127,8 @@ def audit(
         If a model cannot be loaded.
     LabelMismatchError
         If the two models' label sets differ.
+    MissingDependencyError
+        If a :class:`~trustaudit.scale.RayExecutor` is given and Ray is not installed.
 
     Examples
     --------
@@ -125,7 +141,34 @@ def audit(
     >>> trustaudit.write_report(result, "report.html")  # doctest: +SKIP
     PosixPath('report.html')
     """
+    from trustaudit.scale._executors import resolve_executor
+
     config = config or AuditConfig()
+    runner = resolve_executor(executor, config.workers)
+    if resume and resolve_cache(cache) is None:
+        raise InvalidInputError("`resume`=True reads the finished examples from the cache directory; give a `cache`")
+    try:
+        return _audit(base, small, dataset, config, runner, cache=cache, progress=progress, command=command,
+                      data_options=data_options, resume=resume)
+    finally:
+        if executor is None:
+            runner.close()
+
+
+def _audit(
+    base: str | os.PathLike[str] | ModelBundle | ModelPair,
+    small: str | os.PathLike[str] | ModelBundle | None,
+    dataset: str | os.PathLike[str] | Dataset,
+    config: AuditConfig,
+    executor: Executor,
+    *,
+    cache: bool | str | os.PathLike[str] | EvalCache | None,
+    progress: bool | None,
+    command: str | None,
+    data_options: Mapping[str, Any] | None,
+    resume: bool,
+) -> AuditResult:
+    """:func:`audit` with its executor resolved."""
     timings: dict[str, float] = {}
     started = time.perf_counter()
     show = progress_enabled(progress)
@@ -156,8 +199,16 @@ def audit(
     stage(f"predicting {len(dataset):,} rows with both models")
     device = resolve_device(config.device)
     eval_cache = resolve_cache(cache)
-    base_engine = Evaluator(pair.base, device=device, batch_size=config.batch_size, cache=eval_cache, progress=progress, desc="predict base")
-    small_engine = Evaluator(pair.small, device=device, batch_size=config.batch_size, cache=eval_cache, progress=progress, desc="predict small")
+    if executor.shards_predictions:
+        from trustaudit.scale._sharded import ShardedEvaluator
+
+        base_engine: Evaluator = ShardedEvaluator(executor, pair, "base", device=device, batch_size=config.batch_size,
+                                                  cache=eval_cache, progress=progress, desc="predict base")
+        small_engine: Evaluator = ShardedEvaluator(executor, pair, "small", device=device, batch_size=config.batch_size,
+                                                   cache=eval_cache, progress=progress, desc="predict small")
+    else:
+        base_engine = Evaluator(pair.base, device=device, batch_size=config.batch_size, cache=eval_cache, progress=progress, desc="predict base")
+        small_engine = Evaluator(pair.small, device=device, batch_size=config.batch_size, cache=eval_cache, progress=progress, desc="predict small")
     base_preds = predict(pair.base, dataset, evaluator=base_engine)
     small_preds = predict(pair.small, dataset, evaluator=small_engine).reorder(pair.permutation, pair.labels)
     timings["predict"] = time.perf_counter() - t0
@@ -183,7 +234,8 @@ def audit(
         stage(f"explaining {len(rows)} rows with {' and '.join(config.explainers)} on both models")
         from trustaudit._audit.attribution import compare_explanations, explain_rows
 
-        explanations = explain_rows(pair, dataset, rows, config, cache=eval_cache, progress=progress)
+        explanations = explain_rows(pair, dataset, rows, config, cache=eval_cache, progress=progress, executor=executor,
+                                    resume=resume)
         attribution, examples = compare_explanations(pair, dataset, explanations, config)
     timings["explain"] = time.perf_counter() - t0
 
@@ -223,6 +275,7 @@ def audit(
         models=models,
         data=DataSection.from_dict(jsonable(dataset.describe())),
         config=config.to_dict(),
+        executor=executor.describe(),
         predictions=predictions,
         calibration=calibration,
         attribution=attribution,

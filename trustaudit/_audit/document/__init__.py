@@ -43,7 +43,8 @@ from trustaudit._audit.document.verdict import GateCheck, VerdictSection
 class AuditDocument(Section):
     """A whole results document, section by section; its ``to_dict`` is the results JSON.
 
-    ``extras`` is written only when the extras comparisons ran (``None`` otherwise), and
+    ``extras`` is written only when the extras comparisons ran (``None`` otherwise), ``executor``
+    only when the rows ran elsewhere than in this process, and
     ``bias`` is ``None`` in results written before the bias comparison.
     """
 
@@ -55,6 +56,7 @@ class AuditDocument(Section):
     models: ModelsSection | None = None
     data: DataSection | None = None
     config: Mapping[str, Any] | None = None
+    executor: Mapping[str, Any] | None = optional_key()
     predictions: PredictionsSection | None = None
     calibration: CalibrationSection | None = None
     attribution: AttributionSection | None = None
