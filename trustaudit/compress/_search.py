@@ -221,7 +221,7 @@ def _latency(bundle: ModelBundle, pairs: Sequence[tuple[str, str | None]], devic
     """Median batch-1 latency in ms (tokenization and forward), 3 rounds."""
     from trustaudit._audit.latency import measure_latency
 
-    return float(measure_latency({"m": bundle}, pairs, device, repeats=3)["m"]["batch1_ms"])
+    return float(measure_latency({"m": bundle}, pairs, device, repeats=3)["m"].batch1_ms)
 
 
 def _check_choice(name: str, values: Sequence[str], allowed: Sequence[str]) -> tuple[str, ...]:
