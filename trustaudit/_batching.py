@@ -251,6 +251,8 @@ def resolve_batch_size(
     if batch_size == "auto" and isinstance(batch_size, str):
         choice = choose_batch_size(bundles, pairs, device=device, precision=precision)
         return choice.batch_size, choice
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
         raise InvalidInputError(f"`batch_size` must be an integer >= 1 or auto, got {batch_size!r}")
+    if batch_size < 1:
+        raise InvalidInputError(f"`batch_size` must be at least 1, got {batch_size}")
     return int(batch_size), None

@@ -158,8 +158,10 @@ class Evaluator:
         desc: str | None = None,
         precision: str = "fp32",
     ) -> None:
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
             raise InvalidInputError(f"`batch_size` must be an integer >= 1, got {batch_size!r}")
+        if batch_size < 1:
+            raise InvalidInputError(f"`batch_size` must be at least 1, got {batch_size}")
         self.bundle = bundle
         self.device = resolve_device(device)
         self.precision = check_precision(precision, self.device)
