@@ -26,6 +26,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="interleaved timed passes per setting; the best counts (default 2)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default cpu)")
+    parser.add_argument("--precisions", default="fp32,bf16,fp16", help="comma-separated, fp32 first (default fp32,bf16,fp16)")
     args = parser.parse_args()
 
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -44,13 +45,18 @@ def main() -> None:
     bundle = from_model(model, AutoTokenizer.from_pretrained(path), SNLI_LABELS, task="pair")
     device = resolve_device(args.device)
     precisions = []
-    for precision in ("fp32", "bf16", "fp16"):
+    for precision in args.precisions.split(","):
         try:
             precisions.append(check_precision(precision, device))
         except InvalidInputError as exc:
             print(f"{precision}: {exc}")
 
-    choices = {p: choose_batch_size(bundle, data.pairs(), device=device, precision=p) for p in precisions}
+    choices = {}
+    for precision in precisions:
+        choice = choices[precision] = choose_batch_size(bundle, data.pairs(), device=device, precision=precision)
+        tried = ", ".join(f"{t['batch_size']}: {t.get('ms_per_input', float('nan')):.2f} ms" for t in choice.trials)
+        print(f"batch_size=auto in {precision}: {choice.batch_size} ({choice.reason}; per input {tried}; "
+              f"probe {choice.seconds:.1f} s)", flush=True)
     seconds: dict[tuple[str, int], float] = {}
     probs: dict[str, np.ndarray] = {}
     for _ in range(args.rounds):
@@ -65,10 +71,6 @@ def main() -> None:
     n = len(data)
     print(f"machine: {machine()}, {args.threads} torch threads, device {device}")
     print(f"data: {n} SNLI validation pairs; model: all-MiniLM-L6-v2 encoder + fresh head ({bundle.n_params:,} params)")
-    print()
-    for precision, choice in choices.items():
-        tried = ", ".join(f"{t['batch_size']}: {t.get('ms_per_input', float('nan')):.2f} ms" for t in choice.trials)
-        print(f"batch_size=auto in {precision}: {choice.batch_size} ({choice.reason}; per input {tried}; probe {choice.seconds:.1f} s)")
     print()
     print("| precision | batch | seconds | pairs/s | vs fp32 batch 32 | max abs(p - p_fp32) | predictions changed |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")

@@ -136,8 +136,9 @@ def test_auto_batch_size_picks_a_doubling_of_the_start_and_says_why(tiny_bundle_
     best = min((t for t in choice.trials if t["fits"]), key=lambda t: t["ms_per_input"])
     assert best["batch_size"] == choice.batch_size, "on the CPU the fastest size per input is chosen"
     assert choice.reason and choice.to_dict()["requested"] == "auto"
-    longest = max(len(bundle.tokenizer(a, b)["input_ids"]) for a, b in data.pairs())
-    assert choice.probe_tokens == min(longest, bundle.max_length), "the probe is the longest input"
+    lengths = sorted(min(len(bundle.tokenizer(a, b)["input_ids"]), bundle.max_length) for a, b in data.pairs())
+    assert lengths[0] <= choice.probe_tokens <= lengths[-1]
+    assert abs(choice.probe_tokens - lengths[len(lengths) // 2]) <= 2, "on the CPU speed is timed at the median length"
 
 
 class _Fake:

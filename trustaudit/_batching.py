@@ -13,9 +13,11 @@ succeeds, up to :data:`CAP`:
   GPU's memory;
 * on the CPU, where a larger batch only pays while it uses the cores better, the search
   stops when a doubling no longer cuts the time per input by :data:`CPU_MIN_GAIN`, or when
-  the next size's activations (estimated from the model's shape) would pass
-  :data:`CPU_MEMORY_SHARE` of the memory available; the size with the fastest time per
-  input is chosen.
+  the next size's activations (estimated from the model's shape and the longest input)
+  would pass :data:`CPU_MEMORY_SHARE` of the memory available; the size with the fastest
+  time per input is chosen. Speed is timed on inputs of the median length (a typical
+  length-bucketed batch), not the longest: long inputs keep the cores busy at any batch
+  size, so timing them alone would stop the doubling too early for the many short batches.
 
 The probe's outputs are thrown away (never cached), so an audit with the chosen size gives
 exactly the results of the same audit run with that size fixed.
@@ -82,6 +84,16 @@ def _longest(bundle: ModelBundle, pairs: Sequence[Pair], n: int) -> list[dict[st
     return sorted(encodings, key=lambda e: -len(e["input_ids"]))
 
 
+def _typical(bundle: ModelBundle, pairs: Sequence[Pair], n: int) -> list[dict[str, list[int]]]:
+    """Token ids of up to ``n`` inputs around the median length of an even sample of ``pairs``, median first."""
+    spread = np.unique(np.linspace(0, len(pairs) - 1, min(len(pairs), 4 * n)).astype(int))
+    encodings = sorted(encode_pairs(bundle.tokenizer, [pairs[int(i)] for i in spread], bundle.max_length),
+                       key=lambda e: len(e["input_ids"]))
+    middle = len(encodings) // 2
+    order = sorted(range(len(encodings)), key=lambda i: (abs(i - middle), i))
+    return [encodings[i] for i in order[:n]]
+
+
 def _activation_bytes(bundle: ModelBundle, tokens: int, precision: str) -> float | None:
     """Estimated peak bytes of one input's activations in a transformer layer (None when the shape is unknown)."""
     config = getattr(bundle.model, "config", None)
@@ -128,7 +140,7 @@ def choose_batch_size(
     """The largest batch size that fits every model of ``bundles`` on ``device`` and still pays.
 
     See the module's description for the search: doubling from ``start`` up to ``cap``
-    on the longest inputs of ``pairs``, stopped by running out of memory (CUDA), by the
+    on the longest inputs of ``pairs`` (on CUDA; on the CPU, the median-length ones), stopped by running out of memory (CUDA), by the
     memory the next size would need, or (CPU) by the time per input no longer falling.
 
     Parameters
@@ -166,12 +178,13 @@ def choose_batch_size(
     probes = []
     for bundle in models:
         bundle.model.to(dev).eval()
-        probes.append(_longest(bundle, pairs, cap))
+        probes.append(_longest(bundle, pairs, cap) if dev.type == "cuda" else _typical(bundle, pairs, cap))
     probe_tokens = max(len(p[0]["input_ids"]) for p in probes)
+    longest = probe_tokens if dev.type == "cuda" else max(len(_longest(m, pairs, 1)[0]["input_ids"]) for m in models)
     budget = _available_memory()
     cpu_limit = None
     if dev.type != "cuda" and budget is not None:
-        per_input = sum(b for m in models if (b := _activation_bytes(m, probe_tokens, precision)) is not None)
+        per_input = sum(b for m in models if (b := _activation_bytes(m, longest, precision)) is not None)
         cpu_limit = CPU_MEMORY_SHARE * budget / per_input if per_input else None
 
     def batch(k: int, size: int) -> list[dict[str, list[int]]]:
