@@ -27,6 +27,8 @@ MODULES = (
     "trustaudit.compress._alad.train",
     "trustaudit.compress._quantize",
     "trustaudit.compress._onnx",
+    "trustaudit.compress._search",
+    "trustaudit.report.search",
 )
 
 #: Public functions (module, dotted name) that must have Parameters, Returns and Examples.
@@ -56,6 +58,8 @@ DOCUMENTED = (
     ("trustaudit.compress", "alad"),
     ("trustaudit.compress", "quantize"),
     ("trustaudit.compress", "to_onnx"),
+    ("trustaudit.compress", "search"),
+    ("trustaudit.report", "render_search_html"),
 )
 
 #: Examples that must really run (not all skipped).

@@ -228,6 +228,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
         require_mlflow()
     config = audit_config(args, *_gate_config(args))
+    executor = _executor(args)
     pair = load_pair(args.base, args.small, labels=args.labels, small_labels=args.small_labels,
                      allow_pickle=args.allow_pickle, max_length=args.max_length, tokenizer=args.tokenizer)
     _warn_if_same_model(args, pair)
@@ -236,12 +237,33 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
         pair = apply_runtime(pair, args.runtime)
     command = "trustaudit " + " ".join(shlex.quote(a) for a in (args.argv or []))
-    result = audit(pair, None, args.data, config, cache=cache_arg(args), command=command, data_options=data_kwargs(args))
+    try:
+        result = audit(pair, None, args.data, config, cache=cache_arg(args), command=command, data_options=data_kwargs(args),
+                       executor=executor, resume=args.resume)
+    finally:
+        if executor is not None:
+            executor.close()
     _write_outputs(result, args)
     print(summary_text(result, report=args.out, json_path=args.json))
     if args.mlflow is not None:
         _log_mlflow(result, args)
     return verdict_exit_code(result.status, args.allow_inconclusive)
+
+
+def _executor(args: argparse.Namespace) -> Any:
+    """The Ray executor of ``--ray`` (None without it), after checking the options that go with it."""
+    from trustaudit.exceptions import InvalidInputError
+
+    if args.resume and args.no_cache:
+        raise InvalidInputError("--resume reads the finished rows from the cache directory; drop --no-cache")
+    if args.ray is None:
+        return None
+    if args.workers > 1:
+        raise InvalidInputError("give either --workers or --ray, not both")
+    from trustaudit.scale._executors import RayExecutor, import_ray
+
+    import_ray()
+    return RayExecutor(None if args.ray == "local" else args.ray, actors=args.ray_actors)
 
 
 def _log_mlflow(result: Any, args: argparse.Namespace) -> None:
@@ -333,6 +355,14 @@ def build_parser() -> argparse.ArgumentParser:
                        help="evaluations per explanation of an explainer without an option of its own (repeatable)")
     group.add_argument("--workers", type=positive_int, default=d.workers, metavar="N",
                        help=f"local processes that explain the rows, each with its share of the threads; same results (default: {d.workers})")
+    group.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                       help="run predictions and explanations on Ray actors: bare, a local Ray instance; 'auto' joins this "
+                            "machine's cluster; or a ray:// address (needs: pip install 'trustaudit[ray]'); same results")
+    group.add_argument("--ray-actors", type=positive_int, default=2, metavar="N",
+                       help="Ray actors, each with both models loaded once and one CPU (default: 2)")
+    group.add_argument("--resume", action="store_true",
+                       help="take the explained rows an interrupted run with the same models and settings finished "
+                            "(kept in the cache directory) instead of explaining them again")
     group.add_argument("--n-bins", type=positive_int, default=d.n_bins, metavar="N", help=f"calibration bins (default: {d.n_bins})")
     group.add_argument("--ece-strategy", choices=ECE_STRATEGIES, default=d.ece_strategy,
                        help=f"bins of the ECE the gate judges: uniform (equal-width) or quantile (equal-mass; both are reported; default: {d.ece_strategy})")

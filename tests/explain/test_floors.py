@@ -33,7 +33,7 @@ def dev(trained_pair):
 def _section(pair, dev, rows, **settings) -> dict:
     config = AuditConfig(n_resamples=200, device="cpu", **settings)
     section, _ = explain_and_compare(pair, dev, np.asarray(rows), config, cache=False, progress=False)
-    return section
+    return section.to_dict()
 
 
 def test_a_copy_of_the_base_scores_its_own_floor(copy_pair, dev) -> None:

@@ -30,24 +30,22 @@ def test_two_workers_give_the_records_of_one_process(model_pair, nli_data) -> No
 
 
 def test_a_worker_error_is_raised_with_its_type_and_message(model_pair) -> None:
-    from trustaudit.explain import _pair
-
-    shard = _pair._run_shard(
-        _pair._Shard(
-            models={"base": b"not a bundle", "small": b"not a bundle"},
-            described={
-                name: {"path": "x.pt", "labels": list(b.labels), "max_length": 8, "bytes": 0, "cache_id": f"other-{name}"}
-                for name, b in (("base", model_pair.base), ("small", model_pair.small))
-            },
-            permutation=model_pair.permutation, explainers=(lime.EXPLAINER,), budgets={"lime": 60}, seed=0, other_seed=1,
-            self_agreement=True, segment="both", device="cpu", batch_size=8, cache=False, threads=1, inputs=(), full={},
-            rows=(),
-        )
-    )
     from trustaudit.exceptions import ModelLoadError
+    from trustaudit.scale._executors import call_in_worker
+    from trustaudit.scale._payload import PairPayload, reraise
 
+    payload = PairPayload(
+        models={"base": b"not a bundle", "small": b"not a bundle"},
+        described={
+            name: {"path": "x.pt", "labels": list(b.labels), "max_length": 8, "bytes": 0, "cache_id": f"other-{name}"}
+            for name, b in (("base", model_pair.base), ("small", model_pair.small))
+        },
+        permutation=model_pair.permutation,
+    )
+    status, error = call_in_worker(lambda pair, task: task, payload, None, 1)
+    assert status == "error"
     with pytest.raises(ModelLoadError, match="x.pt: not a trustaudit bundle"):
-        _pair._reraise(*shard["error"])
+        reraise(*error)
 
 
 @pytest.mark.parametrize("workers", [0, -1, 1.5, True, "2"])

@@ -15,6 +15,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from trustaudit._audit.document import (
+    AgreementSummary,
+    AttributionSection,
+    Example,
+    ExampleScores,
+    ExplainerAgreement,
+    Feature,
+    SelfAgreement,
+    Statistic,
+    share_of_floor,
+)
 from trustaudit.data import Dataset
 from trustaudit.metrics import fraction_of_floor
 from trustaudit._bootstrap import count_weights, percentile_interval
@@ -26,14 +37,15 @@ if TYPE_CHECKING:
     from trustaudit.metrics import AttributionAgreement
 
 
-def _statistics(agreement: AttributionAgreement) -> dict[str, dict[str, float | None]]:
+def _statistics(agreement: AttributionAgreement) -> dict[str, Statistic]:
     return {
-        key: {"mean": stat.mean, "ci_low": stat.ci_low, "ci_high": stat.ci_high}
+        key: Statistic(mean=stat.mean, ci_low=stat.ci_low, ci_high=stat.ci_high)
         for key, stat in agreement.statistics.items()
     }
 
 
 def _headline(agreement: AttributionAgreement, k: int) -> dict[str, Any]:
+    """The fields of an :class:`AgreementSummary`: the top-``k`` feature agreement, Spearman, and every metric."""
     feature = agreement.get("feature_agreement", k)
     spearman = agreement.get("rank_correlation")
     return {
@@ -43,14 +55,6 @@ def _headline(agreement: AttributionAgreement, k: int) -> dict[str, Any]:
         "rank_correlation_interval": [spearman.ci_low, spearman.ci_high] if spearman.ci_low is not None else None,
         "metrics": _statistics(agreement),
     }
-
-
-def _ratio(value: float | None, floor: float | None) -> float | None:
-    """``value`` as a share of its noise floor; ``None`` where either is missing or the floor is not positive."""
-    if value is None or floor is None:
-        return None
-    ratio = fraction_of_floor(value, floor)
-    return None if np.isnan(ratio) else float(ratio)
 
 
 def _ratio_interval(cross: np.ndarray, floor: np.ndarray, n_resamples: int, seed: int, level: float = 0.95) -> list[float] | None:
@@ -100,8 +104,13 @@ def explain_rows(
     *,
     cache: Any = True,
     progress: bool | None = None,
+    executor: Any = None,
+    resume: bool = False,
 ) -> PairExplanations:
-    """Explain ``rows`` on both models with the audit's explainers and budgets (what :func:`compare_explanations` reads)."""
+    """Explain ``rows`` on both models with the audit's explainers and budgets (what :func:`compare_explanations` reads).
+
+    ``executor`` (default: from ``config.workers``) is where; ``resume`` takes a stored run's finished examples.
+    """
     from trustaudit.explain import explain_pair
 
     return explain_pair(
@@ -121,7 +130,9 @@ def explain_rows(
         precision=config.precision,
         cache=cache,
         progress=progress,
-        workers=config.workers,
+        workers=config.workers if executor is None else 1,
+        executor=executor,
+        resume=resume,
     )
 
 
@@ -130,7 +141,7 @@ def compare_explanations(
     dataset: Dataset,
     explanations: PairExplanations,
     config: AuditConfig,
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+) -> tuple[AttributionSection, list[Example]]:
     """The ``attribution`` section and the per-example ``examples`` list of explained rows."""
     from trustaudit.explain import PAIRING
     from trustaudit.metrics import attribution_agreement
@@ -138,63 +149,67 @@ def compare_explanations(
     examples = explanations.examples
     k = config.top_k[0]
     agreement_args = {"ks": config.top_k, "n_resamples": config.n_resamples, "seed": config.seed}
-    section: dict[str, Any] = {
-        "available": True,
-        "explained": len(examples),
-        "explainers": list(config.explainers),
-        "segment": config.segment,
-        "target": config.target,
-        "ks": list(config.top_k),
-        "k": k,
-        "seed": config.seed,
-        "seconds": explanations.seconds,
-        "engine": {name: {**vars(stats), "padding_share": stats.padding_share} for name, stats in explanations.stats.items()},
-    }
     per_example: dict[str, dict[str, np.ndarray]] = {}
+    by_explainer: dict[str, ExplainerAgreement] = {}
     for name in config.explainers:
         base_scores = [ex.base[name].scores for ex in examples]
         small_scores = [ex.small[name].scores for ex in examples]
         agreement = attribution_agreement(base_scores, small_scores, **agreement_args)
-        entry = _headline(agreement, k)
-        entry["params"] = _params_summary(name, [ex.base[name] for ex in examples])
+        headline = _headline(agreement, k)
         per_example[name] = {
             "feature_agreement": np.asarray(agreement.get("feature_agreement", k).per_example),
             "rank_correlation": np.asarray(agreement.get("rank_correlation").per_example),
         }
-        entry["pairing"] = PAIRING
+        floor: dict[str, Any] = dict.fromkeys(
+            ("self_agreement", "floor", "floor_exact_examples", "floor_exact", "floor_ratios", "floor_ratio", "floor_ratio_interval")
+        )
         noisy = [ex for ex in examples if name in ex.noise]
         if config.self_agreement and len(noisy) == len(examples):
             own = attribution_agreement(base_scores, [ex.noise[name].scores for ex in examples], **agreement_args)
             exact = sum(name in ex.noise_exact for ex in examples)
-            entry["self_agreement"] = {**_headline(own, k), "deterministic_examples": exact}
-            entry["floor"] = own.get("feature_agreement", k).mean
-            entry["floor_exact_examples"] = exact
-            entry["floor_exact"] = exact == len(examples)
-            entry["floor_ratios"] = {
-                key: _ratio(entry["metrics"][key]["mean"], stat["mean"]) for key, stat in entry["self_agreement"]["metrics"].items()
+            self_agreement = SelfAgreement(**_headline(own, k), deterministic_examples=exact)
+            ratios = {
+                key: share_of_floor(headline["metrics"][key].mean, stat.mean) for key, stat in (self_agreement.metrics or {}).items()
             }
-            entry["floor_ratio"] = entry["floor_ratios"][f"feature_agreement@{k}"]
             per_example[name]["self_feature_agreement"] = np.asarray(own.get("feature_agreement", k).per_example)
-            entry["floor_ratio_interval"] = _ratio_interval(
-                per_example[name]["feature_agreement"],
-                per_example[name]["self_feature_agreement"],
-                config.n_resamples,
-                config.seed,
+            floor.update(
+                self_agreement=self_agreement,
+                floor=own.get("feature_agreement", k).mean,
+                floor_exact_examples=exact,
+                floor_exact=exact == len(examples),
+                floor_ratios=ratios,
+                floor_ratio=ratios[f"feature_agreement@{k}"],
+                floor_ratio_interval=_ratio_interval(
+                    per_example[name]["feature_agreement"],
+                    per_example[name]["self_feature_agreement"],
+                    config.n_resamples,
+                    config.seed,
+                ),
             )
-        else:
-            entry["self_agreement"] = None
-            entry["floor"] = None
-            entry["floor_exact_examples"] = None
-            entry["floor_exact"] = None
-            entry["floor_ratios"] = None
-            entry["floor_ratio"] = None
-            entry["floor_ratio_interval"] = None
-        section[name] = entry
-    if {"lime", "shap"} <= set(config.explainers):
-        cross = attribution_agreement(
-            [ex.base["lime"].scores for ex in examples], [ex.base["shap"].scores for ex in examples], **agreement_args
+        by_explainer[name] = ExplainerAgreement(
+            **headline, params=_params_summary(name, [ex.base[name] for ex in examples]), pairing=PAIRING, **floor
         )
-        section["cross_explainer"] = _headline(cross, k)
+    cross = None
+    if {"lime", "shap"} <= set(config.explainers):
+        cross = AgreementSummary(**_headline(attribution_agreement(
+            [ex.base["lime"].scores for ex in examples], [ex.base["shap"].scores for ex in examples], **agreement_args
+        ), k))
+    fixed = ("available", "explained", "explainers", "segment", "target", "ks", "k", "seed", "seconds", "engine")
+    section = AttributionSection(
+        available=True,
+        explained=len(examples),
+        explainers=list(config.explainers),
+        segment=config.segment,
+        target=config.target,
+        ks=list(config.top_k),
+        k=k,
+        seed=config.seed,
+        seconds=explanations.seconds,
+        engine={name: {**vars(stats), "padding_share": stats.padding_share} for name, stats in explanations.stats.items()},
+        by_explainer=by_explainer,
+        cross_explainer=cross,
+        keys=(*fixed, *by_explainer, *(("cross_explainer",) if cross is not None else ())),
+    )
 
     labels = pair.labels
     documents = []
@@ -202,28 +217,28 @@ def compare_explanations(
         position = int(ex.index)
         gold = dataset.labels[position] if dataset.labels is not None else None
         agreement_i = {name: {key: float(values[i]) for key, values in per_example[name].items()} for name in config.explainers}
-        documents.append({
-            "row": int(ex.row),
-            "text_a": ex.features.text_a,
-            "text_b": ex.features.text_b,
-            "gold": labels[int(gold)] if gold is not None else None,
-            "base_probs": {label: float(p) for label, p in zip(labels, ex.base_probs)},
-            "small_probs": {label: float(p) for label, p in zip(labels, ex.small_probs)},
-            "target": ex.target.label,
-            "target_source": ex.target.source,
-            "features": [f.to_dict() for f in ex.features.features],
-            "scores": {
-                name: {
-                    "base": [float(s) for s in ex.base[name].scores],
-                    "small": [float(s) for s in ex.small[name].scores],
-                    "base_repeat": [float(s) for s in ex.noise[name].scores] if name in ex.noise else None,
-                    "algorithm": ex.base[name].params.get("algorithm"),
-                }
+        documents.append(Example(
+            row=int(ex.row),
+            text_a=ex.features.text_a,
+            text_b=ex.features.text_b,
+            gold=labels[int(gold)] if gold is not None else None,
+            base_probs={label: float(p) for label, p in zip(labels, ex.base_probs)},
+            small_probs={label: float(p) for label, p in zip(labels, ex.small_probs)},
+            target=ex.target.label,
+            target_source=ex.target.source,
+            features=[Feature.from_dict(f.to_dict()) for f in ex.features.features],
+            scores={
+                name: ExampleScores(
+                    base=[float(s) for s in ex.base[name].scores],
+                    small=[float(s) for s in ex.small[name].scores],
+                    base_repeat=[float(s) for s in ex.noise[name].scores] if name in ex.noise else None,
+                    algorithm=ex.base[name].params.get("algorithm"),
+                )
                 for name in config.explainers
             },
-            "agreement": agreement_i,
-            "divergence": float(1.0 - np.mean([agreement_i[n]["feature_agreement"] for n in config.explainers])),
-        })
+            agreement=agreement_i,
+            divergence=float(1.0 - np.mean([agreement_i[n]["feature_agreement"] for n in config.explainers])),
+        ))
     return section, documents
 
 
@@ -235,7 +250,7 @@ def explain_and_compare(
     *,
     cache: Any = True,
     progress: bool | None = None,
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+) -> tuple[AttributionSection, list[Example]]:
     """The ``attribution`` section and the per-example ``examples`` list of an audit."""
     explanations = explain_rows(pair, dataset, rows, config, cache=cache, progress=progress)
     return compare_explanations(pair, dataset, explanations, config)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from trustaudit._audit.document import AdversarialSection, ExtrasSection, RepresentationSection
 from trustaudit._audit.sections import jsonable, sample_rows
 from trustaudit.data import Dataset
 from trustaudit.exceptions import InvalidInputError
@@ -43,7 +44,7 @@ def representation_rows(dataset: Dataset, explained: np.ndarray, seed: int) -> t
     return sample_rows(dataset, n, seed), f"a stratified sample of {n} rows (fewer than {REPRESENTATION_ROWS} explained)"
 
 
-def representation_section(pair: ModelPair, dataset: Dataset, rows: np.ndarray, source: str, config: AuditConfig) -> dict[str, Any]:
+def representation_section(pair: ModelPair, dataset: Dataset, rows: np.ndarray, source: str, config: AuditConfig) -> RepresentationSection:
     """CKA of the two models' final representations (both poolings) and of every pair of their hidden states."""
     from trustaudit.representations import POOLINGS, layer_cka, layer_representations, representation_similarity
 
@@ -53,29 +54,37 @@ def representation_section(pair: ModelPair, dataset: Dataset, rows: np.ndarray, 
         base = layer_representations(pair.base, chosen, batch_size=config.batch_size, device=config.device, progress=False)
         small = layer_representations(pair.small, chosen, batch_size=config.batch_size, device=config.device, progress=False)
     except InvalidInputError as exc:
-        return {"available": False, "reason": str(exc)}
-    section: dict[str, Any] = {"available": True, "reason": "", "rows": len(chosen), "row_source": source}
-    for pooling in POOLINGS:
-        similarity = representation_similarity(base, small, pooling, n_resamples=config.n_resamples, seed=config.seed)
-        section[pooling] = jsonable(similarity.to_dict())
-    section["cka"] = section["mean"]["cka"]
-    section["cka_interval"] = section["mean"]["cka_ci"]
-    section["layers"] = {
-        "base_states": base.n_states,
-        "small_states": small.n_states,
-        **{pooling: layer_cka(base, small, pooling).tolist() for pooling in POOLINGS},
+        return RepresentationSection.unavailable(str(exc))
+    similarities = {
+        pooling: jsonable(representation_similarity(base, small, pooling, n_resamples=config.n_resamples, seed=config.seed).to_dict())
+        for pooling in POOLINGS
     }
-    section["seconds"] = base.seconds + small.seconds
-    return section
+    return RepresentationSection(
+        available=True,
+        reason="",
+        rows=len(chosen),
+        row_source=source,
+        cls=similarities["cls"],
+        mean=similarities["mean"],
+        cka=similarities["mean"]["cka"],
+        cka_interval=similarities["mean"]["cka_ci"],
+        layers={
+            "base_states": base.n_states,
+            "small_states": small.n_states,
+            **{pooling: layer_cka(base, small, pooling).tolist() for pooling in POOLINGS},
+        },
+        seconds=base.seconds + small.seconds,
+        keys=("available", "reason", "rows", "row_source", *POOLINGS, "cka", "cka_interval", "layers", "seconds"),
+    )
 
 
 def adversarial_section(pair: ModelPair, explanations: PairExplanations | None, config: AuditConfig,
-                        cache: bool | str | os.PathLike[str] | EvalCache | None) -> dict[str, Any]:
+                        cache: bool | str | os.PathLike[str] | EvalCache | None) -> AdversarialSection:
     """Adversarial transfer between the two models on up to ``config.attack_n`` explained rows."""
     if explanations is None or not explanations.examples:
-        return {"available": False, "reason": "no rows were explained (explain_n = 0), so no attributions guide the attack"}
+        return AdversarialSection.unavailable("no rows were explained (explain_n = 0), so no attributions guide the attack")
     if config.attack_n == 0:
-        return {"available": False, "reason": "the attack was turned off (attack_n = 0)"}
+        return AdversarialSection.unavailable("the attack was turned off (attack_n = 0)")
     from trustaudit.attack import adversarial_transfer, input_embeddings
 
     name = "lime" if "lime" in config.explainers else config.explainers[0]
@@ -89,12 +98,12 @@ def adversarial_section(pair: ModelPair, explanations: PairExplanations | None, 
             device=config.device, cache=cache, progress=False, precision=config.precision,
         )
     except InvalidInputError as exc:
-        return {"available": False, "reason": str(exc)}
+        return AdversarialSection.unavailable(str(exc))
     out = jsonable(transfer.to_dict())
     for attack, example in zip(out["rows"], examples):
         attack["row"] = int(example.row)
     rates = out["rates"]
-    return {
+    return AdversarialSection.from_dict({
         "available": True,
         "reason": "",
         "explainer": name,
@@ -102,14 +111,14 @@ def adversarial_section(pair: ModelPair, explanations: PairExplanations | None, 
         "transfer_gap": rates["transfer_gap"],
         "transfer_gap_interval": rates["transfer_gap_ci"],
         **out,
-    }
+    })
 
 
 def extras_section(pair: ModelPair, dataset: Dataset, explained: np.ndarray, explanations: PairExplanations | None,
-                   config: AuditConfig, cache: bool | str | os.PathLike[str] | EvalCache | None) -> dict[str, Any]:
+                   config: AuditConfig, cache: bool | str | os.PathLike[str] | EvalCache | None) -> ExtrasSection:
     """The ``extras`` section: ``representation`` and ``adversarial``, each with ``available`` and ``reason``."""
     rows, source = representation_rows(dataset, explained, config.seed)
-    return {
-        "representation": representation_section(pair, dataset, rows, source, config),
-        "adversarial": adversarial_section(pair, explanations, config, cache),
-    }
+    return ExtrasSection(
+        representation=representation_section(pair, dataset, rows, source, config),
+        adversarial=adversarial_section(pair, explanations, config, cache),
+    )

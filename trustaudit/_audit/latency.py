@@ -10,6 +10,7 @@ from typing import Any
 import torch
 
 from trustaudit._evaluation import forward_context
+from trustaudit._audit.document import Latency
 from trustaudit.models import ModelBundle
 
 
@@ -35,7 +36,7 @@ def measure_latency(
     batch_size: int = 32,
     repeats: int = 7,
     precision: str = "fp32",
-) -> dict[str, dict[str, Any]]:
+) -> dict[str, Latency]:
     """Median wall time of tokenization plus a forward pass, at batch 1 and at ``batch_size``, in ``precision``.
 
     The models are measured in alternation, round after round, so that a burst of load
@@ -53,14 +54,14 @@ def measure_latency(
             one[name].append(sum(_timed_forward(bundle, [p], device, precision) for p in singles) / len(singles))
             many[name].append(_timed_forward(bundle, batch, device, precision) / len(batch))
     return {
-        name: {
-            "batch1_ms": statistics.median(one[name]) * 1000,
-            "batched_ms_per_example": statistics.median(many[name]) * 1000,
-            "batch_size": len(batch),
-            "device": device.type,
-            "threads": torch.get_num_threads(),
-            "repeats": repeats,
+        name: Latency(
+            batch1_ms=statistics.median(one[name]) * 1000,
+            batched_ms_per_example=statistics.median(many[name]) * 1000,
+            batch_size=len(batch),
+            device=device.type,
+            threads=torch.get_num_threads(),
+            repeats=repeats,
             **({"precision": precision} if precision != "fp32" else {}),
-        }
+        )
         for name in bundles
     }

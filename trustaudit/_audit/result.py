@@ -7,9 +7,22 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from trustaudit._audit.document import (
+    AttributionSection,
+    AuditDocument,
+    BiasSection,
+    CalibrationSection,
+    DataSection,
+    Example,
+    ExtrasSection,
+    ModelsSection,
+    PredictionsSection,
+    VerdictSection,
+)
 from trustaudit._audit.verdict import verdict_section
 from trustaudit._io import write_text_atomic
 from trustaudit._version import __version__
@@ -21,9 +34,65 @@ SCHEMA_VERSION = 2
 
 @dataclass(frozen=True, eq=False)
 class AuditResult:
-    """The outcome of an audit: one plain-JSON document with typed accessors."""
+    """The outcome of an audit: one plain-JSON document with typed accessors.
+
+    ``document`` is the JSON as written; :attr:`sections` is the same document as typed
+    sections (:mod:`trustaudit._audit.document`), and ``result.predictions``,
+    ``result.calibration``... are its sections, e.g. ``result.calibration.small.ece`` is
+    ``result.get("calibration.small.ece")``.
+    """
 
     document: Mapping[str, Any]
+
+    @cached_property
+    def sections(self) -> AuditDocument:
+        """The document as typed sections, built once from :attr:`document` with ``from_dict``."""
+        return AuditDocument.from_dict(self.document)
+
+    @property
+    def predictions(self) -> PredictionsSection:
+        """The ``predictions`` section: agreement, flips, per-class drops, disagreeing rows."""
+        return self.sections.predictions  # type: ignore[return-value]
+
+    @property
+    def calibration(self) -> CalibrationSection:
+        """The ``calibration`` section: both models' calibration metrics and their comparisons."""
+        return self.sections.calibration  # type: ignore[return-value]
+
+    @property
+    def attribution(self) -> AttributionSection:
+        """The ``attribution`` section: each explainer's agreement against its noise floor."""
+        return self.sections.attribution  # type: ignore[return-value]
+
+    @property
+    def examples(self) -> list[Example]:
+        """The explained rows, with both models' scores."""
+        return list(self.sections.examples or [])
+
+    @property
+    def verdict(self) -> VerdictSection:
+        """The ``verdict`` section: status, checks and sentence."""
+        return self.sections.verdict  # type: ignore[return-value]
+
+    @property
+    def models(self) -> ModelsSection:
+        """The ``models`` section: both models, their sizes, provenance and latency."""
+        return self.sections.models  # type: ignore[return-value]
+
+    @property
+    def data(self) -> DataSection:
+        """The ``data`` section: the file, rows used and skipped, columns."""
+        return self.sections.data  # type: ignore[return-value]
+
+    @property
+    def bias(self) -> BiasSection | None:
+        """The ``bias`` section (None in results written before it)."""
+        return self.sections.bias
+
+    @property
+    def extras(self) -> ExtrasSection | None:
+        """The ``extras`` section (None when the extras comparisons did not run)."""
+        return self.sections.extras
 
     @property
     def passed(self) -> bool:
@@ -38,10 +107,7 @@ class AuditResult:
     @property
     def gate(self) -> GateResult:
         """The gate checks as objects."""
-        from trustaudit.gate import CheckResult
-
-        verdict = self.document["verdict"]
-        return GateResult(tuple(CheckResult.from_dict(c) for c in verdict["checks"]), str(verdict.get("decision", "interval")))
+        return self.verdict.gate()  # type: ignore[no-any-return]
 
     def __getitem__(self, key: str) -> Any:
         return self.document[key]
@@ -188,7 +254,7 @@ def rejudge(result: AuditResult, gate: GateConfig, source: str) -> AuditResult:
     """
     doc = result.to_dict()
     previous = doc["verdict"].get("rejudged")
-    doc["verdict"] = verdict_section(doc, gate, source)
+    doc["verdict"] = verdict_section(doc, gate, source).to_dict()
     if previous:
         doc["verdict"]["rejudged"] = previous
     doc["config"]["gate"] = gate.to_dict()
@@ -210,7 +276,7 @@ def upgrade(doc: dict[str, Any], version: int) -> dict[str, Any]:
     source = doc.get("verdict", {}).get("source", "stored thresholds")
     written_by = doc.get("tool", {}).get("version", "an earlier version")
     doc["config"]["gate"] = gate.to_dict()
-    doc["verdict"] = verdict_section(doc, gate, source)
+    doc["verdict"] = verdict_section(doc, gate, source).to_dict()
     doc["verdict"]["rejudged"] = (
         f"Re-judged under the rules of trustaudit {__version__} (decision \"interval\", four-valued verdict) from "
         f"results of schema {version} written by trustaudit {written_by}; their noise floors were measured with "

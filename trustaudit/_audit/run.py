@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import os
 import platform
@@ -14,6 +15,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from trustaudit._audit.config import BIAS_OFF, AuditConfig
+from trustaudit._audit.document import (
+    AttributionSection,
+    AuditDocument,
+    BiasSection,
+    DataSection,
+    Example,
+    ExtrasSection,
+    ModelInfo,
+    ModelsSection,
+    VerdictSection,
+)
 from trustaudit._audit.latency import measure_latency
 from trustaudit._audit.result import SCHEMA_VERSION, AuditResult
 from trustaudit._audit.sections import (
@@ -37,6 +49,7 @@ from trustaudit.models import ModelBundle, ModelPair, load_pair
 
 if TYPE_CHECKING:
     from trustaudit.explain import PairExplanations
+    from trustaudit.scale import Executor
 
 
 def _versions() -> dict[str, str]:
@@ -88,6 +101,8 @@ def audit(
     progress: bool | None = None,
     command: str | None = None,
     data_options: Mapping[str, Any] | None = None,
+    executor: Executor | None = None,
+    resume: bool = False,
 ) -> AuditResult:
     """Audit a base/small model pair on a dataset and judge it against the gate.
 
@@ -117,6 +132,17 @@ def audit(
         The command line recorded in the results; default none.
     data_options : mapping, optional
         Keyword arguments of :func:`load_dataset` when ``dataset`` is a path.
+    executor : Executor, optional
+        Where predictions and explanations run (:mod:`trustaudit.scale`):
+        ``RayExecutor(address, actors=N)`` shards both over Ray actors,
+        ``ProcessExecutor(workers=N)`` the explanations over local processes. Default: from
+        ``config.workers`` (one process when 1). The results are the same; the executor is
+        recorded in the results (``executor``) when it is not the default. An executor
+        given here stays open for the caller to reuse or close.
+    resume : bool, default False
+        Take the explained examples that an interrupted audit with the same models and
+        explanation settings already finished (written to the ``cache`` directory as each
+        finishes) instead of explaining them again. Needs ``cache``.
 
     Returns
     -------
@@ -132,6 +158,8 @@ def audit(
         If a model cannot be loaded.
     LabelMismatchError
         If the two models' label sets differ.
+    MissingDependencyError
+        If a :class:`~trustaudit.scale.RayExecutor` is given and Ray is not installed.
 
     Examples
     --------
@@ -144,7 +172,34 @@ def audit(
     >>> trustaudit.write_report(result, "report.html")  # doctest: +SKIP
     PosixPath('report.html')
     """
+    from trustaudit.scale._executors import resolve_executor
+
     config = config or AuditConfig()
+    runner = resolve_executor(executor, config.workers)
+    if resume and resolve_cache(cache) is None:
+        raise InvalidInputError("`resume`=True reads the finished examples from the cache directory; give a `cache`")
+    try:
+        return _audit(base, small, dataset, config, runner, cache=cache, progress=progress, command=command,
+                      data_options=data_options, resume=resume)
+    finally:
+        if executor is None:
+            runner.close()
+
+
+def _audit(
+    base: str | os.PathLike[str] | ModelBundle | ModelPair,
+    small: str | os.PathLike[str] | ModelBundle | None,
+    dataset: str | os.PathLike[str] | Dataset,
+    config: AuditConfig,
+    executor: Executor,
+    *,
+    cache: bool | str | os.PathLike[str] | EvalCache | None,
+    progress: bool | None,
+    command: str | None,
+    data_options: Mapping[str, Any] | None,
+    resume: bool,
+) -> AuditResult:
+    """:func:`audit` with its executor resolved."""
     timings: dict[str, float] = {}
     started = time.perf_counter()
     show = progress_enabled(progress)
@@ -180,9 +235,21 @@ def audit(
         config.batch_size, [pair.base, pair.small], dataset.pairs(), device=device, precision=config.precision
     )
     requested, config = config, replace(config, batch_size=batch_size)
-    engine_options: dict[str, Any] = dict(device=device, batch_size=batch_size, cache=eval_cache, progress=progress)
-    base_engine = Evaluator(pair.base, desc="predict base", precision=config.precision, **engine_options)
-    small_engine = Evaluator(pair.small, desc="predict small", precision=config.precision, **engine_options)
+    if executor.shards_predictions:
+        from trustaudit.scale._sharded import ShardedEvaluator
+
+        if config.precision != "fp32":
+            raise InvalidInputError(
+                f"`precision`={config.precision!r} is not supported with an executor that shards predictions (Ray); use fp32"
+            )
+        base_engine: Evaluator = ShardedEvaluator(executor, pair, "base", device=device, batch_size=batch_size,
+                                                  cache=eval_cache, progress=progress, desc="predict base")
+        small_engine: Evaluator = ShardedEvaluator(executor, pair, "small", device=device, batch_size=batch_size,
+                                                   cache=eval_cache, progress=progress, desc="predict small")
+    else:
+        engine_options: dict[str, Any] = dict(device=device, batch_size=batch_size, cache=eval_cache, progress=progress)
+        base_engine = Evaluator(pair.base, desc="predict base", precision=config.precision, **engine_options)
+        small_engine = Evaluator(pair.small, desc="predict small", precision=config.precision, **engine_options)
     base_preds = predict(pair.base, dataset, evaluator=base_engine)
     small_own = predict(pair.small, dataset, evaluator=small_engine)
     small_preds = small_own.reorder(pair.permutation, pair.labels)
@@ -209,18 +276,19 @@ def audit(
 
     t0 = time.perf_counter()
     rows = sample_rows(dataset, config.explain_n, config.seed)
-    attribution: dict[str, Any] = {"available": False, "explained": 0}
-    examples: list[dict[str, Any]] = []
+    attribution = AttributionSection.unavailable()
+    examples: list[Example] = []
     explanations: PairExplanations | None = None
     if len(rows):
         stage(f"explaining {len(rows)} rows with {' and '.join(config.explainers)} on both models")
         from trustaudit._audit.attribution import compare_explanations, explain_rows
 
-        explanations = explain_rows(pair, dataset, rows, config, cache=eval_cache, progress=progress)
+        explanations = explain_rows(pair, dataset, rows, config, cache=eval_cache, progress=progress, executor=executor,
+                                    resume=resume)
         attribution, examples = compare_explanations(pair, dataset, explanations, config)
     timings["explain"] = time.perf_counter() - t0
 
-    extras: dict[str, Any] | None = None
+    extras: ExtrasSection | None = None
     if config.extras:
         t0 = time.perf_counter()
         stage("comparing representations and adversarial transfer")
@@ -230,46 +298,44 @@ def audit(
         timings["extras"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    bias: dict[str, Any] = {"available": False, "reason": BIAS_OFF}
+    bias = BiasSection.unavailable(BIAS_OFF)
     if suite is not None:
         stage("comparing bias")
         bias = bias_section(pair, dataset, rows, suite, config, device, (base_engine, small_engine))
     timings["bias"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - started
 
-    models = {
-        "base": {**jsonable(pair.base.describe()), "latency": latency["base"]},
-        "small": {**jsonable(pair.small.describe()), "latency": latency["small"]},
-        "permutation": list(pair.permutation),
-        "reordered": list(pair.permutation) != list(range(len(pair.labels))),
-        "param_ratio": pair.small.n_params / pair.base.n_params if pair.base.n_params else None,
-        "size_ratio": pair.small.bytes_on_disk / pair.base.bytes_on_disk if pair.base.bytes_on_disk else None,
-        "speedup_batch1": latency["base"]["batch1_ms"] / latency["small"]["batch1_ms"],
-        "speedup_batched": latency["base"]["batched_ms_per_example"] / latency["small"]["batched_ms_per_example"],
-    }
-    doc: dict[str, Any] = {
-        "schema_version": SCHEMA_VERSION,
-        "tool": {"name": "trustaudit", "version": __version__},
-        "created": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
-        "command": command or "trustaudit.audit(...)",
-        "verdict": {},
-        "models": models,
-        "data": jsonable(dataset.describe()),
-        "config": requested.to_dict(),
-        "predictions": jsonable(predictions),
-        "calibration": jsonable(calibration),
-        "attribution": jsonable(attribution),
-        "examples": jsonable(examples),
-        "bias": jsonable(bias),
-        **({"extras": jsonable(extras)} if extras is not None else {}),
-        "engine": {
-            "base": jsonable(vars(base_engine.stats)),
-            "small": jsonable(vars(small_engine.stats)),
-        },
-        **({"batch_size": batch_choice.to_dict()} if batch_choice is not None else {}),
-        **({"precision": jsonable(precision)} if precision is not None else {}),
-        "timings": {k: round(v, 3) for k, v in timings.items()},
-        "versions": _versions(),
-    }
-    doc["verdict"] = verdict_section(doc, requested.gate, requested.gate_source)
-    return AuditResult(doc)
+    models = ModelsSection(
+        base=ModelInfo.from_dict({**jsonable(pair.base.describe()), "latency": latency["base"].to_dict()}),
+        small=ModelInfo.from_dict({**jsonable(pair.small.describe()), "latency": latency["small"].to_dict()}),
+        permutation=list(pair.permutation),
+        reordered=list(pair.permutation) != list(range(len(pair.labels))),
+        param_ratio=pair.small.n_params / pair.base.n_params if pair.base.n_params else None,
+        size_ratio=pair.small.bytes_on_disk / pair.base.bytes_on_disk if pair.base.bytes_on_disk else None,
+        speedup_batch1=latency["base"].batch1_ms / latency["small"].batch1_ms,  # type: ignore[operator]
+        speedup_batched=latency["base"].batched_ms_per_example / latency["small"].batched_ms_per_example,  # type: ignore[operator]
+    )
+    document = AuditDocument(
+        schema_version=SCHEMA_VERSION,
+        tool={"name": "trustaudit", "version": __version__},
+        created=_dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+        command=command or "trustaudit.audit(...)",
+        verdict=VerdictSection(keys=()),
+        models=models,
+        data=DataSection.from_dict(jsonable(dataset.describe())),
+        config=requested.to_dict(),
+        executor=executor.describe(),
+        predictions=predictions,
+        calibration=calibration,
+        attribution=attribution,
+        examples=examples,
+        bias=bias,
+        extras=extras,
+        engine={"base": jsonable(vars(base_engine.stats)), "small": jsonable(vars(small_engine.stats))},
+        batch_size=batch_choice.to_dict() if batch_choice is not None else None,
+        precision=jsonable(precision) if precision is not None else None,
+        timings={k: round(v, 3) for k, v in timings.items()},
+        versions=_versions(),
+    )
+    verdict = verdict_section(document.to_dict(), requested.gate, requested.gate_source)
+    return AuditResult(dataclasses.replace(document, verdict=verdict).to_dict())

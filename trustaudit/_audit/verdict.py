@@ -7,6 +7,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from trustaudit._audit.document import (
+    AttributionSection,
+    AuditDocument,
+    CalibrationSection,
+    ExplainerAgreement,
+    GateCheck,
+    PredictionsSection,
+    VerdictSection,
+    document_of,
+)
 from trustaudit.explain import explainer_names
 from trustaudit.gate import GateConfig, Measurement, evaluate, verdict_sentence
 
@@ -23,7 +33,7 @@ def interval_list(low: float | None, high: float | None) -> list[float] | None:
 STATED_CHANGES = ("ece", "mce", "brier")
 
 
-def bias_measurement(doc: Mapping[str, Any]) -> Measurement:
+def bias_measurement(doc: Mapping[str, Any] | AuditDocument) -> Measurement:
     """The gate's measurement of the largest change in bias effect size, over tests and poolings.
 
     The value is ``max |d_small - d_base|``; the interval is ``[max of the lower ends, max of
@@ -33,12 +43,12 @@ def bias_measurement(doc: Mapping[str, Any]) -> Measurement:
     unlike a bootstrap interval of the maximum, which is biased upwards. ``n`` is None:
     word sets, not rows, limit the precision.
     """
-    section = doc.get("bias")
+    section = document_of(doc).bias
     if section is None:
         return Measurement(None, None, None, "not in this results file (written before the bias comparison)")
-    if not section.get("available"):
-        return Measurement(None, None, None, str(section.get("reason") or "the bias comparison was not run"))
-    changes = [r["change"] for t in section["embedding"]["tests"] for r in t["results"]]
+    if not section.available or section.embedding is None:
+        return Measurement(None, None, None, str(section.reason or "the bias comparison was not run"))
+    changes = [r["change"] for t in section.embedding.tests or [] for r in t["results"]]
     defined = [c for c in changes if c.get("absolute_difference") is not None]
     if not defined:
         return Measurement(None, None, None, "no effect size is defined (a word set embeds to a constant)")
@@ -50,26 +60,27 @@ def bias_measurement(doc: Mapping[str, Any]) -> Measurement:
     return Measurement(value, interval, None, "")
 
 
-def extras_measurements(doc: Mapping[str, Any]) -> dict[str, Measurement]:
+def extras_measurements(doc: Mapping[str, Any] | AuditDocument) -> dict[str, Measurement]:
     """The gate's measurements of the ``extras`` section: CKA (mean pooling) and the adversarial transfer gap."""
     from trustaudit._audit.config import EXTRAS_OFF
 
-    extras = doc.get("extras")
+    document = document_of(doc)
+    extras = document.extras
     out: dict[str, Measurement] = {}
     for metric, part, n_key in (("extras.cka", "representation", "rows"), ("extras.transfer_gap", "adversarial", "attacked")):
         key = metric.rsplit(".", 1)[-1]
-        section = (extras or {}).get(part) or {}
+        section = getattr(extras, part) if extras is not None else None
         if extras is None:
-            config = doc.get("config") or {}
+            config = document.config or {}
             reason = EXTRAS_OFF if config.get("extras") is False else "not in this results file (written before the extras comparisons)"
-        elif not section.get("available"):
-            reason = str(section.get("reason") or f"the {part} comparison was not run")
+        elif section is None or not section.available:
+            reason = str((section.reason if section is not None else None) or f"the {part} comparison was not run")
         else:
             undefined = "no row could be attacked on either model" if part == "adversarial" else "CKA is undefined on these rows"
-            reason = "" if section.get(key) is not None else undefined
-        value = section.get(key) if not reason else None
-        out[metric] = Measurement(value, _tuple(section.get(f"{key}_interval")) if value is not None else None,
-                                  section.get(n_key), reason)
+            reason = "" if getattr(section, key) is not None else undefined
+        value = getattr(section, key) if section is not None and not reason else None
+        out[metric] = Measurement(value, _tuple(getattr(section, f"{key}_interval")) if value is not None else None,
+                                  getattr(section, n_key) if section is not None else None, reason)
     return out
 
 
@@ -94,7 +105,7 @@ def _tuple(value: Any) -> tuple[float, float] | None:
     return (float(value[0]), float(value[1])) if value else None
 
 
-def _calibration_changes(section: Mapping[str, Any], n: int, reason: str) -> dict[str, Measurement]:
+def _calibration_changes(section: CalibrationSection, n: int, reason: str) -> dict[str, Measurement]:
     """The worsening and absolute difference of every registered calibration metric, by comparison key.
 
     The metrics of :data:`STATED_CHANGES` are read from their own keys (``ece_increase``),
@@ -108,18 +119,18 @@ def _calibration_changes(section: Mapping[str, Any], n: int, reason: str) -> dic
     out: dict[str, Measurement] = {}
     for spec in metrics_in("calibration"):
         worsening, difference = comparisons_of(spec.name)
-        compared = (section.get("comparison") or {}).get(spec.key)
+        compared = (section.comparison or {}).get(spec.key)
         if spec.key in STATED_CHANGES or compared is None:
             why = reason
-            if spec.key not in STATED_CHANGES and section.get("available"):
+            if spec.key not in STATED_CHANGES and section.available:
                 why = f"not in this results file ({spec.key} was not computed when it was written)"
             for key in (worsening.key, difference.key):
-                value = section.get(key)
-                out[key] = Measurement(value, _tuple(section.get(f"{key}_interval")), n, "" if value is not None else why)
+                value = section.value(key)
+                out[key] = Measurement(value, _tuple(section.value(f"{key}_interval")), n, "" if value is not None else why)
             continue
         sign = -1.0 if spec.higher_is_better else 1.0
-        diff = compared.get("diff")
-        interval = interval_list(compared.get("ci_low"), compared.get("ci_high"))
+        diff = compared.diff
+        interval = interval_list(compared.ci_low, compared.ci_high)
         signed = None if interval is None else sorted(sign * v for v in interval)
         out[worsening.key] = Measurement(None if diff is None else sign * diff, _tuple(signed), n, "" if diff is not None else reason)
         out[difference.key] = Measurement(None if diff is None else abs(diff), _tuple(absolute_interval(interval)), n,
@@ -127,71 +138,68 @@ def _calibration_changes(section: Mapping[str, Any], n: int, reason: str) -> dic
     return out
 
 
-def gate_measurements(doc: Mapping[str, Any]) -> dict[str, Measurement]:
+def gate_measurements(doc: Mapping[str, Any] | AuditDocument) -> dict[str, Measurement]:
     """What a results document measured for every gate check: value, interval, rows, or why not.
 
-    Reads only the document, so stored results can be judged again (``render --gate``).
+    Reads only the document (its typed sections), so stored results can be judged again
+    (``render --gate``).
     """
-    p, c, a = doc["predictions"], doc.get("calibration") or {}, doc.get("attribution") or {}
-    n_rows = int(p.get("n") or doc.get("data", {}).get("rows_used") or 0)
-    labelled = c.get("available", False) or p.get("base", {}).get("accuracy") is not None
+    document = document_of(doc)
+    p = document.predictions or PredictionsSection()
+    c = document.calibration or CalibrationSection()
+    a = document.attribution or AttributionSection()
+    n_rows = int(p.n or (document.data.rows_used if document.data else None) or 0)
+    labelled = c.available or (p.base is not None and p.base.accuracy is not None)
     no_labels = "the data has no gold labels"
     out: dict[str, Measurement] = {}
 
-    def put(metric: str, section: Mapping[str, Any], key: str, n: int, reason: str, interval_key: str | None = None) -> None:
-        value = section.get(key)
-        out[metric] = Measurement(
-            value if value is not None else None,
-            _tuple(section.get(interval_key or f"{key}_interval")),
-            n,
-            "" if value is not None else reason,
-        )
+    def put(metric: str, value: Any, interval: Any, n: int, reason: str) -> None:
+        out[metric] = Measurement(value, _tuple(interval), n, "" if value is not None else reason)
 
-    put("predictions.accuracy_drop", p, "accuracy_drop", n_rows, no_labels)
-    put("predictions.agreement", p, "agreement", n_rows, "no predictions")
+    put("predictions.accuracy_drop", p.accuracy_drop, p.accuracy_drop_interval, n_rows, no_labels)
+    put("predictions.agreement", p.agreement, p.agreement_interval, n_rows, "no predictions")
     missing = no_labels if not labelled else "not in this results file (written by an earlier trustaudit)"
-    put("predictions.negative_flip_rate", p, "negative_flip_rate", n_rows, missing)
-    put("predictions.worst_class_recall_drop", p, "worst_class_recall_drop", n_rows, missing)
+    put("predictions.negative_flip_rate", p.negative_flip_rate, p.negative_flip_rate_interval, n_rows, missing)
+    put("predictions.worst_class_recall_drop", p.worst_class_recall_drop, p.worst_class_recall_drop_interval, n_rows, missing)
     for key, measured in _calibration_changes(c, n_rows, missing).items():
         out[f"calibration.{key}"] = measured
-    explained = int(a.get("explained") or 0)
-    run = set(a.get("explainers") or [])
+    explained = int(a.explained or 0)
+    run = set(a.explainers or [])
     for name in explainer_names():
-        section = a.get(name) or {}
-        if not a.get("available"):
+        section = a.explainer(name) or ExplainerAgreement()
+        if not a.available:
             reason = "no rows were explained (explain_n = 0)"
         elif name not in run:
             reason = f"the {name.upper()} explainer was not run"
         else:
             reason = ""
-        k = a.get("k")
-        jaccard = (section.get("metrics") or {}).get(f"topk_jaccard@{k}") or {}
-        put(f"attribution.{name}.feature_agreement", section, "feature_agreement", explained, reason)
+        jaccard = (section.metrics or {}).get(f"topk_jaccard@{a.k}")
+        put(f"attribution.{name}.feature_agreement", section.feature_agreement, section.feature_agreement_interval, explained, reason)
         out[f"attribution.{name}.topk_jaccard"] = Measurement(
-            jaccard.get("mean"),
-            _tuple([jaccard["ci_low"], jaccard["ci_high"]]) if jaccard.get("ci_low") is not None else None,
+            jaccard.mean if jaccard is not None else None,
+            _tuple(jaccard.interval) if jaccard is not None else None,
             explained,
             reason,
         )
-        floor_reason = reason or ("no noise floor was measured" if section.get("floor") is None else "the noise floor is not positive")
-        put(f"attribution.{name}.floor_ratio", section, "floor_ratio", explained, floor_reason)
-    out["bias.max_abs_effect_change"] = bias_measurement(doc)
-    out.update(extras_measurements(doc))
+        floor_reason = reason or ("no noise floor was measured" if section.floor is None else "the noise floor is not positive")
+        put(f"attribution.{name}.floor_ratio", section.floor_ratio, section.floor_ratio_interval, explained, floor_reason)
+    out["bias.max_abs_effect_change"] = bias_measurement(document)
+    out.update(extras_measurements(document))
     for metric, measured in out.items():
         if measured.value is None and not measured.reason:
             out[metric] = Measurement(None, None, measured.n, "not in this results file")
     return out
 
 
-def verdict_section(doc: Mapping[str, Any], gate: GateConfig, source: str) -> dict[str, Any]:
+def verdict_section(doc: Mapping[str, Any] | AuditDocument, gate: GateConfig, source: str) -> VerdictSection:
     """Judge a results document against ``gate``; pure, so ``render`` can re-judge stored results."""
     result = evaluate(gate_measurements(doc), gate)
-    return {
-        "status": result.status,
-        "passed": result.passed,
-        "source": source,
-        "decision": gate.decision,
-        "level": 0.95,
-        "checks": [c.to_dict() for c in result.checks],
-        "sentence": verdict_sentence(result),
-    }
+    return VerdictSection(
+        status=result.status,
+        passed=result.passed,
+        source=source,
+        decision=gate.decision,
+        level=0.95,
+        checks=[GateCheck.from_dict(c.to_dict()) for c in result.checks],
+        sentence=verdict_sentence(result),
+    )

@@ -7,8 +7,10 @@
   model's, then train a task head over them in one of the paper's three set-ups (a bundle
   of kind ``"alad"``).
 - :func:`quantize` -- dynamic int8 quantization of the Linear layers (kind ``"quantized"``).
+- :func:`search` -- the smallest (or fastest) candidate of ASC, int8 and AlAd that an audit
+  shows trust-equivalent, found with a cheap first pass and a binary search over the ladder.
 
-The implementations live in ``_asc``, ``_alad`` and ``_quantize`` and are imported on first
+The implementations live in ``_asc``, ``_alad``, ``_quantize`` and ``_search`` and are imported on first
 use, so importing this package (and the CLI that registers its subcommands) stays light.
 """
 
@@ -29,6 +31,9 @@ _LAZY: dict[str, str] = {
     "quantize": "trustaudit.compress._quantize",
     "QuantizedClassifier": "trustaudit.compress._quantize",
     "to_onnx": "trustaudit.compress._onnx",
+    "search": "trustaudit.compress._search",
+    "SearchResult": "trustaudit.compress._search",
+    "SearchCandidate": "trustaudit.compress._search",
     "OnnxExportInfo": "trustaudit.compress._onnx",
 }
 

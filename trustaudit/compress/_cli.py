@@ -8,7 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from trustaudit._options import (
+    EXIT_GATE_FAILED,
     EXIT_OK,
+    EXIT_UNDECIDED,
+    non_negative_int,
     positive_int,
     add_data_options,
     add_model_options,
@@ -54,8 +57,9 @@ def _common(parser: argparse.ArgumentParser, out_help: str) -> None:
 
 
 def register(subparsers: Any) -> None:
-    """Add the ``compress`` command and its ``asc``, ``alad``, ``quantize`` and ``onnx`` subcommands."""
-    parser = subparsers.add_parser("compress", help="create a compressed candidate of a model: asc, alad, quantize or onnx")
+    """Add the ``compress`` command and its ``asc``, ``alad``, ``quantize``, ``onnx`` and ``search`` subcommands."""
+    parser = subparsers.add_parser("compress", help="create a compressed candidate of a model: asc, alad, quantize, onnx, "
+                                   "or search for the smallest trust-equivalent one")
     methods = parser.add_subparsers(dest="method", metavar="METHOD", required=True)
 
     p = methods.add_parser("asc", help="delete the layers that are redundant on the task's data, then fine-tune")
@@ -126,6 +130,87 @@ def register(subparsers: Any) -> None:
     p.add_argument("--no-optimize", action="store_true", help="skip ONNX Runtime's transformer fusions (attention, LayerNorm, GELU)")
     _common(p, "the model directory to write (must not exist, or be empty)")
     p.set_defaults(func=_cmd_onnx)
+    _register_search(methods)
+
+
+def _float_list(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected numbers like 0.85,0.9,0.95, got {text!r}") from None
+    if not all(-1 <= v <= 1 for v in values):
+        raise argparse.ArgumentTypeError(f"expected cosine similarities between -1 and 1, got {text!r}")
+    return values
+
+
+def _int_list(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected positive integers like 2,4,6, got {text!r}") from None
+    if not values or any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"expected positive integers like 2,4,6, got {text!r}")
+    return values
+
+
+def _methods(text: str) -> tuple[str, ...]:
+    from trustaudit.compress._search import METHODS
+
+    values = tuple(part.strip() for part in text.split(","))
+    if not values or not set(values) <= set(METHODS) or len(set(values)) != len(values):
+        raise argparse.ArgumentTypeError(f"expected distinct methods among {', '.join(METHODS)}, got {text!r}")
+    return values
+
+
+def _register_search(methods: Any) -> None:
+    from trustaudit._audit.config import AuditConfig
+    from trustaudit.compress._search import DEFAULT_METHODS, DEFAULT_THRESHOLDS, OBJECTIVES, STRATEGIES
+
+    d = AuditConfig()
+    p = methods.add_parser("search", help="make candidates (ASC ladder, int8, AlAd) and find the smallest one an audit "
+                           "shows trust-equivalent")
+    p.add_argument("base", metavar="BASE", help="the fine-tuned base model (.pt bundle or Hugging Face directory)")
+    add_data_options(p)
+    p.add_argument("--eval", required=True, metavar="FILE", help="labelled data every candidate is audited on "
+                   "(read with the --data column options)")
+    p.add_argument("--eval-rows", type=positive_int, metavar="N", help="audit on the first N usable rows of --eval")
+    p.add_argument("--methods", type=_methods, default=DEFAULT_METHODS, metavar="M[,M...]",
+                   help=f"candidate families among asc, quantize (int8 of the base), asc+quantize (int8 of each ASC model), "
+                   f"alad (AlAd over each ASC model) (default: {','.join(DEFAULT_METHODS)})")
+    ladder = p.add_mutually_exclusive_group()
+    ladder.add_argument("--thresholds", type=_float_list, metavar="T[,T...]", help="ASC similarity thresholds of the ladder "
+                        f"(default: {','.join(f'{t:g}' for t in DEFAULT_THRESHOLDS)}; thresholds removing the same layers are one candidate)")
+    ladder.add_argument("--n-remove", type=_int_list, metavar="K[,K...]", help="numbers of layers to remove instead of thresholds")
+    p.add_argument("--objective", choices=OBJECTIVES, default="size", help="best means the smallest state dict (size, "
+                   "default) or the lowest batch-1 latency measured in the candidate's audit (latency)")
+    p.add_argument("--strategy", choices=STRATEGIES, default="binary", help="binary search within each family (default), a "
+                   "scan from the most compressed candidate (linear), or a full audit of every candidate (exhaustive)")
+    p.add_argument("--budget-minutes", type=_positive_float, metavar="N", help="start no candidate after N minutes; "
+                   "the answer is the best found so far")
+    p.add_argument("--gate", metavar="FILE", help="gate thresholds (TOML); default: [tool.trustaudit.gate] in ./pyproject.toml, else built-in")
+    p.add_argument("--max-rows", type=positive_int, metavar="N", help="use the first N rows of --data for ASC and AlAd")
+    asc_group = p.add_argument_group("ASC")
+    asc_group.add_argument("--margin", type=_unit_margin, default=0.01, help="subtracted from each threshold (default: 0.01, the paper's rule)")
+    asc_group.add_argument("--task-kind", choices=("nli", "paraphrase"), help="sets the paper's fine-tuning epochs (default: from the label names)")
+    asc_group.add_argument("--epochs", type=_non_negative_float, help="ASC fine-tuning epochs (default: the paper's for the task kind; 0: none)")
+    asc_group.add_argument("--lr", type=_positive_float, default=1e-5, help="ASC fine-tuning learning rate (default: 1e-5)")
+    alad_group = p.add_argument_group("AlAd (with --methods alad)")
+    alad_group.add_argument("--alad-setup", choices=("head", "adapter", "joint", "reuse-head"), default="adapter", help="AlAd set-up (default: adapter)")
+    alad_group.add_argument("--alad-epochs", type=_positive_float, default=10, help="AlAd alignment epochs (default: 10)")
+    alad_group.add_argument("--alad-task-epochs", type=_positive_float, default=3, help="AlAd task training epochs (default: 3)")
+    alad_group.add_argument("--alad-hidden", type=positive_int, default=1280, metavar="H", help="AlAd adapter width (default: 1280)")
+    audit_group = p.add_argument_group("audit of each candidate")
+    audit_group.add_argument("--explain-n", type=non_negative_int, default=d.explain_n, metavar="N", help=f"rows to explain (default: {d.explain_n})")
+    audit_group.add_argument("--lime-samples", type=positive_int, default=d.lime_samples, metavar="N", help=f"LIME samples per explanation (default: {d.lime_samples})")
+    audit_group.add_argument("--shap-max-evals", type=positive_int, default=d.shap_max_evals, metavar="N", help=f"SHAP budget per explanation (default: {d.shap_max_evals})")
+    audit_group.add_argument("--n-resamples", type=non_negative_int, default=d.n_resamples, metavar="N", help=f"bootstrap resamples (default: {d.n_resamples})")
+    audit_group.add_argument("--no-bias", dest="bias", action="store_false", help="skip the bias comparison")
+    audit_group.add_argument("--no-extras", dest="extras", action="store_false", help="skip the representation and adversarial comparisons")
+    p.add_argument("-o", "--out", required=True, metavar="DIR", help="the folder to write (must not exist, or be empty): "
+                   "candidates/, search.json, search.html and, when one is found, model.pt, results.json, report.html")
+    add_model_options(p)
+    add_runtime_options(p)
+    p.set_defaults(func=_cmd_search)
 
 
 def _load(args: argparse.Namespace, path: str) -> Any:
@@ -347,3 +432,59 @@ def _cmd_onnx(args: argparse.Namespace) -> int:
     lines.append(f"written to {args.out} ({info.graph}, {bundle.n_params:,} parameters, {_mb(bundle.bytes_on_disk)})")
     print("\n".join(lines))
     return EXIT_OK
+
+
+def _cmd_search(args: argparse.Namespace) -> int:
+    """Run the search; exit 0 when a trust-equivalent candidate was found, 1 when none was, 4 when the best were undecided."""
+    import shlex
+    import sys
+
+    from trustaudit._audit.config import AuditConfig
+    from trustaudit.compress._search import FOUND, NONE_FOUND, search
+    from trustaudit.data import load_dataset
+    from trustaudit.gate import load_gate_config
+
+    check_paths(args, (), ("base", "data", "eval", "gate", "tokenizer"), ("out",))
+    gate, source = load_gate_config(args.gate)
+    config = AuditConfig(explain_n=args.explain_n, lime_samples=args.lime_samples, shap_max_evals=args.shap_max_evals,
+                         n_resamples=args.n_resamples, bias=args.bias, extras=args.extras, seed=args.seed,
+                         batch_size=args.batch_size, device=args.device, gate=gate, gate_source=source)
+    base = _load(args, args.base)
+    train = _train_data(args, base.labels)
+    dev = load_dataset(args.eval, base.labels, require_labels=True,
+                       **{**data_kwargs(args), "limit": args.eval_rows, "sample": None})
+    asc_options = {"margin": args.margin, "task_kind": args.task_kind, "epochs": args.epochs, "lr": args.lr, "seed": args.seed}
+    alad_options = {"setup": args.alad_setup, "epochs": args.alad_epochs, "task_epochs": args.alad_task_epochs,
+                    "hidden": args.alad_hidden, "seed": args.seed}
+    command = "trustaudit " + " ".join(shlex.quote(a) for a in (getattr(args, "argv", None) or []))
+    result = search(
+        base, train, dev, args.out, methods=args.methods, thresholds=args.thresholds, n_remove=args.n_remove, config=config,
+        objective=args.objective, strategy=args.strategy, budget_minutes=args.budget_minutes, asc_options=asc_options,
+        alad_options=alad_options, max_rows=args.max_rows, cache=cache_arg(args), progress=None, command=command,
+    )
+    print(_search_table(result))
+    if not result.complete:
+        print("trustaudit: warning: the budget stopped the search; the answer is the best found so far", file=sys.stderr)
+    if result.answer == FOUND:
+        return EXIT_OK
+    return EXIT_GATE_FAILED if result.answer == NONE_FOUND else EXIT_UNDECIDED
+
+
+def _search_table(result: Any) -> str:
+    """The search's rows as text, the chosen one marked, and the answer."""
+    lines = [f"{'':2}{'candidate':<22}{'size':>10}{'agreement':>11}{'ECE':>8}  verdict"]
+    for row in result.candidates:
+        agreement = f"{100 * row.agreement:.1f}%" if row.agreement is not None else "-"
+        ece = f"{row.ece:.3f}" if row.ece is not None else "-"
+        verdict = row.status or row.state
+        if row.state == "rejected by the cheap pass":
+            verdict += " (cheap pass)"
+        lines.append(f"{'* ' if row.chosen else '  '}{row.name:<22}{_mb(row.size_bytes):>10}{agreement:>11}{ece:>8}  {verdict}")
+    counts = result.document["counts"]
+    lines.append(f"{counts['audited']} of {counts['planned']} candidates audited ({counts['rejected_by_cheap_pass']} rejected by the "
+                 f"cheap pass, never explained); search.json and search.html in {result.out}")
+    if result.chosen is not None:
+        lines.append(f"chosen: {result.chosen.name}, written to {result.out / 'model.pt'} with report.html and results.json")
+    else:
+        lines.append(f"no candidate was shown trust-equivalent (answer: {result.answer})")
+    return "\n".join(lines)

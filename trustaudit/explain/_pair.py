@@ -17,22 +17,22 @@ with an exact copy of itself scores exactly its floor), then the base model's ``
 in a second call. A Partition run whose budget ends inside a level of its tree chooses that
 level's coalitions from its model's outputs: one more batch per run.
 
-With ``workers > 1`` the examples are cut into contiguous shards, one per ``spawn``-ed
-process. Each rebuilds both models once from their bundle bytes, starts its memo where
-the parent's stands (every unperturbed input and its probabilities) and explains its rows
-with the same code; every random draw depends only on the example and the seed, so the
-records, rebuilt in row order, are those of one process.
+With an executor other than this process (``workers > 1``: local processes; a Ray
+executor: actors, see :mod:`trustaudit.scale`) the examples are cut into contiguous
+shards. Each worker rebuilds both models once from their bundle bytes, starts its memo
+where the parent's stands (every unperturbed input and its probabilities) and explains its
+rows with the same code; every random draw depends only on the example and the seed, so the
+records, rebuilt in row order, are those of one process. With an evaluation cache, every
+finished example is also written to the cache directory (see
+:mod:`trustaudit.explain._store`), and ``resume=True`` takes those instead of explaining
+them again.
 """
 
 from __future__ import annotations
 
-import importlib
-import multiprocessing
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -40,7 +40,7 @@ import numpy as np
 import torch
 
 from trustaudit._cache import EvalCache
-from trustaudit._evaluation import EngineStats
+from trustaudit._evaluation import EngineStats, resolve_cache
 from trustaudit._progress import bar
 from trustaudit.data import Dataset
 from trustaudit.exceptions import InvalidInputError
@@ -49,8 +49,10 @@ from trustaudit.explain._attributions import TARGETS, Attributions, Target, chec
 from trustaudit.explain._memo import ExplainEngine
 from trustaudit.explain._protocol import Explainer, Plan
 from trustaudit.explain._registry import BUDGET_FIELDS, EXPLAINERS, explainer_names, get_explainer
+from trustaudit.explain._store import ExampleStore
 from trustaudit.explain.features import SEGMENTS, FeatureSet, Pair
-from trustaudit.models import ModelBundle, ModelPair, bundle_bytes, bundle_from_bytes
+from trustaudit.models import ModelPair
+from trustaudit.scale._executors import Executor, SerialExecutor, resolve_executor
 
 FORMAT = "trustaudit.explanations"
 FORMAT_VERSION = 2
@@ -152,7 +154,9 @@ class PairExplanations:
     ``config`` holds the settings (explainers, budgets, seeds, segment, target rule...);
     ``models`` each model's fingerprint and path; ``stats`` per model what the engine did
     (``requested`` by the explainers vs ``unique`` texts sent to the model, padding share,
-    seconds in the model vs in the engine); ``seconds`` the wall time of the whole run.
+    seconds in the model vs in the engine); ``seconds`` the wall time of the whole run;
+    ``resumed`` how many examples were read back from a stored run instead of explained
+    (not part of :meth:`to_dict`).
     """
 
     labels: tuple[str, ...]
@@ -161,6 +165,7 @@ class PairExplanations:
     models: Mapping[str, Mapping[str, Any]]
     stats: Mapping[str, EngineStats]
     seconds: float
+    resumed: int = 0
 
     def __len__(self) -> int:
         return len(self.examples)
@@ -316,9 +321,15 @@ class _Row:
 
 
 def _explain_rows(
-    engine: ExplainEngine, s: _Settings, segment: str, rows: Sequence[_Row], keep: Sequence[Pair], done: Callable[[], None]
+    engine: ExplainEngine,
+    s: _Settings,
+    segment: str,
+    rows: Sequence[_Row],
+    keep: Sequence[Pair],
+    done: Callable[[ExampleExplanation], None],
 ) -> list[ExampleExplanation]:
-    """Explain ``rows`` one after the other, the memo cleared to ``keep`` (every unperturbed input) before each."""
+    """Explain ``rows`` one after the other, the memo cleared to ``keep`` (every unperturbed input) before each;
+    ``done(example)`` as each is finished."""
     examples = []
     for r in rows:
         t0 = time.perf_counter()
@@ -341,23 +352,21 @@ def _explain_rows(
                 seeds=s.seeds,
             )
         )
-        done()
+        done(examples[-1])
     return examples
 
 
 @dataclass(frozen=True)
 class _Shard:
-    """What a worker process needs to explain its rows exactly as the parent process would.
+    """What a worker (a local process or a Ray actor) needs to explain its rows exactly as this process would.
 
-    The explainers travel as objects, so one registered only in the parent (defined in an
-    importable module or the main script) runs in the workers too. The models travel as bundle bytes with what their bundles said of themselves, and the
-    unperturbed inputs of every row with both models' probabilities, which seed the
-    worker's memo as the parent's full pass seeds its own.
+    The models are not here: the executor hands each worker the pair, rebuilt once from its
+    bundle bytes. The explainers travel as objects, so one registered only in the parent
+    (defined in an importable module or the main script) runs in the workers too. The
+    unperturbed inputs of every row with both models' probabilities seed the worker's memo
+    as the parent's full pass seeds its own.
     """
 
-    models: Mapping[str, bytes]
-    described: Mapping[str, Mapping[str, Any]]
-    permutation: tuple[int, ...]
     explainers: tuple[Explainer, ...]
     budgets: Mapping[str, int]
     seed: int
@@ -367,67 +376,26 @@ class _Shard:
     device: str | None
     batch_size: int
     cache: bool | str | None
-    threads: int
     inputs: tuple[Pair, ...]
     full: Mapping[str, np.ndarray]
     rows: tuple[_Row, ...]
     precision: str = "fp32"
 
 
-#: The model pair a worker process loaded, by the cache ids of its two models: loaded once per process.
-_WORKER_PAIRS: dict[tuple[str, str], ModelPair] = {}
-
-
-def _worker_pair(shard: _Shard) -> ModelPair:
-    """The shard's models, rebuilt from their bytes the first time this process sees them."""
-    key = (shard.described["base"]["cache_id"], shard.described["small"]["cache_id"])
-    if key not in _WORKER_PAIRS:
-        bundles: dict[str, ModelBundle] = {}
-        for name in ("base", "small"):
-            d = shard.described[name]
-            bundle = bundle_from_bytes(
-                shard.models[name], path=d["path"], labels=d["labels"], max_length=d["max_length"], bytes_on_disk=d["bytes"]
-            )
-            if bundle.cache_id != d["cache_id"]:
-                raise RuntimeError(f"the {name} model rebuilt in a worker process computes differently from {d['path']}")
-            bundles[name] = bundle
-        _WORKER_PAIRS[key] = ModelPair(bundles["base"], bundles["small"], shard.permutation)
-    return _WORKER_PAIRS[key]
-
-
-def _run_shard(shard: _Shard) -> dict[str, Any]:
-    """Worker process: explain the shard's rows; the records and engine statistics, or the error raised."""
-    try:
-        torch.set_num_threads(shard.threads)
-        pair = _worker_pair(shard)
-        settings = _Settings(shard.explainers, shard.budgets, shard.seed, shard.other_seed, shard.self_agreement)
-        engine = ExplainEngine.for_pair(
-            pair, device=shard.device, batch_size=shard.batch_size, cache=shard.cache, precision=shard.precision
-        )
-        for name in ("base", "small"):
-            engine.remember(name, shard.inputs, shard.full[name])
-        examples = _explain_rows(engine, settings, shard.segment, shard.rows, shard.inputs, lambda: None)
-        engine.clear()
-        return {
-            "examples": [e.to_dict() for e in examples],
-            "stats": {name: _stats_to_dict(engine.stats(name)) for name in ("base", "small")},
-        }
-    except Exception as exc:  # noqa: BLE001 - sent back whole, re-raised by the parent as its own type
-        return {"error": (type(exc).__module__, type(exc).__qualname__, str(exc))}
-
-
-def _reraise(module: str, qualname: str, message: str) -> None:
-    """Raise a worker's error in the parent: the same type with its message, else a RuntimeError naming it."""
-    try:
-        cls: Any = importlib.import_module(module)
-        for part in qualname.split("."):
-            cls = getattr(cls, part)
-        error = cls(message) if isinstance(cls, type) and issubclass(cls, Exception) else None
-    except Exception:  # noqa: BLE001 - a type that cannot be rebuilt from its message is named instead
-        error = None
-    if error is None:
-        raise RuntimeError(f"a worker process raised {qualname}: {message}")
-    raise error
+def _run_shard(pair: ModelPair, shard: _Shard) -> dict[str, Any]:
+    """In a worker: explain the shard's rows with ``pair``; the records and engine statistics."""
+    settings = _Settings(shard.explainers, shard.budgets, shard.seed, shard.other_seed, shard.self_agreement)
+    engine = ExplainEngine.for_pair(
+        pair, device=shard.device, batch_size=shard.batch_size, cache=shard.cache, precision=shard.precision
+    )
+    for name in ("base", "small"):
+        engine.remember(name, shard.inputs, shard.full[name])
+    examples = _explain_rows(engine, settings, shard.segment, shard.rows, shard.inputs, lambda example: None)
+    engine.clear()
+    return {
+        "examples": [e.to_dict() for e in examples],
+        "stats": {name: _stats_to_dict(engine.stats(name)) for name in ("base", "small")},
+    }
 
 
 def _check_workers(workers: int) -> int:
@@ -445,7 +413,8 @@ def _cache_arg(cache: bool | str | os.PathLike[str] | EvalCache | None) -> bool 
     return cache
 
 
-def _explain_in_workers(
+def _explain_with(
+    executor: Executor,
     pair: ModelPair,
     s: _Settings,
     segment: str,
@@ -453,26 +422,16 @@ def _explain_in_workers(
     inputs: list[Pair],
     full: Mapping[str, np.ndarray],
     *,
-    workers: int,
     device: str | torch.device | None,
     batch_size: int,
     cache: bool | str | os.PathLike[str] | EvalCache | None,
-    done: Callable[[int], None],
+    done: Callable[[ExampleExplanation], None],
     precision: str = "fp32",
 ) -> tuple[list[ExampleExplanation], list[dict[str, EngineStats]]]:
-    """Explain ``rows`` in contiguous shards, one per worker process; the examples in row order and each worker's statistics."""
-    shards = [list(part) for part in np.array_split(np.arange(len(rows)), min(workers, len(rows))) if len(part)]
-    models = {name: bundle_bytes(bundle) for name, bundle in (("base", pair.base), ("small", pair.small))}
-    described = {
-        name: {
-            "path": b.path, "labels": list(b.labels), "max_length": b.max_length, "bytes": b.bytes_on_disk, "cache_id": b.cache_id
-        }
-        for name, b in (("base", pair.base), ("small", pair.small))
-    }
+    """Explain ``rows`` in the executor's contiguous shards; the examples in row order and each shard's statistics."""
+    sizes = executor.shards(len(rows))
+    bounds = np.cumsum([0, *sizes])
     common = dict(
-        models=models,
-        described=described,
-        permutation=tuple(pair.permutation),
         explainers=s.explainers,
         budgets=dict(s.budgets),
         seed=s.seed,
@@ -482,30 +441,22 @@ def _explain_in_workers(
         device=None if device is None else str(device),
         batch_size=batch_size,
         cache=_cache_arg(cache),
-        threads=max(1, torch.get_num_threads() // workers),
         inputs=tuple(inputs),
         full=dict(full),
         precision=precision,
     )
-    results: dict[int, dict[str, Any]] = {}
-    context = multiprocessing.get_context("spawn")
-    try:
-        with ProcessPoolExecutor(max_workers=len(shards), mp_context=context) as pool:
-            futures = {
-                pool.submit(_run_shard, _Shard(rows=tuple(rows[k] for k in part), **common)): n for n, part in enumerate(shards)
-            }
-            for future in as_completed(futures):
-                result = future.result()
-                if "error" in result:
-                    for other in futures:
-                        other.cancel()
-                    _reraise(*result["error"])
-                results[futures[future]] = result
-                done(len(shards[futures[future]]))
-    except BrokenProcessPool as exc:
-        raise RuntimeError(f"a worker process ended abruptly (out of memory?): {exc}") from None
-    examples = [ExampleExplanation.from_dict(record) for n in range(len(shards)) for record in results[n]["examples"]]
-    stats = [{name: _stats_from_dict(d) for name, d in results[n]["stats"].items()} for n in range(len(shards))]
+    shards = [_Shard(rows=tuple(rows[bounds[n]:bounds[n + 1]]), **common) for n in range(len(sizes))]
+
+    parsed: dict[int, list[ExampleExplanation]] = {}
+
+    def finished(n: int, result: dict[str, Any]) -> None:
+        parsed[n] = [ExampleExplanation.from_dict(record) for record in result["examples"]]
+        for example in parsed[n]:
+            done(example)
+
+    results = executor.map(_run_shard, pair, shards, done=finished)
+    examples = [example for n in range(len(shards)) for example in parsed[n]]
+    stats = [{name: _stats_from_dict(d) for name, d in result["stats"].items()} for result in results]
     return examples, stats
 
 
@@ -535,6 +486,8 @@ def explain_pair(
     progress: bool | None = None,
     workers: int = 1,
     precision: str = "fp32",
+    executor: Executor | None = None,
+    resume: bool = False,
 ) -> PairExplanations:
     """Explain the examples at ``indices`` with both models of ``pair`` (LIME and SHAP by default).
 
@@ -591,6 +544,13 @@ def explain_pair(
     precision : {"fp32", "bf16", "fp16"}, default "fp32"
         Format of the forward passes: fp32, or autocast to bfloat16 or float16 (faster on
         GPUs, at a small cost in fidelity; see :func:`trustaudit._evaluation.check_precision`).
+    executor : Executor, optional
+        Where the examples are explained (:mod:`trustaudit.scale`: this process, local
+        processes, Ray actors); default from ``workers``. Give one or the other. The
+        result is the same.
+    resume : bool, default False
+        Take the examples a previous run with the same models and settings finished (and
+        wrote to the cache directory) instead of explaining them again; needs ``cache``.
 
     Returns
     -------
@@ -602,8 +562,9 @@ def explain_pair(
     ------
     InvalidInputError
         If ``pair`` or ``data`` has the wrong type, ``segment``/``target`` is unknown or
-        does not fit the data, an explainer is not registered, a budget is invalid, or
-        ``workers`` is not an integer >= 1.
+        does not fit the data, an explainer is not registered, a budget is invalid,
+        ``workers`` is not an integer >= 1, both ``workers`` and ``executor`` are given, or
+        ``resume`` is asked for without a cache.
 
     Examples
     --------
@@ -634,9 +595,13 @@ def explain_pair(
         raise InvalidInputError(f"target='gold' needs gold labels, but {data.path} has no label column")
     idx = _check_indices(indices, len(data))
     workers = _check_workers(workers)
+    executor = resolve_executor(executor, workers)
+    eval_cache = resolve_cache(cache)
+    if resume and eval_cache is None:
+        raise InvalidInputError("resume=True reads the finished examples from the cache directory; give a `cache`")
     settings = _Settings(tuple(get_explainer(n) for n in names), budget_of, seed, (seed + 1) % 2**32, bool(self_agreement))
 
-    engine = ExplainEngine.for_pair(pair, device=device, batch_size=batch_size, cache=cache, precision=precision)
+    engine = ExplainEngine.for_pair(pair, device=device, batch_size=batch_size, cache=eval_cache, precision=precision)
     inputs: list[Pair] = [(data.text_a[i], data.text_b[i] if data.text_b is not None else None) for i in idx]
     for name in ("base", "small"):
         engine.prefetch(name, inputs)
@@ -646,15 +611,40 @@ def explain_pair(
     rows = [
         _Row(i, int(data.rows[i]), inputs[j], targets[j], full["base"][j], full["small"][j]) for j, i in enumerate(idx)
     ]
+    store = None
+    if eval_cache is not None:
+        store = ExampleStore(eval_cache.directory, {
+            "models": [pair.base.cache_id, pair.small.cache_id], "explainers": list(names), "budgets": budget_of,
+            "seed": seed, "other_seed": settings.other_seed, "self_agreement": bool(self_agreement), "segment": segment,
+            "target": target, "batch_size": batch_size, "device": engine.device.type,
+            **({"precision": precision} if precision != "fp32" else {}),
+        })
+    found: dict[int, ExampleExplanation] = {}
+    if resume and store is not None:
+        for r in rows:
+            record = store.get(r.index, list(r.pair))
+            if record is not None:
+                found[r.index] = ExampleExplanation.from_dict(record)
+    todo = [r for r in rows if r.index not in found]
     worker_stats: list[dict[str, EngineStats]] = []
     with bar(len(idx), "explain", progress, unit="example") as progress_bar:
-        if workers > 1 and len(rows) > 1:
-            examples, worker_stats = _explain_in_workers(
-                pair, settings, segment, rows, inputs, full, workers=workers, device=device, batch_size=batch_size,
-                cache=cache, done=progress_bar.update, precision=precision,
+        progress_bar.update(len(found))
+
+        def finished(example: ExampleExplanation) -> None:
+            if store is not None:
+                store.put(example.index, [example.features.text_a, example.features.text_b], example.to_dict())
+            progress_bar.update(1)
+
+        local = isinstance(executor, SerialExecutor) or (executor.kind == "processes" and len(todo) < 2)
+        if todo and not local:
+            computed, worker_stats = _explain_with(
+                executor, pair, settings, segment, todo, inputs, full, device=device, batch_size=batch_size,
+                cache=eval_cache, done=finished, precision=precision,
             )
         else:
-            examples = _explain_rows(engine, settings, segment, rows, inputs, lambda: progress_bar.update(1))
+            computed = _explain_rows(engine, settings, segment, todo, inputs, finished)
+    by_index = {**found, **{e.index: e for e in computed}}
+    examples = [by_index[r.index] for r in rows]
     engine.clear()
     config = {
         "explainers": list(names),
@@ -685,4 +675,5 @@ def explain_pair(
         models=models,
         stats={name: _sum_stats([engine.stats(name), *(w[name] for w in worker_stats)]) for name in ("base", "small")},
         seconds=time.perf_counter() - start,
+        resumed=len(found),
     )

@@ -1,6 +1,6 @@
 """The outputs of an audit, one module each: the HTML report (``html``), the console and
 Markdown summaries (``text``), the index page of several audits (``index``), JUnit XML
-(``junit``); ``plots`` draws the figures as inline SVG. Every output reads the same results
+(``junit``), the page of a compression search (``search``); ``plots`` draws the figures as inline SVG. Every output reads the same results
 document. Names are imported lazily.
 """
 
@@ -20,6 +20,7 @@ _LAZY: dict[str, str] = {
     "index_row": "trustaudit.report.index",
     "render_index": "trustaudit.report.index",
     "junit_xml": "trustaudit.report.junit",
+    "render_search_html": "trustaudit.report.search",
 }
 
 __all__ = sorted(_LAZY)

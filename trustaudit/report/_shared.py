@@ -102,8 +102,9 @@ def _onnx_provenance_text(provenance: Mapping[str, Any]) -> str:
     return text
 
 
-def source_text(model: Mapping[str, Any]) -> str:
-    source = model.get("source") or {}
+def source_text(source: Mapping[str, Any] | None) -> str:
+    """Where a model was downloaded from (its ``source``: Hub id, revision, commit), or "" for a local model."""
+    source = source or {}
     if not source.get("hub_id"):
         return ""
     return f"{source['hub_id']} @ {source.get('revision', 'main')} (commit {str(source.get('commit', ''))[:12]})"

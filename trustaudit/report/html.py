@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -10,6 +9,23 @@ from typing import Any
 
 import numpy as np
 
+from trustaudit._audit.document import (
+    AdversarialSection,
+    AttributionSection,
+    AuditDocument,
+    BiasSection,
+    CalibrationSection,
+    ConfidenceBand,
+    Example,
+    ExplainerAgreement,
+    ExtrasSection,
+    Feature,
+    ModelInfo,
+    PredictionsSection,
+    RepresentationSection,
+    VerdictSection,
+    document_of,
+)
 from trustaudit._io import write_text_atomic
 from trustaudit.report._shared import environment, provenance_text, read_template, size_text, source_text, visible
 from trustaudit.report.text import verdict_status
@@ -49,46 +65,21 @@ FLIP_KINDS = (
 )
 
 
-_FLIP_KEYS = (
-    "negative_flip_rate", "negative_flip_rate_interval", "positive_flip_rate", "positive_flip_rate_interval",
-    "negative_flips", "positive_flips", "worst_class_recall_drop", "worst_class_recall_drop_interval", "worst_class",
-)
-
-
-def _model_view(model: Mapping[str, Any]) -> dict[str, Any]:
-    view = dict(model)
-    view["name"] = visible(os.path.basename(str(model.get("path", "model")).rstrip("/")) or "model")
-    view["size_text"] = size_text(model.get("bytes"))
-    int8 = (model.get("provenance") or {}).get("int8_bytes")
+def _model_view(model: ModelInfo) -> dict[str, Any]:
+    view = model.values()
+    view["name"] = visible(os.path.basename(str(model.path if model.path is not None else "model").rstrip("/")) or "model")
+    view["size_text"] = size_text(model.bytes)
+    int8 = (model.provenance or {}).get("int8_bytes")
     if int8:
         view["size_text"] += f" (float weights, re-quantized on load; int8 weights {size_text(int8)})"
-    view["provenance"] = dict(model.get("provenance") or {})
+    view["provenance"] = dict(model.provenance or {})
     view["provenance_text"] = provenance_text(view["provenance"])
-    view["source_text"] = source_text(model)
-    view["runtime_text"] = str(model.get("runtime") or "")
+    view["source_text"] = source_text(model.source or {})
+    view["runtime_text"] = str(model.runtime or "")
     return view
 
 
-def _bins(data: Mapping[str, Any]) -> Any:
-    from trustaudit.metrics import ReliabilityBins
-
-    def arr(key: str) -> np.ndarray:
-        return np.array([np.nan if v is None else v for v in data[key]], dtype=np.float64)
-
-    return ReliabilityBins(
-        edges=arr("edges"),
-        counts=np.asarray(data["counts"], dtype=np.int64),
-        mean_confidence=arr("mean_confidence"),
-        accuracy=arr("accuracy"),
-        ci_low=arr("ci_low"),
-        ci_high=arr("ci_high"),
-        n_bins=int(data["n_bins"]),
-        strategy=str(data["strategy"]),
-        ci_level=float(data["ci_level"]),
-    )
-
-
-def _figures(doc: Mapping[str, Any], small_name: str, base_name: str) -> dict[str, str]:
+def _figures(doc: AuditDocument, small_name: str, base_name: str) -> dict[str, str]:
     from trustaudit.report.plots import (
         agreement_distribution,
         figure_to_svg,
@@ -98,44 +89,47 @@ def _figures(doc: Mapping[str, Any], small_name: str, base_name: str) -> dict[st
     )
 
     figures = {"reliability": "", "agreement": "", "asc_heatmap": "", "verdict": ""}
-    checks = (doc.get("verdict") or {}).get("checks") or []
+    checks = (doc.verdict.checks if doc.verdict else None) or []
     if checks:
-        figures["verdict"] = verdict_forest(checks)
-    calibration = doc.get("calibration") or {}
-    if calibration.get("available"):
-        fig = reliability_diagram(_bins(calibration["base"]["bins"]), _bins(calibration["small"]["bins"]), labels=(f"base: {base_name}", f"small: {small_name}"))
+        figures["verdict"] = verdict_forest([check.to_dict() for check in checks])
+    calibration = doc.calibration
+    if calibration is not None and calibration.available and calibration.base and calibration.small:
+        fig = reliability_diagram(
+            calibration.base.bins.to_bins(), calibration.small.bins.to_bins(),  # type: ignore[union-attr]
+            labels=(f"base: {base_name}", f"small: {small_name}"),
+        )
         figures["reliability"] = figure_to_svg(fig)
-    attribution = doc.get("attribution") or {}
-    examples = doc.get("examples") or []
-    if attribution.get("available") and examples:
-        k = attribution["k"]
+    attribution = doc.attribution
+    examples = doc.examples or []
+    if attribution is not None and attribution.available and examples:
+        k = attribution.k
         series: dict[str, list[float]] = {}
         floors: dict[str, float] = {}
-        for explainer in attribution.get("explainers", []):
+        for explainer in attribution.explainers or []:
             name = f"{explainer.upper()} feature agreement@{k}"
-            values = [ex["agreement"][explainer]["feature_agreement"] for ex in examples if explainer in ex.get("agreement", {})]
+            values = [ex.agreement[explainer]["feature_agreement"] for ex in examples if explainer in (ex.agreement or {})]
             if values:
                 series[name] = values
-                floor = (attribution.get(explainer) or {}).get("floor")
-                if floor is not None:
-                    floors[name] = floor
+                entry = attribution.explainer(explainer)
+                if entry is not None and entry.floor is not None:
+                    floors[name] = entry.floor
         if series:
             figures["agreement"] = figure_to_svg(agreement_distribution(series, floors))
-    provenance = (doc.get("models", {}).get("small", {}) or {}).get("provenance") or {}
+    provenance = (doc.models.small.provenance if doc.models and doc.models.small else None) or {}
     if provenance.get("method") == "asc" and provenance.get("similarity"):
         removed = [int(i) + 1 for i in provenance.get("layers_removed", [])]
         figures["asc_heatmap"] = figure_to_svg(similarity_heatmap(provenance["similarity"], removed))
     return figures
 
 
-def _highlight(text: str | None, features: Sequence[Mapping[str, Any]], scores: Sequence[float], scale: float, segment: str) -> list[dict[str, Any]]:
+def _highlight(text: str | None, features: Sequence[Feature], scores: Sequence[float], scale: float, segment: str) -> list[dict[str, Any]]:
     """Pieces of ``text``: plain runs and scored words with an inline background style."""
     if text is None:
         return []
     pieces: list[dict[str, Any]] = []
     cursor = 0
     spans = sorted(
-        ((f["start"], f["end"], float(s), f["word"]) for f, s in zip(features, scores) if f["segment"] == segment),
+        ((f.start, f.end, float(s), f.word) for f, s in zip(features, scores) if f.segment == segment),
         key=lambda item: item[0],
     )
     for start, end, score, word in spans:
@@ -155,64 +149,53 @@ def _highlight(text: str | None, features: Sequence[Mapping[str, Any]], scores: 
     return pieces
 
 
-def _example_view(ex: Mapping[str, Any], labels: Sequence[str], explainers: Sequence[str]) -> dict[str, Any]:
-    base_probs, small_probs = ex["base_probs"], ex["small_probs"]
+def _example_view(ex: Example, labels: Sequence[str], explainers: Sequence[str]) -> dict[str, Any]:
+    base_probs, small_probs = ex.base_probs or {}, ex.small_probs or {}
     base_label = max(labels, key=lambda name: base_probs[name])
     small_label = max(labels, key=lambda name: small_probs[name])
-    features = ex["features"]
+    features = ex.features or []
+    agreement = ex.agreement or {}
     panels = []
     for explainer in explainers:
-        scores = ex["scores"].get(explainer)
-        if not scores:
+        scores = (ex.scores or {}).get(explainer)
+        if scores is None:
             continue
-        scale = {who: max((abs(v) for v in scores[who]), default=0.0) for who in ("base", "small")}
+        by_model = {"base": scores.base or [], "small": scores.small or []}
+        scale = {who: max((abs(v) for v in by_model[who]), default=0.0) for who in ("base", "small")}
         segs = []
-        for segment, text in (("a", ex["text_a"]), ("b", ex.get("text_b"))):
+        for segment, text in (("a", ex.text_a), ("b", ex.text_b)):
             if text is None:
                 continue
-            label = ("text a" if segment == "a" else "text b") if ex.get("text_b") is not None else ""
+            label = ("text a" if segment == "a" else "text b") if ex.text_b is not None else ""
             for who in ("base", "small"):
-                segs.append((who, {"label": label, "pieces": _highlight(text, features, scores[who], scale[who], segment)}))
+                segs.append((who, {"label": label, "pieces": _highlight(text, features, by_model[who], scale[who], segment)}))
         panels.append({
             "explainer": explainer.upper(),
             "base": [s for who, s in segs if who == "base"],
             "small": [s for who, s in segs if who == "small"],
         })
-    summary = [(f"{e.upper()} agreement", ex["agreement"][e]["feature_agreement"]) for e in explainers if e in ex.get("agreement", {})]
+    summary = [(f"{e.upper()} agreement", agreement[e]["feature_agreement"]) for e in explainers if e in agreement]
     return {
-        "row": ex["row"],
-        "gold": ex.get("gold"),
+        "row": ex.row,
+        "gold": ex.gold,
         "base_label": base_label,
         "small_label": small_label,
         "base_confidence": base_probs[base_label],
         "small_confidence": small_probs[small_label],
         "flip": base_label != small_label,
-        "target": ex["target"],
-        "base_target_prob": base_probs[ex["target"]],
-        "small_target_prob": small_probs[ex["target"]],
+        "target": ex.target,
+        "base_target_prob": base_probs[ex.target],
+        "small_target_prob": small_probs[ex.target],
         "agreement_summary": summary,
         "panels": panels,
     }
 
 
-def _share_of_floor(section: Mapping[str, Any], key: str, value: float | None, floor: float | None) -> float | None:
-    """The results' own share of floor for ``key`` (documents without ``floor_ratios``: the same guarded rule)."""
-    ratios = section.get("floor_ratios")
-    if ratios is not None:
-        return ratios.get(key)
-    if value is None or floor is None:
-        return None
-    from trustaudit.metrics import fraction_of_floor
-
-    ratio = fraction_of_floor(value, floor)
-    return None if math.isnan(ratio) else float(ratio)
-
-
-def _floor_note(explainer: str, section: Mapping[str, Any], explained: int, seed: Any) -> str:
+def _floor_note(explainer: str, section: ExplainerAgreement, explained: int, seed: Any) -> str:
     """How one explainer's comparison and floor were paired, and which floors are exact."""
-    if section.get("self_agreement") is None:
+    if section.self_agreement is None:
         return f"{explainer.upper()}: no noise floor measured (self-agreement off)."
-    if "pairing" not in section:
+    if section.pairing is None:
         return (
             f"{explainer.upper()}: results written before the comparison and its floor were paired alike "
             "(both models explained with the same seed, the floor with another): the share of floor is biased upward."
@@ -220,7 +203,7 @@ def _floor_note(explainer: str, section: Mapping[str, Any], explained: int, seed
     other = (seed + 1) % 2**32 if isinstance(seed, int) else "s+1"
     draws, exact_because = _explainer_wording(explainer)
     note = f"{explainer.upper()}: base at seed {seed} vs small at seed {other}; floor: base at seed {seed} vs base at seed {other} (a second draw of {draws})."
-    exact = section.get("floor_exact_examples") or 0
+    exact = section.floor_exact_examples or 0
     if exact:
         where = "every example" if exact == explained else f"{exact} of {explained} examples"
         note += f" Exact on {where}: {exact_because}, so the floor is exact by construction."
@@ -240,73 +223,67 @@ def _explainer_wording(name: str) -> tuple[str, str]:
     return explainer.draws, explainer.exact_because
 
 
-def _attribution_view(attribution: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:
-    if not attribution.get("available"):
+def _attribution_view(attribution: AttributionSection | None, config: Mapping[str, Any]) -> dict[str, Any]:
+    if attribution is None or not attribution.available:
         return {"available": False}
-    k = attribution["k"]
+    k = attribution.k
+    explainers = attribution.explainers or []
+    entries = {name: attribution.explainer(name) or ExplainerAgreement() for name in explainers}
     rows = []
-    for explainer in attribution.get("explainers", []):
-        section = attribution.get(explainer) or {}
-        metrics = section.get("metrics", {})
-        own = (section.get("self_agreement") or {}).get("metrics", {})
+    for explainer, section in entries.items():
+        metrics = section.metrics or {}
+        own = (section.self_agreement.metrics if section.self_agreement else None) or {}
         for name, label, top_k in ATTRIBUTION_METRICS:
             key = f"{name}@{k}" if top_k else name
             if key not in metrics:
                 continue
             stat = metrics[key]
-            floor = (own.get(key) or {}).get("mean")
-            interval = [stat["ci_low"], stat["ci_high"]] if stat.get("ci_low") is not None else None
+            floor = own[key].mean if key in own else None
             rows.append({
                 "explainer": explainer.upper(),
                 "metric": label.replace("top-k", f"top-{k}"),
-                "value": stat["mean"],
-                "interval": interval,
+                "value": stat.mean,
+                "interval": stat.interval,
                 "floor": floor,
-                "floor_exact": bool(section.get("floor_exact")),
-                "ratio": _share_of_floor(section, key, stat["mean"], floor),
-                "ratio_interval": section.get("floor_ratio_interval") if key == f"feature_agreement@{k}" else None,
+                "floor_exact": bool(section.floor_exact),
+                "ratio": section.share_of_floor(key),
+                "ratio_interval": section.floor_ratio_interval if key == f"feature_agreement@{k}" else None,
             })
-    cross = (attribution.get("cross_explainer") or {}).get("metrics", {})
+    cross = (attribution.cross_explainer.metrics if attribution.cross_explainer else None) or {}
     cross_rows = [
-        {"metric": label.replace("top-k", f"top-{k}"), "value": cross[key]["mean"]}
+        {"metric": label.replace("top-k", f"top-{k}"), "value": cross[key].mean}
         for name, label, top_k in ATTRIBUTION_METRICS[:1] + ATTRIBUTION_METRICS[5:6]
         if (key := f"{name}@{k}" if top_k else name) in cross
     ]
-    params = []
-    for explainer in attribution.get("explainers", []):
-        section = attribution.get(explainer) or {}
-        p = section.get("params") or {}
-        params.append(f"{explainer.upper()}: " + ", ".join(f"{key} {value}" for key, value in p.items()))
-    target = attribution.get("target", "base_predicted")
+    params = [f"{name.upper()}: " + ", ".join(f"{key} {value}" for key, value in (section.params or {}).items()) for name, section in entries.items()]
+    target = attribution.target if attribution.target is not None else "base_predicted"
+    seed = attribution.seed if attribution.seed is not None else config.get("seed")
     return {
         "available": True,
-        "explained": attribution["explained"],
+        "explained": attribution.explained,
         "seed": config.get("seed"),
-        "segment": attribution.get("segment", "both"),
+        "segment": attribution.segment if attribution.segment is not None else "both",
         "k": k,
         "target_text": "the base model predicts (both models explained for the same label)" if target == "base_predicted" else "given by the gold label",
         "rows": rows,
-        "paired": all("pairing" in (attribution.get(name) or {}) for name in attribution.get("explainers", [])),
-        "floor_notes": [
-            _floor_note(name, attribution.get(name) or {}, attribution["explained"], attribution.get("seed", config.get("seed")))
-            for name in attribution.get("explainers", [])
-        ],
+        "paired": all(section.pairing is not None for section in entries.values()),
+        "floor_notes": [_floor_note(name, section, attribution.explained or 0, seed) for name, section in entries.items()],
         "cross_rows": cross_rows,
         "params_text": "; ".join(params),
     }
 
 
-def _calibration_view(calibration: Mapping[str, Any]) -> dict[str, Any]:
-    if not calibration.get("available"):
+def _calibration_view(calibration: CalibrationSection | None) -> dict[str, Any]:
+    if calibration is None or not calibration.available:
         return {"available": False}
+    comparison = calibration.comparison or {}
     rows = []
-    for key, label, about in calibration_rows(list(calibration["comparison"])):
-        m = calibration["comparison"].get(key)
+    for key, label, about in calibration_rows(list(comparison)):
+        m = comparison.get(key)
         if m is None:
             continue
-        interval = [m["ci_low"], m["ci_high"]] if m.get("ci_low") is not None else None
-        rows.append({"label": label, "base": m["base"], "small": m["small"], "diff": m["diff"], "interval": interval, "p_value": m.get("p_value"), "about": about})
-    settings = calibration.get("settings", {})
+        rows.append({"label": label, "base": m.base, "small": m.small, "diff": m.diff, "interval": m.interval, "p_value": m.p_value, "about": about})
+    settings = calibration.settings or {}
     settings_text = ", ".join(f"{k}: {v}" for k, v in settings.items() if isinstance(v, (str, int, float)))
     return {"available": True, "rows": rows, "settings": settings, "settings_text": settings_text}
 
@@ -315,33 +292,34 @@ def _calibration_view(calibration: Mapping[str, Any]) -> dict[str, Any]:
 BIAS_EXAMPLES_SHOWN = 20
 
 
-def _extras_view(extras: Mapping[str, Any] | None) -> dict[str, Any] | None:
+def _extras_view(extras: ExtrasSection | None) -> dict[str, Any] | None:
     """The view of the ``extras`` section (CKA and adversarial transfer); None when the results have none."""
     if extras is None:
         return None
-    rep = extras.get("representation") or {}
-    representation: dict[str, Any] = {"available": bool(rep.get("available")), "reason": str(rep.get("reason") or "")}
+    rep = extras.representation or RepresentationSection()
+    representation: dict[str, Any] = {"available": bool(rep.available), "reason": str(rep.reason or "")}
     if representation["available"]:
-        layers = rep.get("layers") or {}
+        layers = rep.layers or {}
+        poolings = {"cls": rep.cls, "mean": rep.mean}
         representation.update(
-            rows=rep["rows"], row_source=rep.get("row_source", ""),
-            poolings=[{"name": {"cls": "[CLS]", "mean": "mean-pooled"}[k], **rep[k]} for k in ("cls", "mean") if k in rep],
+            rows=rep.rows, row_source=rep.row_source if rep.row_source is not None else "",
+            poolings=[{"name": {"cls": "[CLS]", "mean": "mean-pooled"}[k], **values} for k, values in poolings.items() if values is not None],
             layers=[{"base_state": i, "cells": row} for i, row in enumerate(layers.get("mean") or [])],
             small_states=list(range(int(layers.get("small_states") or 0))),
         )
-    adv = extras.get("adversarial") or {}
-    adversarial: dict[str, Any] = {"available": bool(adv.get("available")), "reason": str(adv.get("reason") or "")}
+    adv = extras.adversarial or AdversarialSection()
+    adversarial: dict[str, Any] = {"available": bool(adv.available), "reason": str(adv.reason or "")}
     if adversarial["available"]:
-        rates = adv["rates"]
+        rates = adv.rates or {}
         adversarial.update(
-            explainer=str(adv.get("explainer", "")).upper(), attacked=adv.get("attacked"), params=adv.get("params") or {},
+            explainer=str(adv.explainer if adv.explainer is not None else "").upper(), attacked=adv.attacked, params=adv.params or {},
             directions=[rates["base_to_small"], rates["small_to_base"]],
-            transfer_gap=adv.get("transfer_gap"), transfer_gap_interval=adv.get("transfer_gap_interval"),
+            transfer_gap=adv.transfer_gap, transfer_gap_interval=adv.transfer_gap_interval,
         )
     return {"representation": representation, "adversarial": adversarial}
 
 
-def _bias_view(bias: Mapping[str, Any] | None) -> dict[str, Any]:
+def _bias_view(bias: BiasSection | None) -> dict[str, Any]:
     """The Bias section: headline, a row per test and pooling, the dot plot, counterfactual flips.
 
     Results written before the bias comparison existed have no ``bias`` section; the view
@@ -351,11 +329,11 @@ def _bias_view(bias: Mapping[str, Any] | None) -> dict[str, Any]:
 
     if bias is None:
         return {"available": False, "predates": True, "reason": ""}
-    if not bias.get("available"):
-        return {"available": False, "predates": False, "reason": str(bias.get("reason") or "")}
-    embedding = bias["embedding"]
+    if not bias.available or bias.embedding is None:
+        return {"available": False, "predates": False, "reason": str(bias.reason or "")}
+    embedding = bias.embedding
     rows, dots = [], []
-    for item in embedding["tests"]:
+    for item in embedding.tests or []:
         test = item["test"]
         sets = {key: test[key]["label"] for key in ("X", "Y", "A", "B")}
         for result in item["results"]:
@@ -370,15 +348,15 @@ def _bias_view(bias: Mapping[str, Any] | None) -> dict[str, Any]:
                 "absolute_ci": change["absolute_difference_ci"],
             })
             dots.append({"label": label, "base": result["base"]["effect_size"], "small": result["small"]["effect_size"]})
-    largest = embedding.get("largest_change")
+    largest = embedding.largest_change
     headline = None
     if largest:
         match = next((r for r in rows if r["test"] == largest["test"] and r["pooling"] == largest["pooling"]), None)
         headline = {**largest, "difference_ci": match["difference_ci"] if match else None}
-    counterfactual = bias.get("counterfactual")
+    counterfactual = bias.counterfactual
     cf_view = None
     if counterfactual is not None:
-        row_numbers = list(bias.get("rows") or [])
+        row_numbers = list(bias.rows or [])
         flipped = [e for e in counterfactual["examples"]
                    if e["base_before"] != e["base_after"] or e["small_before"] != e["small_after"]]
         shown = []
@@ -394,56 +372,40 @@ def _bias_view(bias: Mapping[str, Any] | None) -> dict[str, Any]:
     return {
         "available": True, "predates": False, "reason": "",
         "headline": headline, "rows": rows, "plot": bias_dot_plot(dots), "counterfactual": cf_view,
-        "templates": {kind: list(t) for kind, t in embedding["templates"].items()},
-        "source": embedding["source"], "citation": embedding["citation"],
-        "n_permutations": embedding["n_permutations"], "n_resamples": embedding["n_resamples"],
-        "seed": embedding["seed"], "poolings": ", ".join(embedding["poolings"]),
+        "templates": {kind: list(t) for kind, t in (embedding.templates or {}).items()},
+        "source": embedding.source, "citation": embedding.citation,
+        "n_permutations": embedding.n_permutations, "n_resamples": embedding.n_resamples,
+        "seed": embedding.seed, "poolings": ", ".join(embedding.poolings or []),
     }
 
 
-def _verdict_view(verdict: Mapping[str, Any]) -> dict[str, Any]:
+def _verdict_view(verdict: VerdictSection) -> dict[str, Any]:
     """The verdict section with, for every inconclusive check, how much more data would decide it."""
-    from trustaudit.gate import CheckResult, decide_text
+    from trustaudit.gate import decide_text
 
-    view = dict(verdict)
-    status = verdict_status(verdict)
-    view["status"] = status
-    view.setdefault("rejudged", "")
-    view["css"] = {"trust-equivalent": "pass", "not trust-equivalent": "fail"}.get(status, "warn")
-    checks = []
-    for check in verdict["checks"]:
-        item = dict(check)
-        item["decide"] = decide_text(CheckResult.from_dict(check)) if check["status"] == "inconclusive" and check.get("interval") else ""
-        checks.append(item)
-    view["checks"] = checks
+    view = verdict.values()
+    view["status"] = verdict_status(verdict)
+    view["rejudged"] = verdict.rejudged if verdict.rejudged is not None else ""
+    view["css"] = {"trust-equivalent": "pass", "not trust-equivalent": "fail"}.get(view["status"], "warn")
+    view["checks"] = [
+        {**check.values(), "decide": decide_text(check.result()) if check.status == "inconclusive" and check.interval else ""}
+        for check in verdict.checks or []
+    ]
     return view
 
 
-def _flip_kind(row: Mapping[str, Any]) -> str:
-    """A disagreement's kind, derived from its labels in results written before it was stored."""
-    if row.get("kind"):
-        return str(row["kind"])
-    if row.get("gold") is None:
-        return "unlabelled"
-    if row["base"] == row["gold"]:
-        return "negative"
-    return "positive" if row["small"] == row["gold"] else "both wrong"
+def _band_text(band: ConfidenceBand, last: bool) -> str:
+    return f"[{band.low:.2f}, {band.high:.2f}{']' if last else ')'}"
 
 
-def _band_text(band: Mapping[str, Any], last: bool) -> str:
-    return f"[{band['low']:.2f}, {band['high']:.2f}{']' if last else ')'}"
-
-
-def _predictions_view(predictions: Mapping[str, Any]) -> dict[str, Any]:
+def _predictions_view(predictions: PredictionsSection) -> dict[str, Any]:
     """The predictions section with the flip forensics filled in; results files older than them render without."""
-    view = dict(predictions)
-    view["has_flip_rates"] = "negative_flip_rate" in predictions
-    for key in _FLIP_KEYS:
-        view.setdefault(key, None)
-    view["per_class"] = list(predictions.get("per_class") or [])
-    bands = list(predictions.get("confidence_bands") or [])
-    view["confidence_bands"] = [{**band, "text": _band_text(band, i == len(bands) - 1)} for i, band in enumerate(bands)]
-    view["disagreements"] = [{**row, "kind": _flip_kind(row)} for row in predictions.get("disagreements") or []]
+    view = predictions.values()
+    view["has_flip_rates"] = predictions.has_flip_rates
+    view["per_class"] = list(predictions.per_class or [])
+    bands = list(predictions.confidence_bands or [])
+    view["confidence_bands"] = [{**band.values(), "text": _band_text(band, i == len(bands) - 1)} for i, band in enumerate(bands)]
+    view["disagreements"] = [{**row.values(), "kind": row.flip_kind} for row in predictions.disagreements or []]
     counts = {kind: sum(row["kind"] == kind for row in view["disagreements"]) for kind, _ in FLIP_KINDS}
     view["flip_kinds"] = [{"value": kind, "label": label, "count": counts[kind]} for kind, label in FLIP_KINDS if counts[kind]]
     return view
@@ -453,14 +415,14 @@ def _small_number(value: float) -> str:
     return f"{value:.4f}" if value == 0 or value >= 1e-4 else f"{value:.1e}"
 
 
-def _hardware_view(doc: Mapping[str, Any]) -> dict[str, str]:
+def _hardware_view(doc: AuditDocument) -> dict[str, str]:
     """One sentence each for the batch size found by ``--batch-size auto`` and the precision's cost; empty when absent."""
     view = {"batch_size": "", "precision": ""}
-    choice = doc.get("batch_size")
+    choice = doc.batch_size
     if choice:
         tried = ", ".join(str(t["batch_size"]) + ("" if t["fits"] else " (out of memory)") for t in choice.get("trials", []))
         view["batch_size"] = f"{choice['chosen']}, chosen by doubling on the longest inputs (tried {tried}; stopped: {choice['reason']})"
-    check = doc.get("precision")
+    check = doc.precision
     if check:
         names = list(check["max_abs_diff"])
         diffs = ", ".join(f"{_small_number(check['max_abs_diff'][n])} ({n})" for n in names)
@@ -471,27 +433,31 @@ def _hardware_view(doc: Mapping[str, Any]) -> dict[str, str]:
     return view
 
 
-def build_context(doc: Mapping[str, Any]) -> dict[str, Any]:
-    """Everything the report template needs, derived from a results document."""
-    models = doc["models"]
-    base, small = _model_view(models["base"]), _model_view(models["small"])
-    view_models = {**models, "base": base, "small": small, "same_model": base.get("fingerprint") == small.get("fingerprint")}
-    labels = doc["predictions"]["labels"]
-    attribution = doc.get("attribution") or {}
-    explainers = attribution.get("explainers", [])
-    examples = sorted(doc.get("examples") or [], key=lambda ex: (-ex.get("divergence", 0.0), ex["row"]))
-    data = dict(doc["data"])
-    data["name"] = os.path.basename(str(data.get("path", "data")))
-    data["skipped_text"] = ", ".join(f"{n} {why}" for why, n in (data.get("skipped") or {}).items())
-    config = doc["config"]
+def build_context(result: Any) -> dict[str, Any]:
+    """Everything the report template needs, read from the typed sections of a results document.
+
+    ``result`` is an :class:`~trustaudit.AuditResult`, its dict, or its
+    :class:`~trustaudit._audit.document.AuditDocument`.
+    """
+    doc = document_of(result)
+    models = doc.models
+    base, small = _model_view(models.base), _model_view(models.small)
+    view_models = {**models.values(), "base": base, "small": small, "same_model": base.get("fingerprint") == small.get("fingerprint")}
+    labels = doc.predictions.labels
+    explainers = (doc.attribution.explainers if doc.attribution else None) or []
+    examples = sorted(doc.examples or [], key=lambda ex: (-(ex.divergence if ex.divergence is not None else 0.0), ex.row))
+    data = doc.data.values()
+    data["name"] = os.path.basename(str(doc.data.path if doc.data.path is not None else "data"))
+    data["skipped_text"] = ", ".join(f"{n} {why}" for why, n in (doc.data.skipped or {}).items())
+    config = doc.config
     config_text = ", ".join(f"{k}={v}" for k, v in config.items() if k != "gate")
-    versions_text = ", ".join(f"{k} {v}" for k, v in doc.get("versions", {}).items())
-    timings_text = ", ".join(f"{k} {v:.1f} s" for k, v in doc.get("timings", {}).items())
+    versions_text = ", ".join(f"{k} {v}" for k, v in (doc.versions or {}).items())
+    timings_text = ", ".join(f"{k} {v:.1f} s" for k, v in (doc.timings or {}).items())
     return {
-        "tool": doc["tool"],
-        "created": doc.get("created", ""),
-        "command": doc.get("command", ""),
-        "verdict": _verdict_view(doc["verdict"]),
+        "tool": doc.tool,
+        "created": doc.created or "",
+        "command": doc.command or "",
+        "verdict": _verdict_view(doc.verdict),
         "models": view_models,
         "data": data,
         "config": config,
@@ -499,11 +465,11 @@ def build_context(doc: Mapping[str, Any]) -> dict[str, Any]:
         "versions_text": versions_text,
         "timings_text": timings_text,
         "hardware": _hardware_view(doc),
-        "predictions": _predictions_view(doc["predictions"]),
-        "calibration": _calibration_view(doc.get("calibration") or {}),
-        "bias": _bias_view(doc.get("bias")),
-        "extras": _extras_view(doc.get("extras")),
-        "attribution": _attribution_view(attribution, config),
+        "predictions": _predictions_view(doc.predictions),
+        "calibration": _calibration_view(doc.calibration),
+        "bias": _bias_view(doc.bias),
+        "extras": _extras_view(doc.extras),
+        "attribution": _attribution_view(doc.attribution, config),
         "examples": [_example_view(ex, labels, explainers) for ex in examples],
         "figures": _figures(doc, small["name"], base["name"]),
         "css": read_template("report.css"),
@@ -532,8 +498,7 @@ def render_html(result: Any) -> str:
     >>> html.startswith("<!DOCTYPE html>")  # doctest: +SKIP
     True
     """
-    doc = result.to_dict() if hasattr(result, "to_dict") else result
-    return environment().get_template("report.html.j2").render(**build_context(doc))
+    return environment().get_template("report.html.j2").render(**build_context(result))
 
 
 def write_report(result: Any, path: str | os.PathLike[str]) -> Path:

@@ -12,6 +12,7 @@ All style settings live in a :func:`matplotlib.rc_context`, so rcParams never le
 from __future__ import annotations
 
 import io
+import math
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -34,6 +35,7 @@ __all__ = [
     "reliability_diagram",
     "save_png",
     "similarity_heatmap",
+    "size_trust_frontier",
     "verdict_forest",
 ]
 
@@ -247,6 +249,57 @@ def similarity_heatmap(matrix: ArrayLike, removed_layers: Sequence[int], ax: Axe
         title = "Hidden-state similarity"
         ax.set_title(title + (f" (removed, in red: {', '.join(names[i] for i in removed)})" if removed else ""))
         fig.colorbar(image, ax=ax, fraction=0.046, pad=0.03)
+    return fig
+
+
+_VERDICT_STYLE = {
+    "trust-equivalent": ("#1b7f4b", "o"),
+    "not trust-equivalent": ("#b42318", "X"),
+    "inconclusive": ("#a15c00", "D"),
+    "incomplete": ("#5b6475", "s"),
+}
+
+
+def size_trust_frontier(rows: Sequence[Mapping[str, Any]], base_bytes: int, ax: Axes | None = None) -> Figure:
+    """Size against prediction agreement of searched candidates, by verdict, with the frontier and the chosen one.
+
+    ``rows`` are candidate rows of ``search.json`` (``size_bytes``, ``agreement``,
+    ``status``, ``name``, ``chosen``); rows without an agreement (never audited) are left
+    out. The frontier joins the candidates no other candidate beats on both size (smaller)
+    and agreement (higher); the chosen candidate is ringed; the base model sits at 100%.
+    """
+    if not isinstance(base_bytes, (int, np.integer)) or isinstance(base_bytes, bool) or base_bytes <= 0:
+        raise InvalidInputError(f"base_bytes must be a positive integer, got {base_bytes!r}")
+    shown = [r for r in rows if r.get("agreement") is not None]
+    with matplotlib.rc_context(_STYLE):
+        fig, ax = _canvas(ax, (6.4, 3.6))
+        ax.scatter([base_bytes / 1e6], [100.0], marker="*", s=90, color="#333333", label="base", zorder=3)
+        for status, (colour, marker) in _VERDICT_STYLE.items():
+            members = [r for r in shown if r.get("status") == status]
+            if members:
+                ax.scatter([r["size_bytes"] / 1e6 for r in members], [100 * r["agreement"] for r in members],
+                           color=colour, marker=marker, s=36, label=status, zorder=3)
+        points = sorted(((r["size_bytes"] / 1e6, 100 * r["agreement"]) for r in shown), key=lambda p: (p[0], -p[1]))
+        frontier, best = [], -math.inf
+        for x, y in points:
+            if y > best:
+                frontier.append((x, y))
+                best = y
+        if len(frontier) > 1:
+            ax.step([x for x, _ in frontier], [y for _, y in frontier], where="post", color="#0072B2", linewidth=1,
+                    linestyle="--", label="frontier", zorder=2)
+        for r in shown:
+            ax.annotate(str(r.get("name", "")), (r["size_bytes"] / 1e6, 100 * r["agreement"]), textcoords="offset points",
+                        xytext=(4, 4), fontsize=6.5)
+            if r.get("chosen"):
+                ax.scatter([r["size_bytes"] / 1e6], [100 * r["agreement"]], s=170, facecolors="none", edgecolors="#000000",
+                           linewidths=1.4, label="chosen", zorder=4)
+        low = min([100 * r["agreement"] for r in shown] + [100.0])
+        ax.set_ylim(max(0.0, low - 2.0), 100.8)
+        ax.set_xlabel("size (MB, state dict as it runs)")
+        ax.set_ylabel("prediction agreement with the base (%)")
+        ax.set_title("Size against trust of the searched candidates")
+        ax.legend(loc="lower right")
     return fig
 
 

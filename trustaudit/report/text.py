@@ -7,31 +7,36 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from trustaudit._audit.document import VerdictSection, document_of
 from trustaudit.report._shared import fmt, no_negative_zero, visible
 
 
-def key_numbers(doc: Mapping[str, Any]) -> list[tuple[str, str, str]]:
-    """(measure, base, small) rows summarising an audit, shared by the text and Markdown summaries."""
-    p, c, a = doc["predictions"], doc.get("calibration") or {}, doc.get("attribution") or {}
+def key_numbers(result: Any) -> list[tuple[str, str, str]]:
+    """(measure, base, small) rows summarising an audit, shared by the text and Markdown summaries.
+
+    ``result`` is an :class:`~trustaudit.AuditResult`, its dict, or its typed document.
+    """
+    doc = document_of(result)
+    p, c, a = doc.predictions, doc.calibration, doc.attribution
     rows = [
-        ("accuracy", fmt(p["base"]["accuracy"], "pct"), fmt(p["small"]["accuracy"], "pct")),
-        ("prediction agreement", "", f"{fmt(p['agreement'], 'pct')} ({p['flips']} flips)"),
+        ("accuracy", fmt(p.base.accuracy, "pct"), fmt(p.small.accuracy, "pct")),
+        ("prediction agreement", "", f"{fmt(p.agreement, 'pct')} ({p.flips} flips)"),
     ]
-    if p.get("negative_flip_rate") is not None:
-        rows.append(("negative flips (base right, small wrong)", "", f"{fmt(p['negative_flip_rate'], 'pct')} ({p['negative_flips']} rows)"))
-    if c.get("available"):
-        rows.append(("ECE", fmt(c["base"]["ece"]), fmt(c["small"]["ece"])))
-        rows.append(("Brier", fmt(c["base"]["brier"]), fmt(c["small"]["brier"])))
-    for explainer in a.get("explainers", []) if a.get("available") else []:
-        section = a.get(explainer) or {}
-        floor = section.get("floor")
+    if p.negative_flip_rate is not None:
+        rows.append(("negative flips (base right, small wrong)", "", f"{fmt(p.negative_flip_rate, 'pct')} ({p.negative_flips} rows)"))
+    if c is not None and c.available:
+        rows.append(("ECE", fmt(c.base.ece), fmt(c.small.ece)))
+        rows.append(("Brier", fmt(c.base.brier), fmt(c.small.brier)))
+    for explainer in (a.explainers or []) if a is not None and a.available else []:
+        section = a.explainer(explainer)
+        floor = section.floor if section else None
         rows.append((
-            f"{explainer.upper()} top-{a['k']} feature agreement",
+            f"{explainer.upper()} top-{a.k} feature agreement",
             f"floor {fmt(floor)}" if floor is not None else "",
-            fmt(section.get("feature_agreement")),
+            fmt(section.feature_agreement if section else None),
         ))
-    bias = doc.get("bias") or {}
-    largest = (bias.get("embedding") or {}).get("largest_change") if bias.get("available") else None
+    bias = doc.bias
+    largest = bias.embedding.largest_change if bias is not None and bias.available and bias.embedding is not None else None
     if largest:
         delta = no_negative_zero(f"{largest['difference']:+.3f}", signed=True)
         rows.append((
@@ -39,9 +44,9 @@ def key_numbers(doc: Mapping[str, Any]) -> list[tuple[str, str, str]]:
             fmt(largest["base"]),
             f"{fmt(largest['small'])} (Δ {delta})",
         ))
-    models = doc["models"]
-    rows.append(("parameters", f"{models['base']['parameters']:,}", f"{models['small']['parameters']:,}"))
-    rows.append(("speed-up (batch 1)", "", f"{models['speedup_batch1']:.2f}x"))
+    models = doc.models
+    rows.append(("parameters", f"{models.base.parameters:,}", f"{models.small.parameters:,}"))
+    rows.append(("speed-up (batch 1)", "", f"{models.speedup_batch1:.2f}x"))
     return rows
 
 
@@ -51,23 +56,24 @@ STATUS_MARKS = {"pass": "ok  ", "fail": "FAIL", "inconclusive": "open", "not mea
 VERDICT_ICONS = {"trust-equivalent": "✅", "not trust-equivalent": "❌", "inconclusive": "⚠️", "incomplete": "❔"}
 
 
-def verdict_status(verdict: Mapping[str, Any]) -> str:
-    """The four-valued verdict of a results document's ``verdict`` section."""
-    return str(verdict["status"])
+def verdict_status(verdict: VerdictSection | Mapping[str, Any]) -> str:
+    """The four-valued verdict of a results document's ``verdict`` section (typed, or its dict)."""
+    return str(verdict.status if isinstance(verdict, VerdictSection) else verdict["status"])
 
 
-def input_notes(doc: Mapping[str, Any]) -> list[str]:
+def input_notes(result: Any) -> list[str]:
     """Lines about the inputs a reader should know of: rows left out, truncated inputs, a model compared with itself."""
-    data, p, models = doc["data"], doc["predictions"], doc["models"]
+    doc = document_of(result)
+    data, p, models = doc.data, doc.predictions, doc.models
     notes = []
-    if data.get("rows_skipped"):
-        reasons = ", ".join(f"{n:,} {why}" for why, n in (data.get("skipped") or {}).items())
-        notes.append(f"rows left out: {data['rows_skipped']:,} ({reasons})")
+    if data.rows_skipped:
+        reasons = ", ".join(f"{n:,} {why}" for why, n in (data.skipped or {}).items())
+        notes.append(f"rows left out: {data.rows_skipped:,} ({reasons})")
     notes.append(
-        f"inputs truncated: base {p['base']['n_truncated']:,} at {models['base']['max_length']} tokens, "
-        f"small {p['small']['n_truncated']:,} at {models['small']['max_length']} tokens"
+        f"inputs truncated: base {p.base.n_truncated:,} at {models.base.max_length} tokens, "
+        f"small {p.small.n_truncated:,} at {models.small.max_length} tokens"
     )
-    if models["base"].get("fingerprint") == models["small"].get("fingerprint"):
+    if models.base.fingerprint == models.small.fingerprint:
         notes.append("both models have the same weights: this audit compares a model with itself")
     return notes + [""]
 
@@ -112,13 +118,13 @@ def summary_text(result: Any, *, report: str | None = None, json_path: str | Non
     trustaudit: TRUST-EQUIVALENT  (small vs base, 2,000 rows)
       Trust-equivalent: all 6 checks pass on their 95% intervals, ...
     """
-    doc = result.to_dict() if hasattr(result, "to_dict") else result
-    verdict = doc["verdict"]
+    doc = document_of(result)
+    verdict = doc.verdict
     lines = [
         f"trustaudit: {verdict_status(verdict).upper()}"
-        f"  ({visible(os.path.basename(doc['models']['small']['path']))} vs {visible(os.path.basename(doc['models']['base']['path']))}, "
-        f"{doc['data']['rows_used']:,} rows)",
-        f"  {verdict['sentence']}",
+        f"  ({visible(os.path.basename(doc.models.small.path))} vs {visible(os.path.basename(doc.models.base.path))}, "
+        f"{doc.data.rows_used:,} rows)",
+        f"  {verdict.sentence}",
         "",
         f"  {'':34}{'base':>16}{'small':>22}",
     ]
@@ -126,11 +132,11 @@ def summary_text(result: Any, *, report: str | None = None, json_path: str | Non
         lines.append(f"  {name:34}{base:>16}{small:>22}")
     lines.append("")
     lines += [f"  {line}" if line else "" for line in input_notes(doc)]
-    for check in verdict["checks"]:
-        mark = STATUS_MARKS.get(check["status"], check["status"])
-        lines.append(f"  [{mark}] {check['message']}")
-    if verdict.get("rejudged"):
-        lines += ["", f"  {verdict['rejudged']}"]
+    for check in verdict.checks or []:
+        mark = STATUS_MARKS.get(check.status, check.status)
+        lines.append(f"  [{mark}] {check.message}")
+    if verdict.rejudged:
+        lines += ["", f"  {verdict.rejudged}"]
     if report:
         lines += ["", f"  report: {report}"]
     if json_path:
@@ -162,10 +168,10 @@ def summary_markdown(result: Any, *, report: str | None = None) -> str:
     ### ... trustaudit: `small` is trust-equivalent to `base`
     ...
     """
-    doc = result.to_dict() if hasattr(result, "to_dict") else result
-    verdict = doc["verdict"]
+    doc = document_of(result)
+    verdict = doc.verdict
     status = verdict_status(verdict)
-    small, base = os.path.basename(doc['models']['small']['path']), os.path.basename(doc['models']['base']['path'])
+    small, base = os.path.basename(doc.models.small.path), os.path.basename(doc.models.base.path)
     relation = {
         "trust-equivalent": "is trust-equivalent to",
         "not trust-equivalent": "is not trust-equivalent to",
@@ -175,31 +181,31 @@ def summary_markdown(result: Any, *, report: str | None = None) -> str:
     lines = [
         f"### {VERDICT_ICONS[status]} trustaudit: {_md_code(small)} {relation} {_md_code(base)}",
         "",
-        _md_text(verdict["sentence"]),
+        _md_text(verdict.sentence),
         "",
         "| measure | base | small |",
         "| --- | ---: | ---: |",
     ]
     lines += [f"| {_md_text(name)} | {_md_text(b)} | {_md_text(s_)} |" for name, b, s_ in key_numbers(doc)]
     lines += ["", "| check | value | 95% interval | limit | result | to decide |", "| --- | ---: | ---: | ---: | --- | --- |"]
-    for check in verdict["checks"]:
-        value = "–" if check["value"] is None else f"{check['value']:.4f}"
-        interval = "–" if not check.get("interval") else f"{check['interval'][0]:.4f} to {check['interval'][1]:.4f}"
-        relation_ = "≤" if check["kind"] == "max" else "≥"
+    for check in verdict.checks or []:
+        value = "–" if check.value is None else f"{check.value:.4f}"
+        interval = "–" if not check.interval else f"{check.interval[0]:.4f} to {check.interval[1]:.4f}"
+        relation_ = "≤" if check.kind == "max" else "≥"
         decide = ""
-        if check["status"] == "inconclusive" and check.get("interval"):
-            from trustaudit.gate import CheckResult, decide_text
+        if check.status == "inconclusive" and check.interval:
+            from trustaudit.gate import decide_text
 
-            decide = decide_text(CheckResult.from_dict(check))
+            decide = decide_text(check.result())
         lines.append(
-            f"| {_md_code(check['key'], table=True)} | {value} | {interval} | {relation_} {check['limit']:g} | "
-            f"{_md_text(check['status'])} | {_md_text(decide)} |"
+            f"| {_md_code(check.key, table=True)} | {value} | {interval} | {relation_} {check.limit:g} | "
+            f"{_md_text(check.status)} | {_md_text(decide)} |"
         )
-    if verdict.get("rejudged"):
-        lines += ["", f"_{_md_text(verdict['rejudged'])}_"]
+    if verdict.rejudged:
+        lines += ["", f"_{_md_text(verdict.rejudged)}_"]
     lines.append("")
-    lines.append(f"{doc['data']['rows_used']:,} rows of {_md_code(os.path.basename(doc['data']['path']))}; "
-                 f"thresholds from {_md_text(verdict['source'])}." + (f" Full report: {_md_code(report)}." if report else ""))
+    lines.append(f"{doc.data.rows_used:,} rows of {_md_code(os.path.basename(doc.data.path))}; "
+                 f"thresholds from {_md_text(verdict.source)}." + (f" Full report: {_md_code(report)}." if report else ""))
     return "\n".join(lines) + "\n"
 
 

@@ -1,0 +1,231 @@
+"""``trustaudit compress search`` on tiny models: the smallest passing candidate, exit codes, the budget, the cheap pass.
+
+The searches train nothing (``epochs=0``) but audit several candidates each, which takes
+about a minute per search on 2 shared cores: those tests are marked slow.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+
+import pytest
+
+from tests._helpers import LABELS, generated_nli, make_identity, spread_layers, tiny_classifier, write_rows
+from trustaudit import AuditConfig, GateConfig
+from trustaudit.cli import main
+from trustaudit.compress import search
+from trustaudit.compress._search import cheap_gate
+from trustaudit.models import from_model, load_model, save_bundle
+
+#: Only prediction agreement and (on the explained rows) LIME are judged, on point estimates:
+#: pruning an identity layer keeps every prediction, pruning a real one changes many.
+GATE = GateConfig(max_accuracy_drop=None, min_prediction_agreement=0.95, max_ece_increase=None, max_brier_increase=None,
+                  min_lime_feature_agreement=0.0, min_shap_feature_agreement=None, decision="point")
+EXPLAIN_N = 2
+
+
+def _config(gate: GateConfig = GATE) -> AuditConfig:
+    return AuditConfig(explain_n=EXPLAIN_N, lime_samples=10, explainers=("lime",), n_resamples=20, bias=False, extras=False,
+                       gate=gate, device="cpu")
+
+
+@pytest.fixture(autouse=True)
+def _quick_latency(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One round of latency timing instead of seven: the search logic, not the timing, is under test."""
+    import trustaudit._audit.run as run
+    from trustaudit._audit.latency import measure_latency
+
+    monkeypatch.setattr(run, "measure_latency", functools.partial(measure_latency, repeats=1))
+
+
+def _base(tokenizer, identity: tuple[int, ...]):
+    model = spread_layers(tiny_classifier("bert", tokenizer, layers=4, width=32), seed=1)
+    for layer in identity:
+        make_identity(model.bert.encoder.layer[layer], exact=False)
+    return from_model(model, tokenizer, LABELS, task="pair")
+
+
+@pytest.fixture(scope="module")
+def dev():
+    return generated_nli(40, seed=6)
+
+
+@pytest.fixture(scope="module")
+def searched(tokenizer, nli_data, dev, tmp_path_factory: pytest.TempPathFactory):
+    """A binary search over 3 ASC rungs and int8 of a base whose layers 1 and 2 are (almost) the identity."""
+    out = tmp_path_factory.mktemp("search") / "best"
+    result = search(_base(tokenizer, (1, 2)), nli_data, dev, out, methods=("asc", "quantize"), n_remove=(1, 2, 3),
+                    config=_config(), asc_options={"epochs": 0}, cache=False, progress=False)
+    return result, out
+
+
+@pytest.mark.slow
+def test_the_search_returns_the_smallest_candidate_that_passes(searched) -> None:
+    result, out = searched
+    assert result.answer == "found" and result.complete
+    assert result.chosen is not None and result.chosen.name == "asc-2"
+    assert result.chosen.layers_removed == (1, 2) and result.chosen.status == "trust-equivalent"
+    # Every smaller candidate was audited and is not trust-equivalent.
+    smaller = [c for c in result.candidates if c.size_bytes < result.chosen.size_bytes]
+    assert {c.name for c in smaller} == {"asc-3", "base-int8"}
+    assert all(c.state in ("audited", "rejected by the cheap pass") and c.status != "trust-equivalent" for c in smaller)
+    # The least compressed rung was never needed.
+    least = next(c for c in result.candidates if c.name == "asc-1")
+    assert least.state == "not built" and least.note == "not needed: asc-2, more compressed, is trust-equivalent"
+    assert result.document["monotonicity"]["held"] is True
+    chosen = load_model(out / "model.pt")
+    assert chosen.config["num_hidden_layers"] == 2 and chosen.provenance["search"]["name"] == "asc-2"
+    assert json.loads((out / "results.json").read_text())["verdict"]["status"] == "trust-equivalent"
+    assert (out / "report.html").is_file()
+
+
+@pytest.mark.slow
+def test_candidates_that_fail_the_cheap_pass_are_never_explained(searched) -> None:
+    result, out = searched
+    rejected = [c for c in result.candidates if c.state == "rejected by the cheap pass"]
+    full = [c for c in result.candidates if c.state == "audited"]
+    assert {c.name for c in rejected} == {"asc-3", "base-int8"} and [c.name for c in full] == ["asc-2"]
+    assert all(c.explained == 0 and c.lime_agreement is None for c in rejected)
+    assert all(c.explained == EXPLAIN_N and c.lime_agreement is not None for c in full)
+    for c in rejected:
+        stored = json.loads((out / c.results).read_text())
+        assert stored["attribution"]["available"] is False and stored["verdict"]["status"] == "not trust-equivalent"
+    counts = result.document["counts"]
+    assert counts["explained"] == EXPLAIN_N * len(full) and counts["explanations_saved"] == EXPLAIN_N * len(rejected)
+
+
+@pytest.mark.slow
+def test_search_files_hold_every_candidate(searched) -> None:
+    result, out = searched
+    stored = json.loads((out / "search.json").read_text())
+    assert stored == json.loads(json.dumps(result.document))
+    assert [r["name"] for r in stored["candidates"]] == [c.name for c in result.candidates]
+    assert stored["chosen"] == "asc-2" and stored["state"] == "done"
+    page = (out / "search.html").read_text()
+    assert "<svg" in page and "★" in page
+    assert 'src="http' not in page and "<link" not in page  # self-contained: nothing fetched
+    for c in result.candidates:
+        assert c.name in page
+        if c.bundle:
+            assert load_model(out / c.bundle).provenance["search"]["family"] == c.family
+
+
+@pytest.mark.slow
+def test_a_gate_nothing_passes_exits_1_with_the_full_table(tokenizer, nli_data, tmp_path: Path, capsys) -> None:
+    base = tmp_path / "base.pt"
+    save_bundle(_base(tokenizer, ()), base)
+    train = write_rows(tmp_path / "train.tsv", [(a, b, LABELS[y]) for a, b, y in zip(nli_data.text_a, nli_data.text_b, nli_data.labels)])
+    gate = tmp_path / "gate.toml"
+    gate.write_text("min_prediction_agreement = 0.99\nmax_accuracy_drop = false\nmax_ece_increase = false\n"
+                    "max_brier_increase = false\nmin_shap_feature_agreement = false\ndecision = 'point'\n")
+    out = tmp_path / "best"
+    code = main(["--no-progress", "compress", "search", str(base), "--data", str(train), "--eval", str(train),
+                 "--eval-rows", "30", "--methods", "asc,quantize", "--n-remove", "1,2,3", "--epochs", "0", "--gate", str(gate),
+                 "--explain-n", "2", "--lime-samples", "10", "--n-resamples", "20", "--no-bias", "--no-extras",
+                 "-o", str(out), "--device", "cpu", "--no-cache"])
+    text = capsys.readouterr().out
+    assert code == 1
+    stored = json.loads((out / "search.json").read_text())
+    assert stored["answer"] == "none" and stored["chosen"] is None
+    names = [r["name"] for r in stored["candidates"]]
+    assert sorted(names) == ["asc-1", "asc-2", "asc-3", "base-int8"]
+    for name in names:
+        assert name in text
+    assert "no candidate was shown trust-equivalent" in text
+    assert not (out / "model.pt").exists()
+    assert all(r["status"] in (None, "not trust-equivalent") for r in stored["candidates"])
+
+
+@pytest.mark.slow
+def test_the_budget_stops_the_search_with_a_valid_partial_answer(tokenizer, nli_data, dev, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    import trustaudit.compress._search as module
+
+    ticks = iter(range(0, 10_000, 15))
+    monkeypatch.setattr(module, "_clock", lambda: float(next(ticks)))
+    out = tmp_path / "best"
+    result = search(_base(tokenizer, (1, 2)), nli_data, dev, out, methods=("asc", "quantize"), n_remove=(1, 2, 3),
+                    config=_config(), strategy="exhaustive", budget_minutes=1, asc_options={"epochs": 0}, cache=False,
+                    progress=True)
+    assert not result.complete
+    progress = capsys.readouterr().err
+    assert "[0 of 4 candidates audited]" in progress and "min of the budget left" in progress
+    stored = json.loads((out / "search.json").read_text())
+    assert stored["state"] == "stopped by the budget" and stored["complete"] is False
+    audited = [c for c in result.candidates if c.state in ("audited", "rejected by the cheap pass")]
+    assert 1 <= len(audited) < len(result.candidates)
+    assert any(c.note == "not reached: the budget ran out" for c in result.candidates)
+    if result.chosen is not None:
+        assert result.answer == "found" and result.chosen.status == "trust-equivalent" and (out / "model.pt").is_file()
+    else:
+        assert result.answer in ("none", "inconclusive") and not (out / "model.pt").exists()
+
+
+def test_cheap_gate_keeps_only_prediction_and_calibration_checks() -> None:
+    gate = GateConfig(max_ece_difference=0.05, min_cka=0.9, decision="point")
+    cheap = cheap_gate(gate)
+    keys = [spec.key for spec in cheap.enabled]
+    assert keys == ["max_accuracy_drop", "min_prediction_agreement", "max_ece_increase", "max_brier_increase", "max_ece_difference"]
+    assert cheap.decision == "point" and cheap.max_ece_difference == 0.05
+
+
+def test_search_refuses_a_folder_that_is_not_empty(tokenizer, nli_data, dev, tmp_path: Path) -> None:
+    from trustaudit.exceptions import InvalidInputError
+
+    (tmp_path / "old.txt").write_text("x")
+    with pytest.raises(InvalidInputError, match="`out`"):
+        search(_base(tokenizer, ()), nli_data, dev, tmp_path, n_remove=(1,))
+
+
+@pytest.mark.slow
+def test_undecided_best_candidates_exit_4_and_say_how_many_rows_would_decide(tokenizer, nli_data, tmp_path: Path, capsys) -> None:
+    base = tmp_path / "base.pt"
+    save_bundle(_base(tokenizer, (1, 2)), base)
+    train = write_rows(tmp_path / "train.tsv", [(a, b, LABELS[y]) for a, b, y in zip(nli_data.text_a, nli_data.text_b, nli_data.labels)])
+    gate = tmp_path / "gate.toml"  # LIME agreement judged on the interval of 2 explained rows: too few to decide
+    gate.write_text("min_lime_feature_agreement = 0.25\nmin_shap_feature_agreement = false\nmax_ece_increase = false\n"
+                    "max_brier_increase = false\nmax_accuracy_drop = false\n")
+    out = tmp_path / "best"
+    code = main(["--no-progress", "compress", "search", str(base), "--data", str(train), "--eval", str(train),
+                 "--methods", "asc", "--n-remove", "1", "--epochs", "0", "--gate", str(gate), "--explain-n", "2",
+                 "--lime-samples", "10", "--n-resamples", "50", "--no-bias", "--no-extras", "-o", str(out),
+                 "--device", "cpu", "--no-cache"])
+    capsys.readouterr()
+    stored = json.loads((out / "search.json").read_text())
+    (row,) = stored["candidates"]
+    assert row["status"] == "inconclusive" and row["state"] == "audited" and not row["chosen"]
+    assert code == 4 and stored["answer"] == "inconclusive" and not (out / "model.pt").exists()
+    assert [u["key"] for u in row["undecided"]] == ["min_lime_feature_agreement"]
+    assert "explain about" in row["undecided"][0]["text"]
+    assert "min_lime_feature_agreement: explain about" in (out / "search.html").read_text()
+
+
+@pytest.mark.slow
+def test_the_latency_objective_measures_every_audited_candidate(tokenizer, nli_data, dev, tmp_path: Path) -> None:
+    result = search(_base(tokenizer, (1, 2)), nli_data, dev, tmp_path / "best", methods=("asc",), n_remove=(1, 2, 3),
+                    config=_config(), objective="latency", asc_options={"epochs": 0}, cache=False, progress=False)
+    assert result.document["objective"] == "latency" and result.document["base"]["latency_ms"] > 0
+    assert all(c.latency_ms is not None and c.latency_ms > 0 for c in result.candidates)
+    audited = [c for c in result.audited]
+    assert audited and all(not c.latency_estimated for c in audited)
+    assert result.answer == "found" and result.chosen is not None and result.chosen.status == "trust-equivalent"
+    passed = [c for c in audited if c.status == "trust-equivalent"]
+    assert result.chosen.latency_ms == min(c.latency_ms for c in passed)
+
+
+def test_the_frontier_plot_draws_audited_candidates_and_the_chosen_one() -> None:
+    from trustaudit.exceptions import InvalidInputError
+    from trustaudit.report.plots import figure_to_svg, size_trust_frontier
+
+    rows = [
+        {"name": "asc-3", "size_bytes": 50_000, "agreement": 0.6, "status": "not trust-equivalent", "chosen": False},
+        {"name": "asc-2", "size_bytes": 80_000, "agreement": 0.98, "status": "trust-equivalent", "chosen": True},
+        {"name": "asc-1", "size_bytes": 120_000, "agreement": None, "status": None, "chosen": False},
+    ]
+    svg = figure_to_svg(size_trust_frontier(rows, 200_000))
+    assert "asc-3" in svg and "asc-2" in svg and "asc-1" not in svg
+    assert "chosen" in svg and "frontier" in svg and "not trust-equivalent" in svg
+    with pytest.raises(InvalidInputError, match="base_bytes"):
+        size_trust_frontier(rows, 0)

@@ -1,0 +1,127 @@
+"""The typed sections of a results document: one frozen dataclass per section, each with ``to_dict`` / ``from_dict``.
+
+The stage that computes a section builds its dataclass once (``sections.py``: predictions,
+calibration, bias; ``attribution.py``: attribution and examples; ``latency.py``; ``extras.py``;
+``verdict.py``; ``run.py``: models, data and the whole :class:`AuditDocument`); the JSON is
+their serialisation, and every output (``trustaudit.report``) reads attributes of the
+objects that :meth:`AuditDocument.from_dict` rebuilds from it.
+
+One module per section: ``predictions``, ``calibration``, ``attribution`` (and the
+explained examples), ``verdict``, ``models`` (models, latency, data), ``bias`` (bias and
+extras); ``_section`` is the :class:`Section` base that gives each its ``to_dict`` and
+``from_dict``; this module holds the whole :class:`AuditDocument`.
+
+Two rules make ``from_dict(d).to_dict() == d`` hold for every document, of every schema:
+
+- a key the class does not declare (written by a newer trustaudit, or a metric registered
+  at run time) is kept in ``extra`` and written back where it was;
+- ``keys`` records which keys the document had and in which order, so a key an older
+  document lacks is not invented on the way back (its field reads ``None``). A section
+  built by its stage leaves ``keys`` unset: it then writes its declared fields in order,
+  less those marked ``omit_if_none`` that are ``None``, then ``extra``.
+
+Values are plain JSON types when read back; a stage may pass numpy scalars and NaN, which
+``to_dict`` converts (NaN becomes ``null``, as everywhere in the JSON).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
+
+from trustaudit._audit.document._section import Section, many, one, optional_key
+from trustaudit._audit.document.attribution import AgreementSummary, AttributionSection, Example, ExampleScores, ExplainerAgreement, Feature, SelfAgreement, Statistic, share_of_floor
+from trustaudit._audit.document.bias import AdversarialSection, BiasEmbedding, BiasSection, ExtrasSection, RepresentationSection
+from trustaudit._audit.document.calibration import CalibrationSection, MetricComparison, ModelCalibration, ReliabilityBinsData
+from trustaudit._audit.document.models import DataSection, Latency, ModelInfo, ModelsSection
+from trustaudit._audit.document.predictions import ClassComparison, ConfidenceBand, Disagreement, McNemar, ModelPredictions, PredictionsSection
+from trustaudit._audit.document.verdict import GateCheck, VerdictSection
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class AuditDocument(Section):
+    """A whole results document, section by section; its ``to_dict`` is the results JSON.
+
+    ``extras`` is written only when the extras comparisons ran (``None`` otherwise), ``executor``
+    only when the rows ran elsewhere than in this process, and
+    ``bias`` is ``None`` in results written before the bias comparison.
+    """
+
+    schema_version: int | None = None
+    tool: Mapping[str, Any] | None = None
+    created: str | None = None
+    command: str | None = None
+    verdict: VerdictSection | None = None
+    models: ModelsSection | None = None
+    data: DataSection | None = None
+    config: Mapping[str, Any] | None = None
+    executor: Mapping[str, Any] | None = optional_key()
+    predictions: PredictionsSection | None = None
+    calibration: CalibrationSection | None = None
+    attribution: AttributionSection | None = None
+    examples: list[Example] | None = None
+    bias: BiasSection | None = None
+    extras: ExtrasSection | None = optional_key()
+    engine: Mapping[str, Any] | None = None
+    batch_size: Mapping[str, Any] | None = optional_key()
+    precision: Mapping[str, Any] | None = optional_key()
+    timings: Mapping[str, float] | None = None
+    versions: Mapping[str, str] | None = None
+
+    _nested: ClassVar[Mapping[str, Callable[[Any], Any]]] = {
+        "predictions": one(PredictionsSection),
+        "calibration": one(CalibrationSection),
+        "attribution": one(AttributionSection),
+        "examples": many(Example),
+        "verdict": one(VerdictSection),
+        "models": one(ModelsSection),
+        "data": one(DataSection),
+        "bias": one(BiasSection),
+        "extras": one(ExtrasSection),
+    }
+
+
+def document_of(result: Any) -> AuditDocument:
+    """The typed document of an :class:`~trustaudit.AuditResult`, of a results dict, or the document itself."""
+    if isinstance(result, AuditDocument):
+        return result
+    return AuditDocument.from_dict(result.to_dict() if hasattr(result, "to_dict") else result)
+
+
+__all__ = [
+    "AdversarialSection",
+    "AgreementSummary",
+    "AttributionSection",
+    "AuditDocument",
+    "BiasEmbedding",
+    "BiasSection",
+    "CalibrationSection",
+    "ClassComparison",
+    "ConfidenceBand",
+    "DataSection",
+    "Disagreement",
+    "Example",
+    "ExampleScores",
+    "ExplainerAgreement",
+    "ExtrasSection",
+    "Feature",
+    "GateCheck",
+    "Latency",
+    "McNemar",
+    "MetricComparison",
+    "ModelCalibration",
+    "ModelInfo",
+    "ModelPredictions",
+    "ModelsSection",
+    "PredictionsSection",
+    "ReliabilityBinsData",
+    "RepresentationSection",
+    "Section",
+    "SelfAgreement",
+    "Statistic",
+    "VerdictSection",
+    "document_of",
+    "optional_key",
+    "share_of_floor",
+]
