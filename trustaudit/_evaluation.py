@@ -8,9 +8,10 @@ once is never evaluated again for the same model.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,26 +19,93 @@ import numpy as np
 import torch
 
 from trustaudit._cache import EvalCache, text_key
+from trustaudit._hardware import PRECISIONS
 from trustaudit._progress import bar
 from trustaudit.exceptions import InvalidInputError
 from trustaudit.models import ModelBundle
 
 Pair = tuple[str, "str | None"]
 _TOKENIZE_CHUNK = 2048
+_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
-    """``auto`` picks CUDA when available; ``cuda`` without a GPU is an input error."""
-    if isinstance(device, torch.device):
-        return device
-    name = (device or "auto").lower()
+    """``auto`` picks CUDA when available; ``cuda`` without a GPU, or ``cuda:N`` past the last GPU, is an input error."""
+    name = str(device if device is not None else "auto").strip().lower()
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise InvalidInputError(f"`device`={device}: CUDA is not available here; use `device`=cpu")
-    if not (name == "cpu" or name.startswith("cuda") or name == "mps"):
+    try:
+        parsed = torch.device(name)
+    except RuntimeError:
+        raise InvalidInputError(f"`device` must be auto, cpu or cuda[:N], got {device!r}") from None
+    if parsed.type == "cuda":
+        if not torch.cuda.is_available():
+            raise InvalidInputError(f"`device`={name}: CUDA is not available here (torch {torch.__version__}); use `device`=cpu")
+        count = torch.cuda.device_count()
+        if parsed.index is not None and parsed.index >= count:
+            raise InvalidInputError(f"`device`={name}: this machine has {count} CUDA device(s), cuda:0 to cuda:{count - 1}")
+    elif parsed.type == "mps":
+        if not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+            raise InvalidInputError(f"`device`={name}: MPS is not available here; use `device`=cpu")
+    elif parsed.type != "cpu":
         raise InvalidInputError(f"`device` must be auto, cpu or cuda[:N], got {device!r}")
-    return torch.device(name)
+    return parsed
+
+
+def check_precision(precision: str, device: torch.device) -> str:
+    """``precision`` if the forward pass can run in it on ``device``, else an input error naming what can.
+
+    Tried on a small matrix product under autocast, so what this torch build supports on
+    this device is tested rather than guessed (fp16 autocast on the CPU, for one, depends on
+    the torch version).
+    """
+    if precision not in PRECISIONS:
+        raise InvalidInputError(f"`precision` must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if precision == "fp32":
+        return precision
+    dtype = _DTYPES[precision]
+    why = ""
+    if device.type == "cuda" and dtype is torch.bfloat16 and not torch.cuda.is_bf16_supported():
+        why = "this GPU has no bfloat16 support"
+    else:
+        try:
+            with torch.autocast(device_type=device.type, dtype=dtype), torch.inference_mode():
+                x = torch.ones(4, 4, device=device)
+                out = torch.nn.functional.linear(x, x)
+            if out.dtype != dtype:
+                why = f"autocast on {device.type} computes in {str(out.dtype).removeprefix('torch.')}"
+        except (RuntimeError, TypeError, ValueError) as exc:
+            why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if why:
+        others = ", ".join(p for p in PRECISIONS if p != precision)
+        raise InvalidInputError(
+            f"`precision`={precision} is not supported on {device.type} by torch {torch.__version__} ({why}); use one of {others}"
+        )
+    return precision
+
+
+@contextlib.contextmanager
+def forward_context(device: torch.device, precision: str = "fp32") -> Iterator[None]:
+    """``torch.inference_mode()``, plus autocast to ``precision`` unless it is fp32.
+
+    Autocast casts the inputs of matrix products and convolutions to the reduced format and
+    keeps reductions (softmax, layer norm) in float32; the model's weights stay untouched, so
+    an fp32 pass of the same model afterwards is exact.
+    """
+    with torch.inference_mode():
+        if precision == "fp32":
+            yield
+        else:
+            with torch.autocast(device_type=device.type, dtype=_DTYPES[precision]):
+                yield
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` says an allocation failed (CUDA's OutOfMemoryError, or the CPU allocator's RuntimeError)."""
+    if isinstance(exc, torch.OutOfMemoryError):
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, RuntimeError) and ("out of memory" in text or "not enough memory" in text)
 
 
 def resolve_cache(cache: bool | str | os.PathLike[str] | EvalCache | None) -> EvalCache | None:
@@ -73,7 +141,11 @@ class EngineStats:
 
 
 class Evaluator:
-    """Batched, cached logits of one model for many ``(text_a, text_b | None)`` inputs."""
+    """Batched, cached logits of one model for many ``(text_a, text_b | None)`` inputs.
+
+    ``precision`` (``fp32``, ``bf16`` or ``fp16``) is the format of the forward pass (see
+    :func:`forward_context`); the cache keeps each precision's logits apart.
+    """
 
     def __init__(
         self,
@@ -84,17 +156,28 @@ class Evaluator:
         cache: bool | str | os.PathLike[str] | EvalCache | None = True,
         progress: bool | None = None,
         desc: str | None = None,
+        precision: str = "fp32",
     ) -> None:
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
+            raise InvalidInputError(f"`batch_size` must be an integer >= 1, got {batch_size!r}")
         if batch_size < 1:
             raise InvalidInputError(f"`batch_size` must be at least 1, got {batch_size}")
         self.bundle = bundle
         self.device = resolve_device(device)
-        self.batch_size = batch_size
+        self.precision = check_precision(precision, self.device)
+        runtime = getattr(bundle.model, "runtime", None)
+        if precision != "fp32" and isinstance(runtime, str) and not runtime.startswith("torch"):
+            raise InvalidInputError(
+                f"`precision`={precision} sets the format of PyTorch forward passes, but {bundle.path} runs in {runtime}; "
+                "use `precision`=fp32 with it"
+            )
+        self.batch_size = int(batch_size)
         self.cache = resolve_cache(cache)
         self.progress = progress
         self.desc = desc or os.path.basename(bundle.path) or "model"
         self.stats = EngineStats()
-        self._cache_id = f"{bundle.cache_id}:{self.device.type}"
+        # fp32 keeps the key it always had; a reduced precision gets its own, never served for another
+        self._cache_id = f"{bundle.cache_id}:{self.device.type}" + ("" if precision == "fp32" else f":{precision}")
         bundle.model.to(self.device)
         bundle.model.eval()
         tok = bundle.tokenizer
@@ -158,7 +241,7 @@ class Evaluator:
                     [encodings[i] for i in idx], self._pad_id, self.device, self._left_pad
                 )
                 t0 = time.perf_counter()
-                with torch.inference_mode():
+                with forward_context(self.device, self.precision):
                     output = model(**tensors)
                 logits = getattr(output, "logits", output)
                 values = logits.float().cpu().numpy()

@@ -83,11 +83,32 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
                        "needed for a pickled module or a directory without tokenizer files)")
 
 
-def add_runtime_options(parser: argparse.ArgumentParser) -> None:
-    """Options for where and how models run."""
+def batch_size_arg(text: str) -> int | str:
+    """``--batch-size``: a positive integer, or ``auto``."""
+    return "auto" if text.strip().lower() == "auto" else positive_int(text)
+
+
+def add_runtime_options(
+    parser: argparse.ArgumentParser, *, batch_size: int | str = 32, precision: str | None = None, device: str = "auto"
+) -> None:
+    """Options for where and how models run.
+
+    With ``precision`` (its default), the command also takes ``--precision`` and
+    ``--batch-size auto``; without it (training commands), ``--batch-size`` is an integer.
+    """
     group = parser.add_argument_group("runtime")
-    group.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] (default: auto)")
-    group.add_argument("--batch-size", type=positive_int, default=32, metavar="N", help="inputs per forward pass (default: 32)")
+    group.add_argument("--device", default=device, help=f"auto, cpu or cuda[:N] (default: {device}; auto picks CUDA when available)")
+    if precision is None:
+        group.add_argument("--batch-size", type=positive_int, default=batch_size, metavar="N", help=f"inputs per forward pass (default: {batch_size})")
+    else:
+        from trustaudit._hardware import PRECISIONS
+
+        group.add_argument("--batch-size", type=batch_size_arg, default=batch_size, metavar="N|auto",
+                           help=f"inputs per forward pass, or auto: the largest that fits the device and still pays, "
+                                f"found by doubling from 8 on the longest inputs (default: {batch_size})")
+        group.add_argument("--precision", choices=PRECISIONS, default=precision,
+                           help=f"format of the forward pass: fp32, or autocast to bf16/fp16; a reduced one also runs the "
+                                f"data in fp32 and reports the largest probability difference (default: {precision})")
     group.add_argument("--cache-dir", metavar="DIR", help="evaluation cache (default: $TRUSTAUDIT_CACHE_DIR or ~/.cache/trustaudit)")
     group.add_argument("--no-cache", action="store_true", help="do not read or write the evaluation cache")
     group.add_argument("--seed", type=int, default=0, help="seed of every random choice (default: 0)")

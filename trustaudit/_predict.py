@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from trustaudit._batching import resolve_batch_size
 from trustaudit._cache import EvalCache
 from trustaudit._evaluation import EngineStats, Evaluator, softmax
 from trustaudit._io import atomic_write
@@ -81,11 +82,12 @@ def predict(
     bundle: ModelBundle,
     dataset: Dataset,
     *,
-    batch_size: int = 32,
+    batch_size: int | str = 32,
     device: str | torch.device | None = "auto",
     cache: bool | str | os.PathLike[str] | EvalCache | None = True,
     progress: bool | None = None,
     evaluator: Evaluator | None = None,
+    precision: str = "fp32",
 ) -> Predictions:
     """Class probabilities of ``bundle`` for every example of ``dataset``.
 
@@ -99,8 +101,10 @@ def predict(
         The model.
     dataset : Dataset
         The examples (labels not needed).
-    batch_size : int, default 32
-        Examples per forward pass.
+    batch_size : int or "auto", default 32
+        Examples per forward pass; ``"auto"``: the largest that fits on the device and
+        still pays, found by doubling on the longest inputs (see
+        :func:`trustaudit._batching.choose_batch_size`).
     device : str, torch.device or None, default "auto"
         Where to run: ``"auto"`` picks CUDA when available, else the CPU.
     cache : bool, str, path-like or EvalCache, default True
@@ -112,7 +116,10 @@ def predict(
         stderr is a terminal.
     evaluator : Evaluator, optional
         An evaluation engine to use instead of building one from ``batch_size``,
-        ``device``, ``cache`` and ``progress``.
+        ``device``, ``cache``, ``progress`` and ``precision``.
+    precision : {"fp32", "bf16", "fp16"}, default "fp32"
+        Format of the forward pass: fp32, or autocast to bfloat16 or float16 (refused
+        where this torch build cannot run it on the device).
 
     Returns
     -------
@@ -130,7 +137,9 @@ def predict(
     (2000, 3)
     """
     start = time.perf_counter()
-    engine = evaluator or Evaluator(bundle, device=device, batch_size=batch_size, cache=cache, progress=progress)
+    if evaluator is None:
+        batch_size, _ = resolve_batch_size(batch_size, bundle, dataset.pairs(), device=device, precision=precision)
+    engine = evaluator or Evaluator(bundle, device=device, batch_size=batch_size, cache=cache, progress=progress, precision=precision)
     logits, truncated = engine.logits(dataset.pairs())
     return Predictions(
         labels=bundle.labels,

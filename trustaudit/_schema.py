@@ -3,8 +3,8 @@
 ``jsonschema`` is not a dependency, so this module validates the subset of JSON Schema
 (draft 2020-12) that ``schema/results.schema.json`` uses: ``type`` (a name or a list of
 names), ``properties``, ``required``, ``additionalProperties`` (a boolean or a schema),
-``items``, ``enum``, ``minimum``, ``maximum``, ``minItems``, ``maxItems`` and ``$ref`` to
-``#/$defs/<name>``. A schema using any other validation keyword is refused, so the schema
+``items``, ``enum``, ``minimum``, ``maximum``, ``minItems``, ``maxItems``, ``anyOf`` and
+``$ref`` to ``#/$defs/<name>``. A schema using any other validation keyword is refused, so the schema
 cannot silently ask for a check that is not made.
 
 Errors name the place in the document as a dotted path with list indices, such as
@@ -27,7 +27,7 @@ SCHEMA_PATH = Path(__file__).resolve().parent / "schema" / "results.schema.json"
 
 _VALIDATION_KEYWORDS = frozenset({
     "type", "properties", "required", "additionalProperties", "items", "enum",
-    "minimum", "maximum", "minItems", "maxItems", "$ref",
+    "minimum", "maximum", "minItems", "maxItems", "$ref", "anyOf",
 })
 _ANNOTATIONS = frozenset({"$schema", "$id", "$defs", "$comment", "title", "description", "default", "examples"})
 _TYPES = ("null", "boolean", "integer", "number", "string", "array", "object")
@@ -112,6 +112,8 @@ def check_schema(schema: Mapping[str, Any], root: Mapping[str, Any] | None = Non
     for key in ("items", "additionalProperties"):
         if isinstance(schema.get(key), Mapping):
             check_schema(schema[key], root, f"{where}/{key}")
+    for i, sub in enumerate(schema.get("anyOf", [])):
+        check_schema(sub, root, f"{where}/anyOf/{i}")
 
 
 def _resolve(root: Mapping[str, Any], ref: str) -> Mapping[str, Any]:
@@ -129,6 +131,11 @@ def iter_errors(instance: Any, schema: Mapping[str, Any], root: Mapping[str, Any
     root = schema if root is None else root
     if "$ref" in schema:
         yield from iter_errors(instance, _resolve(root, schema["$ref"]), root, path)
+    if "anyOf" in schema:
+        reasons = [next(iter_errors(instance, sub, root, path), None) for sub in schema["anyOf"]]
+        if all(r is not None for r in reasons):
+            yield SchemaError(path, " or ".join(dict.fromkeys(r.reason for r in reasons if r is not None)))
+            return
     if "type" in schema:
         types = [schema["type"]] if isinstance(schema["type"], str) else list(schema["type"])
         if not any(_matches(instance, t) for t in types):

@@ -319,6 +319,7 @@ def adversarial_transfer(
     device: str = "auto",
     cache: bool | str | os.PathLike[str] | EvalCache | None = True,
     progress: bool | None = None,
+    precision: str = "fp32",
 ) -> AdversarialTransfer:
     """Attack each model guided by its own attributions and give the adversarial texts to the other.
 
@@ -327,7 +328,8 @@ def adversarial_transfer(
     Both models run through :class:`~trustaudit._evaluation.Evaluator` (batched, de-duplicated,
     cached); the small model's probabilities are put in the base's label order, the order
     of the attributions' target. Substitution candidates come from each attacked model's
-    own input embeddings.
+    own input embeddings. ``precision`` is the format of their forward passes (fp32, or
+    autocast to bf16/fp16).
     """
     if len(base_attributions) != len(small_attributions):
         raise InvalidInputError(
@@ -345,7 +347,7 @@ def adversarial_transfer(
         raise InvalidInputError("adversarial_transfer needs at least one explained row")
     start = time.perf_counter()
     engines = {
-        name: Evaluator(bundle, device=device, batch_size=batch_size, cache=cache, progress=False)
+        name: Evaluator(bundle, device=device, batch_size=batch_size, cache=cache, progress=False, precision=precision)
         for name, bundle in (("base", pair.base), ("small", pair.small))
     }
 

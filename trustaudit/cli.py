@@ -65,7 +65,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
         bundle = with_onnx_runtime(bundle)
     dataset = load_dataset(args.data, bundle.labels, **data_kwargs(args))
-    preds = predict(bundle, dataset, batch_size=args.batch_size, device=args.device, cache=cache_arg(args))
+    preds = predict(bundle, dataset, batch_size=args.batch_size, device=args.device, cache=cache_arg(args), precision=args.precision)
     if args.out:
         write_predictions(args.out, preds, dataset)
     else:
@@ -202,6 +202,7 @@ def audit_config(args: argparse.Namespace, gate: Any = None, gate_source: str = 
         budgets=dict(args.budget),
         batch_size=args.batch_size,
         device=args.device,
+        precision=args.precision,
         gate=gate if gate is not None else GateConfig(),
         gate_source=gate_source,
         bias=args.bias,
@@ -327,7 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", metavar="MODEL", help="a .pt bundle or a Hugging Face model directory")
     add_data_options(p)
     add_model_options(p)
-    add_runtime_options(p)
+    add_runtime_options(p, precision="fp32")
     p.add_argument("--out", metavar="FILE", help="write JSONL here (default: stdout)")
     add_runtime_option(p)
     p.set_defaults(func=_cmd_predict)
@@ -378,7 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="skip the representation (CKA) and adversarial-transfer comparisons")
     extras.add_argument("--attack-n", type=non_negative_int, default=d.attack_n, metavar="N",
                         help=f"explained rows attacked by word substitution on each model (default: {d.attack_n}; 0 turns the attack off)")
-    add_runtime_options(p)
+    add_runtime_options(p, batch_size=d.batch_size, precision=d.precision, device=d.device)
     add_runtime_option(p)
     out = p.add_argument_group("outputs")
     out.add_argument("--out", default="trustaudit-report.html", metavar="FILE", help="HTML report (default: trustaudit-report.html)")

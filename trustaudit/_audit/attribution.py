@@ -127,6 +127,7 @@ def explain_rows(
         self_agreement=config.self_agreement,
         device=config.device,
         batch_size=config.batch_size,
+        precision=config.precision,
         cache=cache,
         progress=progress,
         workers=config.workers if executor is None else 1,

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from trustaudit._hardware import AUTO, PRECISIONS, is_batch_size
 from trustaudit.exceptions import InvalidInputError
 from trustaudit.explain import BUDGET_FIELDS, EXPLAINERS, SEGMENTS, TARGETS, explainer_names, get_explainer
 from trustaudit.gate import GateConfig
@@ -48,6 +49,16 @@ class AuditConfig:
     representations and adversarial transfer of word-substitution attacks on up to
     ``attack_n`` explained rows (0: no attack). Both are stored in :meth:`to_dict` only when
     not their defaults, so records written before them are unchanged.
+
+    ``device`` is ``auto`` (CUDA when available, else the CPU), ``cpu`` or ``cuda[:N]``.
+    ``batch_size`` is the inputs per forward pass, or ``"auto"``: the largest that fits,
+    found by doubling on the longest inputs before the predictions (see
+    :func:`trustaudit._batching.choose_batch_size`; the size chosen is recorded in the
+    results' ``batch_size`` section). ``precision`` is the format of the forward passes of
+    the classifiers (predictions, explanations, attacks, counterfactual flips, latency):
+    ``fp32``, or autocast to ``bf16``/``fp16``; with a reduced one the audit also runs the
+    data in fp32 and records the largest probability difference (the results'
+    ``precision`` section). It is stored in :meth:`to_dict` only when not ``fp32``.
     """
 
     explain_n: int = 100
@@ -61,7 +72,7 @@ class AuditConfig:
     target: str = "base_predicted"
     explainers: tuple[str, ...] = EXPLAINERS
     self_agreement: bool = True
-    batch_size: int = 32
+    batch_size: int | str = 32
     device: str = "auto"
     max_disagreements: int = 200
     gate: GateConfig = field(default_factory=GateConfig)
@@ -75,6 +86,7 @@ class AuditConfig:
     ece_strategy: str = "uniform"
     extras: bool = True
     attack_n: int = 50
+    precision: str = "fp32"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "budgets", dict(self.budgets))
@@ -96,7 +108,9 @@ class AuditConfig:
             (self.target in TARGETS, f"target must be one of {', '.join(TARGETS)}, got {self.target!r}"),
             (set(self.explainers) <= set(registered) and len(self.explainers) > 0,
              f"explainers must be among {', '.join(registered)}, got {self.explainers}"),
-            (self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}"),
+            (is_batch_size(self.batch_size), f"`batch_size` must be an integer >= 1 or {AUTO}, got {self.batch_size!r}"),
+            (isinstance(self.device, str) and self.device.strip() != "", f"`device` must be auto, cpu or cuda[:N], got {self.device!r}"),
+            (self.precision in PRECISIONS, f"`precision` must be one of {', '.join(PRECISIONS)}, got {self.precision!r}"),
             (isinstance(self.bias, bool), f"bias must be true or false, got {self.bias!r}"),
             (self.bias_tests is None or (isinstance(self.bias_tests, str) and self.bias_tests != ""),
              f"bias_tests must be a JSON file path or None (the shipped WEAT 3-8), got {self.bias_tests!r}"),
@@ -142,6 +156,8 @@ class AuditConfig:
             del out["extras"]
         if self.attack_n == 50:
             del out["attack_n"]
+        if self.precision == "fp32":
+            del out["precision"]
         return out
 
     def budget(self, name: str) -> int:

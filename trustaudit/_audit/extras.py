@@ -95,7 +95,7 @@ def adversarial_section(pair: ModelPair, explanations: PairExplanations | None, 
         transfer = adversarial_transfer(
             pair, [ex.base[name] for ex in examples], [ex.small[name] for ex in examples],
             n_resamples=config.n_resamples, seed=config.seed, batch_size=config.batch_size,
-            device=config.device, cache=cache, progress=False,
+            device=config.device, cache=cache, progress=False, precision=config.precision,
         )
     except InvalidInputError as exc:
         return AdversarialSection.unavailable(str(exc))

@@ -9,11 +9,12 @@ from typing import Any
 
 import torch
 
+from trustaudit._evaluation import forward_context
 from trustaudit._audit.document import Latency
 from trustaudit.models import ModelBundle
 
 
-def _timed_forward(bundle: ModelBundle, chunk: Sequence[tuple[str, str | None]], device: torch.device) -> float:
+def _timed_forward(bundle: ModelBundle, chunk: Sequence[tuple[str, str | None]], device: torch.device, precision: str = "fp32") -> float:
     """Seconds for tokenizing ``chunk`` and one forward pass over it."""
     texts_b = [b for _, b in chunk]
     start = time.perf_counter()
@@ -21,7 +22,7 @@ def _timed_forward(bundle: ModelBundle, chunk: Sequence[tuple[str, str | None]],
         [a for a, _ in chunk], texts_b if texts_b[0] is not None else None,
         padding=True, truncation=True, max_length=bundle.max_length, return_tensors="pt",
     ).to(device)
-    with torch.inference_mode():
+    with forward_context(device, precision):
         bundle.model(**enc)
     if device.type == "cuda":
         torch.cuda.synchronize()
@@ -34,8 +35,9 @@ def measure_latency(
     device: torch.device,
     batch_size: int = 32,
     repeats: int = 7,
+    precision: str = "fp32",
 ) -> dict[str, Latency]:
-    """Median wall time of tokenization plus a forward pass, at batch 1 and at ``batch_size``.
+    """Median wall time of tokenization plus a forward pass, at batch 1 and at ``batch_size``, in ``precision``.
 
     The models are measured in alternation, round after round, so that a burst of load
     on the machine slows all of them alike and the speed-up stays fair.
@@ -44,13 +46,13 @@ def measure_latency(
     batch = list(pairs[:batch_size])
     for bundle in bundles.values():
         bundle.model.to(device).eval()
-        _timed_forward(bundle, batch, device)
+        _timed_forward(bundle, batch, device, precision)
     one: dict[str, list[float]] = {name: [] for name in bundles}
     many: dict[str, list[float]] = {name: [] for name in bundles}
     for _ in range(repeats):
         for name, bundle in bundles.items():
-            one[name].append(sum(_timed_forward(bundle, [p], device) for p in singles) / len(singles))
-            many[name].append(_timed_forward(bundle, batch, device) / len(batch))
+            one[name].append(sum(_timed_forward(bundle, [p], device, precision) for p in singles) / len(singles))
+            many[name].append(_timed_forward(bundle, batch, device, precision) / len(batch))
     return {
         name: Latency(
             batch1_ms=statistics.median(one[name]) * 1000,
@@ -59,6 +61,7 @@ def measure_latency(
             device=device.type,
             threads=torch.get_num_threads(),
             repeats=repeats,
+            **({"precision": precision} if precision != "fp32" else {}),
         )
         for name in bundles
     }

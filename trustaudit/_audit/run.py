@@ -9,7 +9,10 @@ import platform
 import sys
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from trustaudit._audit.config import BIAS_OFF, AuditConfig
 from trustaudit._audit.document import (
@@ -34,8 +37,9 @@ from trustaudit._audit.sections import (
     jsonable,
 )
 from trustaudit._audit.verdict import verdict_section
+from trustaudit._batching import resolve_batch_size
 from trustaudit._cache import EvalCache
-from trustaudit._evaluation import Evaluator, resolve_cache, resolve_device
+from trustaudit._evaluation import Evaluator, check_precision, resolve_cache, resolve_device
 from trustaudit._predict import predict
 from trustaudit._progress import progress_enabled
 from trustaudit._version import __version__
@@ -57,6 +61,33 @@ def _versions() -> dict[str, str]:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             out[name] = "not installed"
+    return out
+
+
+def precision_section(
+    dataset: Dataset,
+    reduced: Mapping[str, np.ndarray],
+    engines: Mapping[str, Evaluator],
+    precision: str,
+) -> dict[str, Any]:
+    """How far the probabilities in ``precision`` are from fp32's on every audited row, per model.
+
+    ``reduced`` holds each model's probabilities in ``precision``, columns in its own order;
+    the fp32 ones are computed by the fp32 ``engines`` (through the cache, under fp32's key).
+    """
+    start = time.perf_counter()
+    pairs = dataset.pairs()
+    out: dict[str, Any] = {
+        "precision": precision, "reference": "fp32", "rows": len(pairs),
+        "max_abs_diff": {}, "mean_abs_diff": {}, "changed_predictions": {},
+    }
+    for name in ("base", "small"):
+        exact = engines[name].probs(pairs)
+        diff = np.abs(np.asarray(reduced[name], dtype=np.float64) - exact)
+        out["max_abs_diff"][name] = float(diff.max()) if diff.size else 0.0
+        out["mean_abs_diff"][name] = float(diff.mean()) if diff.size else 0.0
+        out["changed_predictions"][name] = int(np.sum(reduced[name].argmax(axis=1) != exact.argmax(axis=1))) if diff.size else 0
+    out["seconds"] = round(time.perf_counter() - start, 3)
     return out
 
 
@@ -173,7 +204,7 @@ def _audit(
     started = time.perf_counter()
     show = progress_enabled(progress)
 
-    stages, done = 4 + bool(config.explain_n) + config.extras + config.bias, 0
+    stages, done = 4 + bool(config.explain_n) + config.extras + config.bias + (config.precision != "fp32"), 0
 
     def stage(name: str) -> None:
         nonlocal done
@@ -183,6 +214,8 @@ def _audit(
             print(f"trustaudit: [{done}/{stages}] {name} ({elapsed:.0f} s elapsed)", file=sys.stderr, flush=True)
 
     suite = bias_suite(config)
+    device = resolve_device(config.device)
+    check_precision(config.precision, device)
     t0 = time.perf_counter()
     stage("loading models")
     pair = base if isinstance(base, ModelPair) else load_pair(base, small)
@@ -197,21 +230,37 @@ def _audit(
 
     t0 = time.perf_counter()
     stage(f"predicting {len(dataset):,} rows with both models")
-    device = resolve_device(config.device)
     eval_cache = resolve_cache(cache)
+    batch_size, batch_choice = resolve_batch_size(
+        config.batch_size, [pair.base, pair.small], dataset.pairs(), device=device, precision=config.precision
+    )
+    requested, config = config, replace(config, batch_size=batch_size)
     if executor.shards_predictions:
         from trustaudit.scale._sharded import ShardedEvaluator
 
-        base_engine: Evaluator = ShardedEvaluator(executor, pair, "base", device=device, batch_size=config.batch_size,
+        if config.precision != "fp32":
+            raise InvalidInputError(
+                f"`precision`={config.precision!r} is not supported with an executor that shards predictions (Ray); use fp32"
+            )
+        base_engine: Evaluator = ShardedEvaluator(executor, pair, "base", device=device, batch_size=batch_size,
                                                   cache=eval_cache, progress=progress, desc="predict base")
-        small_engine: Evaluator = ShardedEvaluator(executor, pair, "small", device=device, batch_size=config.batch_size,
+        small_engine: Evaluator = ShardedEvaluator(executor, pair, "small", device=device, batch_size=batch_size,
                                                    cache=eval_cache, progress=progress, desc="predict small")
     else:
-        base_engine = Evaluator(pair.base, device=device, batch_size=config.batch_size, cache=eval_cache, progress=progress, desc="predict base")
-        small_engine = Evaluator(pair.small, device=device, batch_size=config.batch_size, cache=eval_cache, progress=progress, desc="predict small")
+        engine_options: dict[str, Any] = dict(device=device, batch_size=batch_size, cache=eval_cache, progress=progress)
+        base_engine = Evaluator(pair.base, desc="predict base", precision=config.precision, **engine_options)
+        small_engine = Evaluator(pair.small, desc="predict small", precision=config.precision, **engine_options)
     base_preds = predict(pair.base, dataset, evaluator=base_engine)
-    small_preds = predict(pair.small, dataset, evaluator=small_engine).reorder(pair.permutation, pair.labels)
+    small_own = predict(pair.small, dataset, evaluator=small_engine)
+    small_preds = small_own.reorder(pair.permutation, pair.labels)
     timings["predict"] = time.perf_counter() - t0
+    precision: dict[str, Any] | None = None
+    if config.precision != "fp32":
+        t0 = time.perf_counter()
+        stage(f"predicting {len(dataset):,} rows in fp32 to measure what {config.precision} changes")
+        reference = {name: Evaluator(bundle, desc=f"fp32 {name}", **engine_options) for name, bundle in (("base", pair.base), ("small", pair.small))}
+        precision = precision_section(dataset, {"base": base_preds.probs, "small": small_own.probs}, reference, config.precision)
+        timings["precision"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     stage("comparing predictions and calibration")
@@ -222,7 +271,7 @@ def _audit(
     t0 = time.perf_counter()
     stage("measuring latency")
     sample = dataset.pairs()[:32]
-    latency = measure_latency({"base": pair.base, "small": pair.small}, sample, device)
+    latency = measure_latency({"base": pair.base, "small": pair.small}, sample, device, precision=config.precision)
     timings["latency"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -274,7 +323,7 @@ def _audit(
         verdict=VerdictSection(keys=()),
         models=models,
         data=DataSection.from_dict(jsonable(dataset.describe())),
-        config=config.to_dict(),
+        config=requested.to_dict(),
         executor=executor.describe(),
         predictions=predictions,
         calibration=calibration,
@@ -283,8 +332,10 @@ def _audit(
         bias=bias,
         extras=extras,
         engine={"base": jsonable(vars(base_engine.stats)), "small": jsonable(vars(small_engine.stats))},
+        batch_size=batch_choice.to_dict() if batch_choice is not None else None,
+        precision=jsonable(precision) if precision is not None else None,
         timings={k: round(v, 3) for k, v in timings.items()},
         versions=_versions(),
     )
-    verdict = verdict_section(document.to_dict(), config.gate, config.gate_source)
+    verdict = verdict_section(document.to_dict(), requested.gate, requested.gate_source)
     return AuditResult(dataclasses.replace(document, verdict=verdict).to_dict())

@@ -42,9 +42,10 @@ class ExplainEngine:
         device: str | torch.device | None = "auto",
         batch_size: int = 32,
         cache: bool | str | os.PathLike[str] | EvalCache | None = True,
+        precision: str = "fp32",
     ) -> None:
         self.evaluators = {
-            name: Evaluator(bundle, device=device, batch_size=batch_size, cache=cache, progress=False, desc=name)
+            name: Evaluator(bundle, device=device, batch_size=batch_size, cache=cache, progress=False, desc=name, precision=precision)
             for name, bundle in bundles.items()
         }
         self._orders = {name: list(order) for name, order in (orders or {}).items()}
@@ -59,6 +60,7 @@ class ExplainEngine:
         device: str | torch.device | None = "auto",
         batch_size: int = 32,
         cache: bool | str | os.PathLike[str] | EvalCache | None = True,
+        precision: str = "fp32",
     ) -> ExplainEngine:
         """Models ``base`` and ``small``, the small one's columns aligned to the base's labels."""
         return cls(
@@ -67,6 +69,7 @@ class ExplainEngine:
             device=device,
             batch_size=batch_size,
             cache=cache,
+            precision=precision,
         )
 
     @property

@@ -379,12 +379,15 @@ class _Shard:
     inputs: tuple[Pair, ...]
     full: Mapping[str, np.ndarray]
     rows: tuple[_Row, ...]
+    precision: str = "fp32"
 
 
 def _run_shard(pair: ModelPair, shard: _Shard) -> dict[str, Any]:
     """In a worker: explain the shard's rows with ``pair``; the records and engine statistics."""
     settings = _Settings(shard.explainers, shard.budgets, shard.seed, shard.other_seed, shard.self_agreement)
-    engine = ExplainEngine.for_pair(pair, device=shard.device, batch_size=shard.batch_size, cache=shard.cache)
+    engine = ExplainEngine.for_pair(
+        pair, device=shard.device, batch_size=shard.batch_size, cache=shard.cache, precision=shard.precision
+    )
     for name in ("base", "small"):
         engine.remember(name, shard.inputs, shard.full[name])
     examples = _explain_rows(engine, settings, shard.segment, shard.rows, shard.inputs, lambda example: None)
@@ -423,6 +426,7 @@ def _explain_with(
     batch_size: int,
     cache: bool | str | os.PathLike[str] | EvalCache | None,
     done: Callable[[ExampleExplanation], None],
+    precision: str = "fp32",
 ) -> tuple[list[ExampleExplanation], list[dict[str, EngineStats]]]:
     """Explain ``rows`` in the executor's contiguous shards; the examples in row order and each shard's statistics."""
     sizes = executor.shards(len(rows))
@@ -439,6 +443,7 @@ def _explain_with(
         cache=_cache_arg(cache),
         inputs=tuple(inputs),
         full=dict(full),
+        precision=precision,
     )
     shards = [_Shard(rows=tuple(rows[bounds[n]:bounds[n + 1]]), **common) for n in range(len(sizes))]
 
@@ -480,6 +485,7 @@ def explain_pair(
     cache: bool | str | os.PathLike[str] | EvalCache | None = True,
     progress: bool | None = None,
     workers: int = 1,
+    precision: str = "fp32",
     executor: Executor | None = None,
     resume: bool = False,
 ) -> PairExplanations:
@@ -535,6 +541,9 @@ def explain_pair(
         Processes that explain the examples: above 1, contiguous shards of ``indices`` are
         explained in that many ``spawn``-ed processes, each with the models rebuilt from
         their bundle bytes and its share of the torch threads. The result is the same.
+    precision : {"fp32", "bf16", "fp16"}, default "fp32"
+        Format of the forward passes: fp32, or autocast to bfloat16 or float16 (faster on
+        GPUs, at a small cost in fidelity; see :func:`trustaudit._evaluation.check_precision`).
     executor : Executor, optional
         Where the examples are explained (:mod:`trustaudit.scale`: this process, local
         processes, Ray actors); default from ``workers``. Give one or the other. The
@@ -592,7 +601,7 @@ def explain_pair(
         raise InvalidInputError("resume=True reads the finished examples from the cache directory; give a `cache`")
     settings = _Settings(tuple(get_explainer(n) for n in names), budget_of, seed, (seed + 1) % 2**32, bool(self_agreement))
 
-    engine = ExplainEngine.for_pair(pair, device=device, batch_size=batch_size, cache=eval_cache)
+    engine = ExplainEngine.for_pair(pair, device=device, batch_size=batch_size, cache=eval_cache, precision=precision)
     inputs: list[Pair] = [(data.text_a[i], data.text_b[i] if data.text_b is not None else None) for i in idx]
     for name in ("base", "small"):
         engine.prefetch(name, inputs)
@@ -608,6 +617,7 @@ def explain_pair(
             "models": [pair.base.cache_id, pair.small.cache_id], "explainers": list(names), "budgets": budget_of,
             "seed": seed, "other_seed": settings.other_seed, "self_agreement": bool(self_agreement), "segment": segment,
             "target": target, "batch_size": batch_size, "device": engine.device.type,
+            **({"precision": precision} if precision != "fp32" else {}),
         })
     found: dict[int, ExampleExplanation] = {}
     if resume and store is not None:
@@ -629,7 +639,7 @@ def explain_pair(
         if todo and not local:
             computed, worker_stats = _explain_with(
                 executor, pair, settings, segment, todo, inputs, full, device=device, batch_size=batch_size,
-                cache=eval_cache, done=finished,
+                cache=eval_cache, done=finished, precision=precision,
             )
         else:
             computed = _explain_rows(engine, settings, segment, todo, inputs, finished)
@@ -652,6 +662,7 @@ def explain_pair(
         "self_agreement": bool(self_agreement),
         "batch_size": batch_size,
         "device": str(engine.device),
+        **({"precision": precision} if precision != "fp32" else {}),
     }
     models = {
         name: {"fingerprint": bundle.fingerprint, "path": bundle.path, "labels": list(bundle.labels)}

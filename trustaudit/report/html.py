@@ -411,6 +411,28 @@ def _predictions_view(predictions: PredictionsSection) -> dict[str, Any]:
     return view
 
 
+def _small_number(value: float) -> str:
+    return f"{value:.4f}" if value == 0 or value >= 1e-4 else f"{value:.1e}"
+
+
+def _hardware_view(doc: AuditDocument) -> dict[str, str]:
+    """One sentence each for the batch size found by ``--batch-size auto`` and the precision's cost; empty when absent."""
+    view = {"batch_size": "", "precision": ""}
+    choice = doc.batch_size
+    if choice:
+        tried = ", ".join(str(t["batch_size"]) + ("" if t["fits"] else " (out of memory)") for t in choice.get("trials", []))
+        view["batch_size"] = f"{choice['chosen']}, chosen by doubling on the longest inputs (tried {tried}; stopped: {choice['reason']})"
+    check = doc.precision
+    if check:
+        names = list(check["max_abs_diff"])
+        diffs = ", ".join(f"{_small_number(check['max_abs_diff'][n])} ({n})" for n in names)
+        view["precision"] = f"forward passes in {check['precision']}: max |Δp| vs fp32 = {diffs} over {check['rows']} rows"
+        changed = check.get("changed_predictions")
+        if changed:
+            view["precision"] += "; predictions that differ from fp32: " + ", ".join(f"{changed[n]} ({n})" for n in names)
+    return view
+
+
 def build_context(result: Any) -> dict[str, Any]:
     """Everything the report template needs, read from the typed sections of a results document.
 
@@ -442,6 +464,7 @@ def build_context(result: Any) -> dict[str, Any]:
         "config_text": config_text,
         "versions_text": versions_text,
         "timings_text": timings_text,
+        "hardware": _hardware_view(doc),
         "predictions": _predictions_view(doc.predictions),
         "calibration": _calibration_view(doc.calibration),
         "bias": _bias_view(doc.bias),

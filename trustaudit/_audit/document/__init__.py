@@ -64,6 +64,8 @@ class AuditDocument(Section):
     bias: BiasSection | None = None
     extras: ExtrasSection | None = optional_key()
     engine: Mapping[str, Any] | None = None
+    batch_size: Mapping[str, Any] | None = optional_key()
+    precision: Mapping[str, Any] | None = optional_key()
     timings: Mapping[str, float] | None = None
     versions: Mapping[str, str] | None = None
 

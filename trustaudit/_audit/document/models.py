@@ -19,6 +19,7 @@ class Latency(Section):
     device: str | None = None
     threads: int | None = None
     repeats: int | None = None
+    precision: str | None = optional_key()
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
