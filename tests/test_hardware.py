@@ -133,8 +133,13 @@ def test_auto_batch_size_picks_a_doubling_of_the_start_and_says_why(tiny_bundle_
     assert choice.batch_size in (8, 16, 32, 64, 128)
     sizes = [t["batch_size"] for t in choice.trials]
     assert sizes == [8 * 2**i for i in range(len(sizes))] and choice.batch_size in sizes
-    best = min((t for t in choice.trials if t["fits"]), key=lambda t: t["ms_per_input"])
-    assert best["batch_size"] == choice.batch_size, "on the CPU the fastest size per input is chosen"
+    taken = [t for t in choice.trials if t["fits"]]
+    if choice.reason.startswith(f"batch {sizes[-1]} was not"):
+        last, taken = taken[-1], taken[:-1]
+        chosen_ms = next(t["ms_per_input"] for t in taken if t["batch_size"] == choice.batch_size)
+        assert last["ms_per_input"] > _batching.CPU_MIN_GAIN * chosen_ms, "the doubling that ended the search did not pay"
+    best = min(taken, key=lambda t: t["ms_per_input"])
+    assert best["batch_size"] == choice.batch_size, "on the CPU the fastest of the doublings that paid is chosen"
     assert choice.reason and choice.to_dict()["requested"] == "auto"
     lengths = sorted(min(len(bundle.tokenizer(a, b)["input_ids"]), bundle.max_length) for a, b in data.pairs())
     assert lengths[0] <= choice.probe_tokens <= lengths[-1]

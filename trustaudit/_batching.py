@@ -14,8 +14,8 @@ succeeds, up to :data:`CAP`:
 * on the CPU, where a larger batch only pays while it uses the cores better, the search
   stops when a doubling no longer cuts the time per input by :data:`CPU_MIN_GAIN`, or when
   the next size's activations (estimated from the model's shape and the longest input)
-  would pass :data:`CPU_MEMORY_SHARE` of the memory available; the size with the fastest
-  time per input is chosen. Speed is timed on inputs of the median length (a typical
+  would pass :data:`CPU_MEMORY_SHARE` of the memory available; the fastest size before
+  the doubling that did not pay is chosen. Speed is timed on inputs of the median length (a typical
   length-bucketed batch), not the longest: long inputs keep the cores busy at any batch
   size, so timing them alone would stop the doubling too early for the many short batches.
 
