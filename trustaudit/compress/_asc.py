@@ -254,6 +254,13 @@ def redundant_layers(
     return tuple(removed)
 
 
+def highest_similarity(similarity: np.ndarray) -> float:
+    """The highest similarity between two different states (``similarity[i, j]``, ``i < j``): what a
+    threshold must not exceed for a layer to be removed, quoted when none is."""
+    n = similarity.shape[0]
+    return float(max(similarity[i, j] for j in range(1, n) for i in range(j)))
+
+
 def _check_margin(margin: float) -> None:
     if isinstance(margin, bool) or not isinstance(margin, (int, float, np.number)) or not 0 <= margin < 1:
         raise InvalidInputError(f"margin must be a number from 0 up to (not including) 1, got {margin!r}")
@@ -420,11 +427,9 @@ def asc(
     similarity_seconds = time.perf_counter() - start
     removed = redundant_layers(similarity, threshold, n_remove, margin)
     if not removed:
-        n = similarity.shape[0]
-        best = max(similarity[i, j] for j in range(1, n) for i in range(j))
         raise InvalidInputError(
             f"no layer reaches the similarity threshold {threshold} - margin {margin} (the highest similarity "
-            f"between two states is {best:.4f}); lower the threshold or pass n_remove"
+            f"between two states is {highest_similarity(similarity):.4f}); lower the threshold or pass n_remove"
         )
     pruned = prune_layers(bundle, removed)
     train_steps, losses, train_seconds = 0, (), 0.0

@@ -424,7 +424,7 @@ class _Search:
 
     def _asc_ladder(self) -> list[tuple[tuple[int, ...], dict[str, Any]]]:
         """The distinct layer sets of the ladder, most layers removed first, with the rule that picks each."""
-        from trustaudit.compress._asc import PAPER_MARGIN, layer_similarity, redundant_layers
+        from trustaudit.compress._asc import PAPER_MARGIN, highest_similarity, layer_similarity, redundant_layers
 
         similarity = layer_similarity(self.base, self.train, batch_size=self.config.batch_size, max_rows=self.max_rows,
                                       device=self.config.device, progress=self.progress)
@@ -442,11 +442,9 @@ class _Search:
                 if layers:
                     rungs.setdefault(layers, {"threshold": float(t), "margin": margin, "thresholds": []})["thresholds"].append(float(t))
             if not rungs:
-                n = similarity.shape[0]
-                best = max(similarity[i, j] for j in range(1, n) for i in range(j))
                 raise InvalidInputError(
                     f"no threshold of {sorted(self.thresholds or ())} removes a layer (minus margin {margin}; the highest "
-                    f"similarity between two states is {best:.4f}); give lower `thresholds` or `n_remove`"
+                    f"similarity between two states is {highest_similarity(similarity):.4f}); give lower `thresholds` or `n_remove`"
                 )
         return sorted(rungs.items(), key=lambda item: (-len(item[0]), item[0]))
 
