@@ -72,10 +72,13 @@ def row(name: str, doc: dict[str, Any]) -> str:
     lat = small["latency"]
 
     def agree(explainer: str) -> str:
-        value = (a.get(explainer) or {}).get("feature_agreement") if a.get("available") else None
-        return "–" if value is None else f"{value:.3f}"
+        section = (a.get(explainer) or {}) if a.get("available") else {}
+        value, floor = section.get("feature_agreement"), section.get("floor")
+        if value is None:
+            return "–"
+        return f"{value:.3f}" + ("" if floor is None else f" ({floor:.2f})")
 
-    verdict = "trust-equivalent" if doc["verdict"]["passed"] else "not trust-equivalent"
+    verdict = doc["verdict"].get("status") or ("trust-equivalent" if doc["verdict"]["passed"] else "not trust-equivalent")
     return (f"| {name} | {size / 1e6:.1f} | {lat['batch1_ms']:.1f} | {lat['batched_ms_per_example']:.2f} | "
             f"{p['small']['accuracy']:.4f} | {-p['accuracy_drop']:+.4f} | {p['agreement']:.4f} | {c['small']['ece']:.4f} | "
             f"{agree('lime')} | {agree('shap')} | {verdict} |")
@@ -103,7 +106,7 @@ def main() -> None:
             f"**{task.upper()}** ({len(held_out):,} held-out rows, {args.explain_n} explained; base {base.n_params:,} "
             f"parameters, {base.bytes_on_disk / 1e6:.1f} MB)",
             "",
-            "| candidate | MB | batch-1 ms | batched ms/example | accuracy | vs base | agreement | ECE | LIME agr. | SHAP agr. | verdict |",
+            "| candidate | MB | batch-1 ms | batched ms/example | accuracy | vs base | agreement | ECE | LIME agr. (floor) | SHAP agr. (floor) | verdict |",
             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
         ]
         for name, candidate in candidates(task, base, args.calibration_rows).items():
