@@ -152,7 +152,7 @@ def _permuted_copy(bundle, order: list[int], path: Path) -> Path:
     return path
 
 
-def test_pair_aligns_labels_by_name(tiny_bundle_path: Path, tmp_path: Path, dev_tsv: Path) -> None:
+def test_pair_maps_labels_by_name(tiny_bundle_path: Path, tmp_path: Path, dev_tsv: Path) -> None:
     from trustaudit.data import load_dataset
     from trustaudit._predict import predict
 
@@ -164,8 +164,12 @@ def test_pair_aligns_labels_by_name(tiny_bundle_path: Path, tmp_path: Path, dev_
     assert pair.permutation == (1, 2, 0)
     data = load_dataset(dev_tsv, pair.labels)
     base_probs = predict(pair.base, data, cache=False).probs
-    small_probs = pair.align(predict(pair.small, data, cache=False).probs)
+    raw = predict(pair.small, data, cache=False).probs
+    small_probs = pair.to_base_labels(raw)
     np.testing.assert_allclose(small_probs, base_probs, atol=1e-6)
+    assert not np.allclose(raw, base_probs, atol=1e-3), "the mapping reorders the columns"
+    with pytest.warns(DeprecationWarning, match=r"`ModelPair.align` is deprecated.*use `ModelPair.to_base_labels`"):
+        assert np.array_equal(pair.align(raw), small_probs)
 
 
 def test_pair_with_different_label_sets_names_both(tiny_bundle_path: Path, tmp_path: Path, tokenizer) -> None:

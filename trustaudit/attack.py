@@ -357,7 +357,7 @@ def adversarial_transfer(
         return engines["base"].probs(texts)
 
     def small_predict(texts: Sequence[Pair]) -> np.ndarray:
-        return pair.align(engines["small"].probs(texts))
+        return pair.to_base_labels(engines["small"].probs(texts))
 
     settings = {"max_fraction": max_fraction, "n_candidates": n_candidates, "max_words": max_words}
     attacks: dict[str, list[AttackResult]] = {"base": [], "small": []}

@@ -351,7 +351,7 @@ def counterfactual_flips(
     For the texts (strings or ``(text_a, text_b)`` pairs, or a :class:`Dataset`) holding at
     least one word of ``pairs`` (default :func:`default_swap_pairs`), both models predict
     the original and the swapped version; a flip is a changed top class. The small model's
-    outputs are aligned to the base labels (``ModelPair.permutation``). Predictions go
+    outputs are mapped onto the base labels (``ModelPair.to_base_labels``). Predictions go
     through the evaluation engine (cached, batched); pass the audit's ``evaluators``
     ``(base, small)`` to share their caches and statistics. The paired comparison is
     :func:`~trustaudit.metrics.bias.flip_rate_comparison`.
@@ -381,7 +381,7 @@ def counterfactual_flips(
             logits, _ = engine.logits(originals + swapped)  # type: ignore[arg-type]
             probs = softmax(logits)
             if role == "small":
-                probs = pair.align(probs)
+                probs = pair.to_base_labels(probs)
             predicted = probs.argmax(axis=1)
         else:
             predicted = np.empty(0, dtype=int)

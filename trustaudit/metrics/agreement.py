@@ -171,7 +171,7 @@ def signed_rank_agreement(a: ArrayLike, b: ArrayLike, k: int) -> float:
 def topk_jaccard(a: ArrayLike, b: ArrayLike, k: int) -> float:
     """Jaccard index of the two top-k feature sets, in [0, 1].
 
-    J = |A ∩ B| / |A ∪ B| with A, B the top-k sets; the alignment measure of the
+    J = |A ∩ B| / |A ∪ B| with A, B the top-k sets; the interpretability-alignment measure of the
     trust-equivalence study. Unlike feature agreement it is 1/3, not 1/2, when half the
     features are shared.
 

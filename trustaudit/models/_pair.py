@@ -1,4 +1,4 @@
-"""A base model and its compressed candidate, with the label alignment between them."""
+"""A base model and its compressed candidate, with the label mapping between them."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from trustaudit._deprecation import warn_renamed
 from trustaudit.exceptions import LabelMismatchError
 from trustaudit.models._bundle import ModelBundle
 from trustaudit.models._config import labels_are_generic
@@ -17,7 +18,7 @@ from trustaudit.models._loading import given_tokenizer, load_model
 
 @dataclass(frozen=True, eq=False)
 class ModelPair:
-    """A base model and a compressed candidate, with the label alignment between them.
+    """A base model and a compressed candidate, with the label mapping between them.
 
     ``permutation[i]`` is the small model's output index of the base model's label ``i``.
     """
@@ -31,9 +32,14 @@ class ModelPair:
         """Label names in the base model's order (the order every result uses)."""
         return self.base.labels
 
-    def align(self, small_probs: np.ndarray) -> np.ndarray:
-        """Reorder the small model's output columns into the base model's label order."""
+    def to_base_labels(self, small_probs: np.ndarray) -> np.ndarray:
+        """Reorder the small model's output columns into the base model's label order (the label mapping)."""
         return np.asarray(small_probs)[:, list(self.permutation)]
+
+    def align(self, small_probs: np.ndarray) -> np.ndarray:
+        """Deprecated name of :meth:`to_base_labels`."""
+        warn_renamed("ModelPair.align", "ModelPair.to_base_labels")
+        return self.to_base_labels(small_probs)
 
 
 def label_permutation(base: Sequence[str], small: Sequence[str]) -> tuple[int, ...]:
@@ -57,7 +63,7 @@ def load_pair(
     max_length: int | None = None,
     tokenizer: Any = None,
 ) -> ModelPair:
-    """Load two models and align the small one's labels onto the base's by name.
+    """Load two models and map the small one's labels onto the base's by name.
 
     The two may have different tokenizers; label sets that differ are an error naming both.
     ``tokenizer`` (a directory or object), when given, replaces both models' own.
