@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from trustaudit._deprecation import read_renamed, renamed_attribute, renamed_keywords
-from trustaudit._audit.document.bias import BiasEmbedding
+from trustaudit._audit.document.bias import BiasEmbedding, BiasSection, ExtrasSection
 from trustaudit.exceptions import InvalidInputError
 from trustaudit.metrics import flip_rates, per_class_comparison, prediction_agreement
 from trustaudit.metrics.bias import FlipRateComparison, flip_rate_comparison
@@ -96,3 +96,28 @@ def test_flip_rates_interval_narrows_with_a_lower_level() -> None:
     wide = flip_rates(BASE, SMALL, GOLD, n_resamples=200, ci_level=0.95)
     narrow = flip_rates(BASE, SMALL, GOLD, n_resamples=200, ci_level=0.5)
     assert np.diff(narrow.negative_flip_rate_ci)[0] <= np.diff(wide.negative_flip_rate_ci)[0]
+
+
+def test_older_bias_and_extras_sections_load_and_round_trip() -> None:
+    """Results written before the rename carry ``confidence`` in these sections; they still load.
+
+    The typed bias section reads it as ``ci_level``; the results nested in untyped mappings
+    (effect-size changes, counterfactual comparison, CKA, transfer rates) are kept as written.
+    """
+    extras = {
+        "representation": {"available": True, "cls": {"cka": 0.9, "ci_level": 0.95}, "mean": {"cka": 0.8, "confidence": 0.95}},
+        "adversarial": {"available": True, "rates": {"gap": 0.1, "confidence": 0.95}},
+    }
+    assert ExtrasSection.from_dict(extras).to_dict() == extras
+    bias = {
+        "available": True,
+        "embedding": {"tests": [{"results": [{"change": {"difference": 0.1, "confidence": 0.95}}]}], "poolings": ["mean"],
+                      "max_abs_effect_change": 0.1, "confidence": 0.95},
+        "counterfactual": {"comparison": {"difference": 0.0, "confidence": 0.95}},
+    }
+    read = BiasSection.from_dict(bias)
+    assert read.embedding is not None and read.embedding.ci_level == 0.95
+    written = read.to_dict()
+    assert written["embedding"]["ci_level"] == 0.95 and "confidence" not in written["embedding"]
+    assert written["embedding"]["tests"] == bias["embedding"]["tests"]
+    assert written["counterfactual"] == bias["counterfactual"]
