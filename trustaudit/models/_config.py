@@ -43,9 +43,9 @@ def config_labels(config: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(names)
 
 
-def labels_are_generic(labels: Sequence[str]) -> bool:
+def labels_are_generic(label_names: Sequence[str]) -> bool:
     """True when every name is of the ``LABEL_<i>`` form transformers invents."""
-    return all(_GENERIC_LABEL.match(name) for name in labels)
+    return all(_GENERIC_LABEL.match(name) for name in label_names)
 
 
 def resolve_labels(found: tuple[str, ...], given: str | Sequence[str] | None, where: str) -> tuple[str, ...]:
