@@ -5,7 +5,7 @@ paraphrase-MiniLM-L3-v2 with a fresh, seeded head. Data: the first SNLI validati
 For every example, both sides compute the same explanations: LIME (``--lime-samples``)
 and SHAP (``--shap-max-evals``) of the base model's predicted class for the base model
 with the seed, the small model with seed + 1, and the base model again with seed + 1
-(the noise floor, paired like the comparison).
+(the base repeat, whose agreement with the base run is the noise floor, paired like the comparison).
 
 Naive recipe: ``LimeTextExplainer(bow=False, split_expression=SEPARATOR, mask_string="")``
 (the same word features as trustaudit) with a ``classifier_fn`` batching 64 in request
@@ -76,7 +76,7 @@ def naive_example(models, premise, hypothesis, segment, target, args, lime_runs)
     from trustaudit.explain.features import SEPARATOR, FeatureSet
 
     d = len(FeatureSet(premise, hypothesis, segment))
-    runs = (("base", args.seed), ("small", args.seed + 1), ("noise", args.seed + 1))
+    runs = (("base", args.seed), ("small", args.seed + 1), ("base_repeat", args.seed + 1))
     weights = {}
     for run, seed in runs:
         model = models["small" if run == "small" else "base"]
@@ -164,7 +164,7 @@ def main() -> None:
         runtimes["trustaudit, ONNX Runtime"] = apply_runtime(pair, "onnx")
     data = trustaudit.load_dataset(shared_path("data", "snli", "validation.tsv"), SNLI_LABELS, limit=args.examples + 1)
     naive = {name: NaiveModel(b.model, b.tokenizer) for name, b in bundles.items()}
-    naive["noise"] = naive["base"]
+    naive["base_repeat"] = naive["base"]
     budget = {"lime_samples": args.lime_samples, "shap_max_evals": args.shap_max_evals, "seed": args.seed}
 
     def ours(i: int, segment: str, runtime: str = "trustaudit"):
@@ -215,7 +215,7 @@ def main() -> None:
             tallies["naive"].evaluations += after - before + 2  # + the two predictions of the target class
             tallies["naive"].requested = tallies["naive"].evaluations
 
-            for run, group in (("base", example.base), ("small", example.small), ("noise", example.noise)):
+            for run, group in (("base", example.base), ("small", example.small), ("base_repeat", example.base_repeat)):
                 ours_w = group["lime"].scores
                 lime_gap = max(lime_gap, float(np.abs(ours_w - weights[run]).max()))
                 same_ranking &= bool(np.array_equal(np.argsort(-ours_w), np.argsort(-weights[run])))

@@ -55,7 +55,7 @@ def _largest_difference(one: Any, other: Any) -> float:
     largest = 0.0
     for a, b in zip(one.examples, other.examples):
         largest = max(largest, float(np.abs(a.base_probs - b.base_probs).max()), float(np.abs(a.small_probs - b.small_probs).max()))
-        for role in ("base", "small", "noise"):
+        for role in ("base", "small", "base_repeat"):
             for name, attributions in getattr(a, role).items():
                 largest = max(largest, float(np.abs(attributions.scores - getattr(b, role)[name].scores).max()))
     return largest

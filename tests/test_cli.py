@@ -107,6 +107,7 @@ def test_library_parameters_are_shown_as_flags(tiny_bundle_path: Path, tmp_path:
     assert as_flags("pass `tokenizer`=DIR, or `label_map`; keep `x`=1 and plain label_map") == (
         "pass --tokenizer DIR, or --label-map; keep --x 1 and plain label_map"
     )
+    assert as_flags("pass `label_names` / `small_label_names` to name them") == "pass --labels / --small-labels to name them"
     data = tmp_path / "raw.tsv"
     data.write_text("a\tb\tentailment\n", encoding="utf-8")
     code = main(["predict", str(tiny_bundle_path), "--data", str(data), "--no-header", "--text-col", "0", "--pair-col", "1",

@@ -29,6 +29,20 @@ def test_tsv_with_names(tmp_path: Path) -> None:
     assert len(data.sha256) == 64
 
 
+
+def test_label_names_are_names_and_labels_are_ids(tmp_path: Path) -> None:
+    """``label_names`` (the parameter) names the classes; ``Dataset.labels`` holds ids into them."""
+    path = write_rows(tmp_path / "d.tsv", ROWS)
+    reordered = ("contradiction", "entailment", "neutral")
+    data = load_dataset(path, label_names=reordered)
+    assert data.label_names == reordered
+    assert [data.label_names[i] for i in data.labels] == [row[2] for row in ROWS]
+    with pytest.warns(DeprecationWarning, match=r"`labels` is deprecated.*use `label_names`"):
+        old = load_dataset(path, labels=reordered)
+    assert old.label_names == reordered and old.labels.tolist() == data.labels.tolist()
+    with pytest.raises(InvalidInputError, match=r"pass `label_names` or its deprecated name `labels`, not both"):
+        load_dataset(path, label_names=reordered, labels=reordered)
+
 @pytest.mark.parametrize("a,b", [("sentence1", "sentence2"), ("question1", "question2"), ("text_a", "text_b"), ("Premise", "Hypothesis")])
 def test_pair_column_names_are_detected(tmp_path: Path, a: str, b: str) -> None:
     data = load_dataset(write_rows(tmp_path / "d.csv", ROWS, header=(a, b, "gold_label")), LABELS)

@@ -127,14 +127,18 @@ def test_generic_labels_are_renamed_by_the_user(tmp_path: Path, tokenizer) -> No
     model.save_pretrained(str(tmp_path / "generic"))
     tokenizer.save_pretrained(str(tmp_path / "generic"))
     assert load_model(tmp_path / "generic").labels == ("LABEL_0", "LABEL_1", "LABEL_2")
-    named = load_model(tmp_path / "generic", labels="entailment, neutral,contradiction")
+    named = load_model(tmp_path / "generic", label_names="entailment, neutral,contradiction")
     assert named.labels == LABELS
-    with pytest.raises(ModelLoadError, match="3 output classes"):
-        load_model(tmp_path / "generic", labels="yes,no")
-    with pytest.raises(ModelLoadError, match="repeated"):
-        load_model(tmp_path / "generic", labels="a,A,b")
-    packed = pack(tmp_path / "generic", tmp_path / "named.pt", labels="entailment,neutral,contradiction")
+    with pytest.warns(DeprecationWarning, match=r"`labels` is deprecated.*use `label_names`"):
+        assert load_model(tmp_path / "generic", labels="entailment,neutral,contradiction").labels == LABELS
+    with pytest.raises(ModelLoadError, match="3 output classes but `label_names` names 2"):
+        load_model(tmp_path / "generic", label_names="yes,no")
+    with pytest.raises(ModelLoadError, match="`label_names` has a repeated"):
+        load_model(tmp_path / "generic", label_names="a,A,b")
+    packed = pack(tmp_path / "generic", tmp_path / "named.pt", label_names="entailment,neutral,contradiction")
     assert load_model(tmp_path / "named.pt").labels == LABELS == packed.labels
+    with pytest.warns(DeprecationWarning, match=r"`labels` is deprecated.*use `label_names`"):
+        assert pack(tmp_path / "generic", tmp_path / "old.pt", labels="entailment,neutral,contradiction").labels == LABELS
 
 
 def _permuted_copy(bundle, order: list[int], path: Path) -> Path:
@@ -152,7 +156,7 @@ def _permuted_copy(bundle, order: list[int], path: Path) -> Path:
     return path
 
 
-def test_pair_aligns_labels_by_name(tiny_bundle_path: Path, tmp_path: Path, dev_tsv: Path) -> None:
+def test_pair_maps_labels_by_name(tiny_bundle_path: Path, tmp_path: Path, dev_tsv: Path) -> None:
     from trustaudit.data import load_dataset
     from trustaudit._predict import predict
 
@@ -164,8 +168,12 @@ def test_pair_aligns_labels_by_name(tiny_bundle_path: Path, tmp_path: Path, dev_
     assert pair.permutation == (1, 2, 0)
     data = load_dataset(dev_tsv, pair.labels)
     base_probs = predict(pair.base, data, cache=False).probs
-    small_probs = pair.align(predict(pair.small, data, cache=False).probs)
+    raw = predict(pair.small, data, cache=False).probs
+    small_probs = pair.to_base_labels(raw)
     np.testing.assert_allclose(small_probs, base_probs, atol=1e-6)
+    assert not np.allclose(raw, base_probs, atol=1e-3), "the mapping reorders the columns"
+    with pytest.warns(DeprecationWarning, match=r"`ModelPair.align` is deprecated.*use `ModelPair.to_base_labels`"):
+        assert np.array_equal(pair.align(raw), small_probs)
 
 
 def test_pair_with_different_label_sets_names_both(tiny_bundle_path: Path, tmp_path: Path, tokenizer) -> None:
@@ -177,10 +185,16 @@ def test_pair_with_different_label_sets_names_both(tiny_bundle_path: Path, tmp_p
     with pytest.raises(LabelMismatchError) as info:
         load_pair(tiny_bundle_path, tmp_path / "other")
     assert "entailment" in str(info.value) and "positive" in str(info.value)
+    assert "pass `label_names` / `small_label_names`" in str(info.value)
+    named = load_pair(tiny_bundle_path, tmp_path / "other", small_label_names="entailment,contradiction,neutral")
+    assert named.small.labels == ("entailment", "contradiction", "neutral") and named.permutation == (0, 2, 1)
+    with pytest.warns(DeprecationWarning, match=r"`small_labels` is deprecated.*use `small_label_names`"):
+        old = load_pair(tiny_bundle_path, tmp_path / "other", small_labels="entailment,contradiction,neutral")
+    assert old.permutation == named.permutation
 
 
 def test_pair_labels_match_case_insensitively(tiny_bundle_path: Path, tmp_path: Path) -> None:
-    upper = pack(load_model(tiny_bundle_path).path, tmp_path / "upper.pt", labels="ENTAILMENT,Neutral,contradiction")
+    upper = pack(load_model(tiny_bundle_path).path, tmp_path / "upper.pt", label_names="ENTAILMENT,Neutral,contradiction")
     pair = load_pair(tiny_bundle_path, upper)
     assert pair.permutation == (0, 1, 2)
 

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+#: Parameters whose option has another name (the flags predate the parameters' names).
+_FLAG_OF = {"label_names": "labels", "small_label_names": "small_labels"}
 _PARAMETER = re.compile(r"`([a-z][a-z0-9_]*)`(?:=(\S+))?")
 
 
@@ -26,7 +28,7 @@ def as_flags(message: str) -> str:
 
     def flag(match: re.Match[str]) -> str:
         name, value = match.group(1), match.group(2)
-        return "--" + name.replace("_", "-") + (f" {value}" if value else "")
+        return "--" + _FLAG_OF.get(name, name).replace("_", "-") + (f" {value}" if value else "")
 
     return _PARAMETER.sub(flag, message)
 

@@ -157,7 +157,7 @@ def check_real(value: Any, name: str) -> float:
 
 
 def check_open_unit(value: Any, name: str) -> float:
-    """Return ``value`` as a float strictly between 0 and 1 (a confidence level)."""
+    """Return ``value`` as a float strictly between 0 and 1 (an interval level, ``ci_level``)."""
     number = check_real(value, name)
     if not 0.0 < number < 1.0:
         raise InvalidInputError(f"{name} must be in (0, 1), got {_fmt(number)}")

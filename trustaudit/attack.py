@@ -49,6 +49,7 @@ from trustaudit.explain import Attributions
 from trustaudit.explain.features import split_text
 from trustaudit.metrics.adversarial import TransferRates, transfer_rates
 from trustaudit.models import ModelBundle, ModelPair
+from trustaudit._deprecation import renamed_keywords
 
 __all__ = [
     "AdversarialTransfer",
@@ -303,6 +304,7 @@ def _flips(predict: PredictFn, attacks: Sequence[AttackResult]) -> tuple[bool, .
     return tuple(bool(changed.get(i, False)) for i in range(len(attacks)))
 
 
+@renamed_keywords(confidence="ci_level")
 def adversarial_transfer(
     pair: ModelPair,
     base_attributions: Sequence[Attributions],
@@ -314,7 +316,7 @@ def adversarial_transfer(
     max_words: int | None = None,
     n_resamples: int = 1000,
     seed: int = 0,
-    confidence: float = 0.95,
+    ci_level: float = 0.95,
     batch_size: int = 32,
     device: str = "auto",
     cache: bool | str | os.PathLike[str] | EvalCache | None = True,
@@ -355,7 +357,7 @@ def adversarial_transfer(
         return engines["base"].probs(texts)
 
     def small_predict(texts: Sequence[Pair]) -> np.ndarray:
-        return pair.align(engines["small"].probs(texts))
+        return pair.to_base_labels(engines["small"].probs(texts))
 
     settings = {"max_fraction": max_fraction, "n_candidates": n_candidates, "max_words": max_words}
     attacks: dict[str, list[AttackResult]] = {"base": [], "small": []}
@@ -371,7 +373,7 @@ def adversarial_transfer(
     rates = transfer_rates(
         [a.success for a in attacks["base"]], small_flipped, [a.success for a in attacks["small"]], base_flipped,
         base_attacked=[a.attacked for a in attacks["base"]], small_attacked=[a.attacked for a in attacks["small"]],
-        n_resamples=n_resamples, seed=seed, confidence=confidence,
+        n_resamples=n_resamples, seed=seed, ci_level=ci_level,
     )
     return AdversarialTransfer(
         base_attacks=tuple(attacks["base"]),

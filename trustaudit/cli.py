@@ -45,7 +45,7 @@ def _cmd_pack(args: argparse.Namespace) -> int:
     from trustaudit.models import pack
 
     check_paths(args, ("out",), ("model_dir", "tokenizer"))
-    bundle = pack(args.model_dir, args.out, labels=args.labels, task=args.task, tokenizer=args.tokenizer)
+    bundle = pack(args.model_dir, args.out, label_names=args.labels, task=args.task, tokenizer=args.tokenizer)
     print(
         f"packed {args.model_dir} -> {args.out}: {bundle.n_params:,} parameters, "
         f"{bundle.bytes_on_disk / 1e6:.1f} MB, labels {', '.join(bundle.labels)}, fingerprint {bundle.fingerprint[:12]}"
@@ -229,7 +229,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         require_mlflow()
     config = audit_config(args, *_gate_config(args))
     executor = _executor(args)
-    pair = load_pair(args.base, args.small, labels=args.labels, small_labels=args.small_labels,
+    pair = load_pair(args.base, args.small, label_names=args.labels, small_label_names=args.small_labels,
                      allow_pickle=args.allow_pickle, max_length=args.max_length, tokenizer=args.tokenizer)
     _warn_if_same_model(args, pair)
     if args.runtime != "torch":

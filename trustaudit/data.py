@@ -24,6 +24,7 @@ import numpy as np
 
 from trustaudit._io import sha256_file
 from trustaudit.exceptions import DataError
+from trustaudit._deprecation import renamed_keywords
 
 TEXT_COLUMNS = ("text", "sentence", "review", "content")
 PAIR_COLUMNS = (
@@ -326,9 +327,10 @@ def _label_index(
     raise KeyError(value)
 
 
+@renamed_keywords(labels="label_names")
 def load_dataset(
     path: str | os.PathLike[str],
-    labels: Sequence[str] | None = None,
+    label_names: Sequence[str] | None = None,
     *,
     text_col: str | int | None = None,
     pair_col: str | int | None = None,
@@ -344,7 +346,7 @@ def load_dataset(
 ) -> Dataset:
     """Read a CSV, TSV, JSONL or JSON (list of records) file into a :class:`Dataset`.
 
-    ``labels`` are the model's label names in its output order: label cells may be those
+    ``label_names`` are the model's label names in its output order: label cells may be those
     names (case-insensitive) or integer ids in that order, unless ``label_map`` says how
     raw values map to names. Rows with a missing label (``-``, empty, ``-1``) are skipped
     and counted, and so are rows whose text (or either text of a pair) is empty, blank or
@@ -356,9 +358,10 @@ def load_dataset(
     ----------
     path : str or path-like
         The data file; its format is told from its content (``delimiter`` forces CSV/TSV).
-    labels : sequence of str, optional
+    label_names : sequence of str, optional
         The model's label names in output order. Default: the sorted distinct values of
-        the label column.
+        the label column. (Named ``labels`` before; that keyword still works, with a
+        ``DeprecationWarning``.)
     text_col : str or int, optional
         The text column (name, or 0-based index without a header). Default: the first of
         ``text``, ``sentence``, ``review``, ``content``, or a known pair of columns
@@ -395,7 +398,7 @@ def load_dataset(
     ------
     DataError
         If ``path`` is missing or unreadable, a column cannot be found, a label is not
-        one of ``labels``, ``limit``/``sample`` is below 1, or no row is usable.
+        one of ``label_names``, ``limit``/``sample`` is below 1, or no row is usable.
 
     Examples
     --------
@@ -436,7 +439,7 @@ def load_dataset(
         raise DataError(f"{path}: no label column (looked for {', '.join(LABEL_COLUMNS)}); pass `label_col`")
     mapping = parse_label_map(label_map)
 
-    names = tuple(labels) if labels is not None else None
+    names = tuple(label_names) if label_names is not None else None
     if names is None and label_index is not None:
         seen = sorted({
             str(_cell(row, label_index)).strip() for row in body

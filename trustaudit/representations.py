@@ -26,6 +26,7 @@ from trustaudit.exceptions import InvalidInputError
 from trustaudit.metrics.representation import RepresentationSimilarity, cka_matrix
 from trustaudit.metrics.representation import representation_similarity as _similarity
 from trustaudit.models import ModelBundle
+from trustaudit._deprecation import renamed_keywords
 
 __all__ = ["POOLINGS", "LayerRepresentations", "layer_cka", "layer_representations", "representation_similarity"]
 
@@ -142,6 +143,7 @@ def layer_cka(base: LayerRepresentations, small: LayerRepresentations, pooling: 
     return cka_matrix(base.states(pooling), small.states(pooling))
 
 
+@renamed_keywords(confidence="ci_level")
 def representation_similarity(
     base: LayerRepresentations,
     small: LayerRepresentations,
@@ -150,7 +152,7 @@ def representation_similarity(
     n_resamples: int = 1000,
     n_reference: int = 20,
     seed: int = 0,
-    confidence: float = 0.95,
+    ci_level: float = 0.95,
 ) -> RepresentationSimilarity:
     """Linear CKA of the two models' final representations, with its interval and the base's self-reference.
 
@@ -159,4 +161,4 @@ def representation_similarity(
     if base.n != small.n:
         raise InvalidInputError(f"the two models represent different rows ({base.n} and {small.n})")
     return _similarity(base.final(pooling), small.final(pooling), n_resamples=n_resamples,
-                       n_reference=n_reference, seed=seed, confidence=confidence)
+                       n_reference=n_reference, seed=seed, ci_level=ci_level)

@@ -54,11 +54,11 @@ def _scores(result, group):
 
 @pytest.mark.parametrize("order", [None, [2, 0, 1]])
 def test_identical_models_give_identical_attributions(base_bundle, nli_data, order) -> None:
-    """The small model is explained exactly as the base model's floor run (seed s', same samples and tree)."""
+    """The small model is explained exactly as the base repeat (seed s', same samples and tree)."""
     small = base_bundle if order is None else _permuted(base_bundle, order)
     pair = ModelPair(base_bundle, small, label_permutation(base_bundle.labels, small.labels))
     result = explain_pair(pair, nli_data, [0, 3], **SMALL_BUDGET)
-    repeat, small_scores = _scores(result, "noise"), _scores(result, "small")
+    repeat, small_scores = _scores(result, "base_repeat"), _scores(result, "small")
     assert repeat.keys() == small_scores.keys() and len(repeat) == 4
     for key in repeat:
         assert np.array_equal(repeat[key], small_scores[key]), key
@@ -103,34 +103,34 @@ def test_each_model_sees_the_distinct_texts_of_its_own_seed_once(model_pair, nli
 def test_floor_runs_are_paired_like_the_comparison(model_pair, nli_data, recorded_texts) -> None:
     """Small and the base's floor run both use seed s' (LIME samples, SHAP tree); only exact SHAP has an exact floor."""
     result = explain_pair(model_pair, nli_data, [0, 6], **{**SMALL_BUDGET, "shap_max_evals": 120})
-    assert result.config["noise_seed"] == 1 and result.config["small_seed"] == 1
-    assert result.config["tree_seeds"] == {"base": 0, "small": 1, "noise": 1}
+    assert result.config["base_repeat_seed"] == 1 and result.config["small_seed"] == 1
+    assert result.config["tree_seeds"] == {"base": 0, "small": 1, "base_repeat": 1}
     for i in (0, 6):
         features = FeatureSet(nli_data.text_a[i], nli_data.text_b[i])
         assert set(lime.sample(features, num_samples=120, seed=1).texts) <= set(recorded_texts["base"])
     for example in result.examples:
-        assert example.seeds == {"base": 0, "small": 1, "noise": 1}
+        assert example.seeds == {"base": 0, "small": 1, "base_repeat": 1}
         assert example.base["lime"].params["seed"] == 0
-        assert example.small["lime"].params["seed"] == example.noise["lime"].params["seed"] == 1
-        assert not np.array_equal(example.noise["lime"].scores, example.base["lime"].scores)
-        assert example.noise_exact == ()
+        assert example.small["lime"].params["seed"] == example.base_repeat["lime"].params["seed"] == 1
+        assert not np.array_equal(example.base_repeat["lime"].scores, example.base["lime"].scores)
+        assert example.repeat_exact == ()
         assert example.base["shap"].params["algorithm"] == "partition"
         assert (example.base["shap"].params["tree_seed"], example.base["shap"].params["seed"]) == (0, 0)
-        for run in (example.small["shap"], example.noise["shap"]):
+        for run in (example.small["shap"], example.base_repeat["shap"]):
             assert (run.params["tree_seed"], run.params["seed"]) == (1, 1)
         assert not np.array_equal(shap.clustering(example.features, 0), shap.clustering(example.features, 1))
-        assert not np.array_equal(example.noise["shap"].scores, example.base["shap"].scores)
+        assert not np.array_equal(example.base_repeat["shap"].scores, example.base["shap"].scores)
     assert [e.base["shap"].params["complete"] for e in result.examples] == [False, True]
 
     exact = explain_pair(model_pair, nli_data, [0], segment="b", **SMALL_BUDGET).examples[0]
     assert exact.base["shap"].params["algorithm"] == "exact"
-    assert exact.noise_exact == ("shap",) and exact.noise["shap"] is exact.base["shap"]
+    assert exact.repeat_exact == ("shap",) and exact.base_repeat["shap"] is exact.base["shap"]
     assert exact.small["shap"].params["seed"] == 1
 
     quiet = explain_pair(model_pair, nli_data, [0, 6], self_agreement=False, **{**SMALL_BUDGET, "shap_max_evals": 120})
-    assert quiet.config["noise_seed"] is None
+    assert quiet.config["base_repeat_seed"] is None
     for alone, paired in zip(quiet.examples, result.examples):
-        assert alone.noise == {} and alone.seeds == {"base": 0, "small": 1, "noise": None}
+        assert alone.base_repeat == {} and alone.seeds == {"base": 0, "small": 1, "base_repeat": None}
         for name in ("lime", "shap"):
             assert np.array_equal(alone.small[name].scores, paired.small[name].scores)
 
@@ -139,7 +139,7 @@ def test_same_seed_same_results_other_seed_other_lime(model_pair, nli_data) -> N
     first = explain_pair(model_pair, nli_data, [2, 7], **SMALL_BUDGET)
     again = explain_pair(model_pair, nli_data, [2, 7], **SMALL_BUDGET)
     other = explain_pair(model_pair, nli_data, [2, 7], seed=5, **SMALL_BUDGET)
-    for group in ("base", "small", "noise"):
+    for group in ("base", "small", "base_repeat"):
         a, b = _scores(first, group), _scores(again, group)
         assert all(np.array_equal(a[k], b[k]) for k in a)
     changed = _scores(other, "base")
@@ -152,17 +152,37 @@ def test_round_trip_through_json_is_exact(model_pair, nli_data) -> None:
     again = PairExplanations.from_dict(json.loads(json.dumps(data)))
     assert again.to_dict() == data
     for old, new in zip(result.examples, again.examples):
-        for group in ("base", "small", "noise"):
+        for group in ("base", "small", "base_repeat"):
             for name, attributions in getattr(old, group).items():
                 assert np.array_equal(getattr(new, group)[name].scores, attributions.scores)
         assert new.features.features == old.features.features
     assert data["stats"]["base"]["unique"] == result.stats["base"].unique
-    assert data["format_version"] == 2 and data["examples"][0]["seeds"] == {"base": 0, "small": 1, "noise": 1}
+    assert data["format_version"] == 3 and data["examples"][0]["seeds"] == {"base": 0, "small": 1, "base_repeat": 1}
     older = json.loads(json.dumps(data))
     for example in older["examples"]:
         del example["seeds"]
-    assert PairExplanations.from_dict({**older, "format_version": 1}).examples[1].seeds == {"base": 0, "small": 1, "noise": 1}
+    assert PairExplanations.from_dict({**older, "format_version": 1}).examples[1].seeds == {"base": 0, "small": 1, "base_repeat": 1}
 
+
+
+def test_records_of_format_2_name_the_base_repeat_noise(model_pair, nli_data) -> None:
+    """Files and stores written before format 3 call the base repeat ``noise``: they still load, the same."""
+    result = explain_pair(model_pair, nli_data, [0, 4], **SMALL_BUDGET)
+    data = json.loads(json.dumps(result.to_dict()))
+    older = json.loads(json.dumps(data))
+    for example in older["examples"]:
+        example["noise"] = example.pop("base_repeat")
+        example["noise_exact"] = example.pop("repeat_exact")
+        example["seeds"] = {("noise" if role == "base_repeat" else role): seed for role, seed in example["seeds"].items()}
+    assert "noise" in older["examples"][0] and "base_repeat" not in older["examples"][0]
+    again = PairExplanations.from_dict({**older, "format_version": 2})
+    assert again.to_dict()["examples"] == data["examples"]
+    example = again.examples[0]
+    assert example.seeds == {"base": 0, "small": 1, "base_repeat": 1}
+    with pytest.warns(DeprecationWarning, match=r"`ExampleExplanation.noise` is deprecated.*`ExampleExplanation.base_repeat`"):
+        assert example.noise is example.base_repeat
+    with pytest.warns(DeprecationWarning, match=r"`ExampleExplanation.noise_exact` is deprecated"):
+        assert example.noise_exact == example.repeat_exact
 
 def test_stats_and_config_are_recorded(model_pair, nli_data) -> None:
     result = explain_pair(model_pair, nli_data, [0], segment="a", **SMALL_BUDGET)

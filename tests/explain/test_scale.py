@@ -134,6 +134,28 @@ def test_an_interrupted_run_resumes_without_explaining_finished_examples_again(m
     assert _records(again) == _records(reference)
 
 
+
+def test_a_store_written_with_the_old_keys_is_resumed(model_pair, nli_data, tmp_path, monkeypatch) -> None:
+    """Stored examples of earlier versions call the base repeat ``noise``: a resumed run reads them, explaining nothing."""
+    import json
+
+    from trustaudit.explain import _pair
+
+    rows = [0, 2]
+    reference = explain_pair(model_pair, nli_data, rows, cache=tmp_path / "cache", **SMALL)
+    files = sorted((tmp_path / "cache" / "explanations").rglob("*.json"))
+    assert len(files) == 2
+    for path in files:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        example = record["example"]
+        example["noise"], example["noise_exact"] = example.pop("base_repeat"), example.pop("repeat_exact")
+        example["seeds"]["noise"] = example["seeds"].pop("base_repeat")
+        path.write_text(json.dumps(record), encoding="utf-8")
+    monkeypatch.setattr(_pair, "_explain_example", lambda *args, **kwargs: pytest.fail("a stored example was explained again"))
+    resumed = explain_pair(model_pair, nli_data, rows, cache=tmp_path / "cache", resume=True, **SMALL)
+    assert resumed.resumed == 2
+    assert _records(resumed) == _records(reference)
+
 def test_an_interrupted_audit_resumes_to_the_uninterrupted_result(model_pair, nli_data, tmp_path, monkeypatch) -> None:
     from trustaudit import AuditConfig, audit
     from trustaudit.explain import _pair

@@ -170,7 +170,7 @@ class TestAttributionAgreement:
             ({"ks": ()}, r"ks must be a non-empty sequence"),
             ({"ks": (0,)}, r"ks must be >= 1, got 0"),
             ({"n_resamples": -5}, r"n_resamples must be >= 0"),
-            ({"confidence": 0.0}, r"confidence must be in \(0, 1\)"),
+            ({"ci_level": 0.0}, r"ci_level must be in \(0, 1\)"),
         ],
     )
     def test_validation(self, kwargs: dict, message: str) -> None:

@@ -261,7 +261,7 @@ def test_registered_directions() -> None:
         (lambda: flip_rates([0, 1], [0, 1], [0, 1], n_resamples=-1), r"n_resamples must be >= 0"),
         (lambda: per_class_comparison([0, 1], [0, 1], [0, 1], 1), r"n_classes must be >= 2, got 1"),
         (lambda: per_class_comparison([0, 2], [0, 1], [0, 1], 2), r"base_pred\[1\] = 2 is not a class id in \[0, 2\)"),
-        (lambda: per_class_comparison([0, 1], [0, 1], [0, 1], 2, confidence=1.0), r"confidence must be in \(0, 1\)"),
+        (lambda: per_class_comparison([0, 1], [0, 1], [0, 1], 2, ci_level=1.0), r"ci_level must be in \(0, 1\)"),
         (lambda: flips_by_confidence([0.5, 1.2], [0, 1], [0, 1]), r"base_conf\[1\] = 1.2 is outside \[0, 1\]"),
         (lambda: flips_by_confidence([0.5], [0, 1], [0, 1]), r"base_pred has length 2, expected 1"),
         (lambda: flips_by_confidence([0.5], [0], [0], bands=[]), r"bands must be a non-empty sequence"),

@@ -163,10 +163,10 @@ def compare_explanations(
         floor: dict[str, Any] = dict.fromkeys(
             ("self_agreement", "floor", "floor_exact_examples", "floor_exact", "floor_ratios", "floor_ratio", "floor_ratio_interval")
         )
-        noisy = [ex for ex in examples if name in ex.noise]
-        if config.self_agreement and len(noisy) == len(examples):
-            own = attribution_agreement(base_scores, [ex.noise[name].scores for ex in examples], **agreement_args)
-            exact = sum(name in ex.noise_exact for ex in examples)
+        repeated = [ex for ex in examples if name in ex.base_repeat]
+        if config.self_agreement and len(repeated) == len(examples):
+            own = attribution_agreement(base_scores, [ex.base_repeat[name].scores for ex in examples], **agreement_args)
+            exact = sum(name in ex.repeat_exact for ex in examples)
             self_agreement = SelfAgreement(**_headline(own, k), deterministic_examples=exact)
             ratios = {
                 key: share_of_floor(headline["metrics"][key].mean, stat.mean) for key, stat in (self_agreement.metrics or {}).items()
@@ -231,7 +231,7 @@ def compare_explanations(
                 name: ExampleScores(
                     base=[float(s) for s in ex.base[name].scores],
                     small=[float(s) for s in ex.small[name].scores],
-                    base_repeat=[float(s) for s in ex.noise[name].scores] if name in ex.noise else None,
+                    base_repeat=[float(s) for s in ex.base_repeat[name].scores] if name in ex.base_repeat else None,
                     algorithm=ex.base[name].params.get("algorithm"),
                 )
                 for name in config.explainers

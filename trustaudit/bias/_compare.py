@@ -33,6 +33,7 @@ from trustaudit.bias._encode import POOLINGS, check_pooling, encode_words
 from trustaudit.bias._testsets import BiasTest, BiasTestSuite, load_bias_tests, standard_tests
 from trustaudit.exceptions import InvalidInputError
 from trustaudit._bootstrap import percentile_interval
+from trustaudit._deprecation import read_renamed, renamed_attribute, renamed_keywords
 from trustaudit._json import to_jsonable
 from trustaudit._validation import check_int, check_open_unit
 from trustaudit.metrics.bias import EXACT_LIMIT, EffectSizeChange, WeatResult, change_from_draws, effect_size_draws, weat_test
@@ -137,7 +138,9 @@ class BiasComparison:
     exact_limit: int
     n_resamples: int
     seed: int
-    confidence: float
+    ci_level: float
+
+    confidence = renamed_attribute("confidence", "ci_level")
     templates: Mapping[str, tuple[str, ...]]
     source: str
     citation: str
@@ -166,7 +169,7 @@ class BiasComparison:
             "exact_limit": self.exact_limit,
             "n_resamples": self.n_resamples,
             "seed": self.seed,
-            "confidence": self.confidence,
+            "ci_level": self.ci_level,
             "templates": {kind: list(t) for kind, t in self.templates.items()},
             "source": self.source,
             "citation": self.citation,
@@ -191,7 +194,7 @@ class BiasComparison:
             exact_limit=int(data["exact_limit"]),
             n_resamples=int(data["n_resamples"]),
             seed=int(data["seed"]),
-            confidence=float(data["confidence"]),
+            ci_level=float(read_renamed(data, "ci_level", "confidence")),
             templates={kind: tuple(t) for kind, t in data["templates"].items()},
             source=str(data["source"]),
             citation=str(data["citation"]),
@@ -227,6 +230,7 @@ def derived_seed(seed: int, name: str) -> int:
     return int(np.random.SeedSequence([seed, zlib.crc32(name.encode("utf-8"))]).generate_state(1)[0])
 
 
+@renamed_keywords(confidence="ci_level")
 def compare_bias(
     base: ModelBundle,
     small: ModelBundle,
@@ -237,7 +241,7 @@ def compare_bias(
     exact_limit: int = EXACT_LIMIT,
     n_resamples: int = 1000,
     seed: int = 0,
-    confidence: float = 0.95,
+    ci_level: float = 0.95,
     batch_size: int = 64,
     device: str | torch.device | None = "cpu",
 ) -> BiasComparison:
@@ -271,7 +275,7 @@ def compare_bias(
         Bootstrap resamples of the difference of effect sizes (``0``: no intervals).
     seed : int, default 0
         Seed of the permutations and the bootstrap (>= 0).
-    confidence : float, default 0.95
+    ci_level : float, default 0.95
         Level of the bootstrap intervals, in (0, 1).
     batch_size : int, default 64
         Texts per forward pass.
@@ -304,7 +308,7 @@ def compare_bias(
     exact_limit = check_int(exact_limit, "exact_limit", 1)
     n_resamples = check_int(n_resamples, "n_resamples", 0)
     seed = check_int(seed, "seed", 0)
-    confidence = check_open_unit(confidence, "confidence")
+    ci_level = check_open_unit(ci_level, "ci_level")
     suite = resolve_tests(tests)
     vocabulary: dict[tuple[str, str], int] = {}
     for test in suite.tests:
@@ -337,11 +341,11 @@ def compare_bias(
             else:
                 draws = (np.empty(0), np.empty(0))
             change = change_from_draws(base_result.effect_size, small_result.effect_size, draws,
-                                       n_resamples=n_resamples, seed=local_seed, confidence=confidence)
+                                       n_resamples=n_resamples, seed=local_seed, ci_level=ci_level)
             per_pooling.append(PoolingResult(name, base_result, small_result, change))
             columns.append((test.name, name, change, np.abs(draws[1] - draws[0])))
         results.append(BiasTestResult(test, tuple(per_pooling)))
-    largest, value, interval, n_defined = _largest(columns, confidence)
+    largest, value, interval, n_defined = _largest(columns, ci_level)
     seconds["statistics"] = time.perf_counter() - start
     return BiasComparison(
         tests=tuple(results),
@@ -354,7 +358,7 @@ def compare_bias(
         exact_limit=exact_limit,
         n_resamples=n_resamples,
         seed=seed,
-        confidence=confidence,
+        ci_level=ci_level,
         templates={kind: tuple(t) for kind, t in suite.templates.items()},
         source=suite.source,
         citation=suite.citation,
@@ -366,7 +370,7 @@ def compare_bias(
 
 
 def _largest(
-    columns: list[tuple[str, str, EffectSizeChange, np.ndarray]], confidence: float
+    columns: list[tuple[str, str, EffectSizeChange, np.ndarray]], ci_level: float
 ) -> tuple[LargestChange | None, float, tuple[float, float] | None, int]:
     """Headline: the (test, pooling) with the largest |change|, and the interval of the maximum."""
     defined = [c for c in columns if math.isfinite(c[2].absolute_difference)]
@@ -379,5 +383,5 @@ def _largest(
         return largest, change.absolute_difference, None, 0
     keep = np.all(np.isfinite(draws), axis=1)
     maxima = draws[keep].max(axis=1) if keep.any() else np.empty(0)
-    interval = percentile_interval(maxima, confidence) if maxima.size else None
+    interval = percentile_interval(maxima, ci_level) if maxima.size else None
     return largest, change.absolute_difference, interval, int(keep.sum())

@@ -42,6 +42,7 @@ from trustaudit.data import Dataset
 from trustaudit.exceptions import InvalidInputError
 from trustaudit.metrics.bias import FlipRateComparison, flip_rate_comparison
 from trustaudit.models import ModelBundle, ModelPair, label_permutation
+from trustaudit._deprecation import renamed_keywords
 
 __all__ = [
     "GENDER_PAIRS",
@@ -331,6 +332,7 @@ def _as_model_pair(models: ModelPair | tuple[ModelBundle, ModelBundle]) -> Model
     raise InvalidInputError("models must be a ModelPair or a (base, small) tuple of ModelBundle")
 
 
+@renamed_keywords(confidence="ci_level")
 def counterfactual_flips(
     models: ModelPair | tuple[ModelBundle, ModelBundle],
     texts: Sequence[str | tuple[str, str | None]] | Dataset,
@@ -338,7 +340,7 @@ def counterfactual_flips(
     pairs: Sequence[tuple[str, str]] | None = None,
     n_resamples: int = 1000,
     seed: int = 0,
-    confidence: float = 0.95,
+    ci_level: float = 0.95,
     batch_size: int = 32,
     device: str | torch.device | None = "auto",
     cache: bool | str | os.PathLike[str] | EvalCache | None = True,
@@ -349,7 +351,7 @@ def counterfactual_flips(
     For the texts (strings or ``(text_a, text_b)`` pairs, or a :class:`Dataset`) holding at
     least one word of ``pairs`` (default :func:`default_swap_pairs`), both models predict
     the original and the swapped version; a flip is a changed top class. The small model's
-    outputs are aligned to the base labels (``ModelPair.permutation``). Predictions go
+    outputs are mapped onto the base labels (``ModelPair.to_base_labels``). Predictions go
     through the evaluation engine (cached, batched); pass the audit's ``evaluators``
     ``(base, small)`` to share their caches and statistics. The paired comparison is
     :func:`~trustaudit.metrics.bias.flip_rate_comparison`.
@@ -379,7 +381,7 @@ def counterfactual_flips(
             logits, _ = engine.logits(originals + swapped)  # type: ignore[arg-type]
             probs = softmax(logits)
             if role == "small":
-                probs = pair.align(probs)
+                probs = pair.to_base_labels(probs)
             predicted = probs.argmax(axis=1)
         else:
             predicted = np.empty(0, dtype=int)
@@ -395,5 +397,5 @@ def counterfactual_flips(
         for k, (i, new_a, new_b, swaps) in enumerate(applicable)
     )
     comparison = flip_rate_comparison(base_before != base_after, small_before != small_after,
-                                      n_resamples=n_resamples, seed=seed, confidence=confidence)
+                                      n_resamples=n_resamples, seed=seed, ci_level=ci_level)
     return CounterfactualFlips(len(inputs), n, tuple(not_applicable), comparison, examples, labels, swapper.pairs)

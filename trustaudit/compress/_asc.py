@@ -76,14 +76,14 @@ _KIND_LABELS: dict[str, tuple[frozenset[str], ...]] = {
 }
 
 
-def task_kind_from_labels(labels: Sequence[str]) -> str | None:
+def task_kind_from_labels(label_names: Sequence[str]) -> str | None:
     """``nli`` or ``paraphrase`` when the label names are exactly one of the known sets, else ``None``.
 
     NLI: {entailment, neutral, contradiction} (SNLI, MNLI) or {entailment, not_entailment}
     (RTE, QNLI); paraphrase: {equivalent, not_equivalent} (MRPC), {duplicate, not_duplicate}
     (QQP) or {paraphrase, not_paraphrase}. Matched case-insensitively; no partial matches.
     """
-    names = frozenset(str(n).lower() for n in labels)
+    names = frozenset(str(n).lower() for n in label_names)
     for kind, sets in _KIND_LABELS.items():
         if names in sets:
             return kind
@@ -484,7 +484,7 @@ def asc(
 
 
 def resolve_epochs(
-    labels: Sequence[str], epochs: float | None, task_kind: str | None
+    label_names: Sequence[str], epochs: float | None, task_kind: str | None
 ) -> tuple[float, str | None, str | None, str]:
     """``(epochs, task kind, how the kind is known, where the epochs come from)`` for :func:`asc`.
 
@@ -498,7 +498,7 @@ def resolve_epochs(
             raise InvalidInputError(f"task_kind must be one of {', '.join(TASK_KINDS)}, got {task_kind!r}")
         kind, kind_source = task_kind, "given"
     else:
-        kind = task_kind_from_labels(labels)
+        kind = task_kind_from_labels(label_names)
         kind_source = "labels" if kind is not None else None
     if epochs is not None:
         return float(epochs), kind, kind_source, "given"

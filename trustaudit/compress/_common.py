@@ -26,25 +26,25 @@ def take_rows(dataset: Dataset, max_rows: int | None) -> Dataset:
     return dataset.subset(range(max_rows))
 
 
-def in_label_order(dataset: Dataset, labels: Sequence[str]) -> Dataset:
-    """``dataset`` with gold ids renumbered into ``labels`` order (names matched case-insensitively)."""
+def in_label_order(dataset: Dataset, label_names: Sequence[str]) -> Dataset:
+    """``dataset`` with gold ids renumbered into ``label_names`` order (names matched case-insensitively)."""
     if dataset.labels is None:
         raise InvalidInputError(f"{dataset.path}: fine-tuning needs labelled data (no label column)")
     names = [n.lower() for n in dataset.label_names]
-    wanted = [n.lower() for n in labels]
+    wanted = [n.lower() for n in label_names]
     if names == wanted:
         return dataset
     if sorted(names) != sorted(wanted):
         raise LabelMismatchError(
             f"{dataset.path}: the data's labels [{', '.join(dataset.label_names)}] are not the model's "
-            f"[{', '.join(labels)}]"
+            f"[{', '.join(label_names)}]"
         )
     mapping = np.array([wanted.index(n) for n in names])
     return Dataset(
         text_a=dataset.text_a,
         text_b=dataset.text_b,
         labels=mapping[dataset.labels],
-        label_names=tuple(labels),
+        label_names=tuple(label_names),
         path=dataset.path,
         rows=dataset.rows,
         sha256=dataset.sha256,

@@ -24,7 +24,7 @@ def make_tokenizer(words: Iterable[str], model_max_length: int = 128) -> Any:
 
 def make_bert(
     tokenizer: Any,
-    labels: Sequence[str],
+    label_names: Sequence[str],
     *,
     layers: int = 2,
     hidden: int = 32,
@@ -47,9 +47,9 @@ def make_bert(
         type_vocab_size=2,
         hidden_dropout_prob=dropout,
         attention_probs_dropout_prob=dropout,
-        num_labels=len(labels),
-        id2label=dict(enumerate(labels)),
-        label2id={name: i for i, name in enumerate(labels)},
+        num_labels=len(label_names),
+        id2label=dict(enumerate(label_names)),
+        label2id={name: i for i, name in enumerate(label_names)},
         pad_token_id=tokenizer.pad_token_id,
     )
     torch.manual_seed(seed)

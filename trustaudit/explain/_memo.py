@@ -62,7 +62,7 @@ class ExplainEngine:
         cache: bool | str | os.PathLike[str] | EvalCache | None = True,
         precision: str = "fp32",
     ) -> ExplainEngine:
-        """Models ``base`` and ``small``, the small one's columns aligned to the base's labels."""
+        """Models ``base`` and ``small``, the small one's columns mapped onto the base's labels."""
         return cls(
             {"base": pair.base, "small": pair.small},
             {"small": pair.permutation},

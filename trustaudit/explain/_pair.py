@@ -2,18 +2,19 @@
 
 Every agreement is measured between two independent explanations, one draw on each side:
 the base model is explained with seed ``s`` (its LIME samples, its SHAP word tree and
-tie-breaking), the small model with ``s' = s + 1``, and the noise floor is the base model
-explained again with ``s'``. The cross-model figure and its floor then hold the same
-sampling noise; the small model and the base's second run share the ``s'`` samples and
-tree, which costs no extra evaluations. Exact SHAP values depend on neither seed nor
-tree: there the floor run *is* the base explanation, exact by construction.
+tie-breaking), the small model with ``s' = s + 1``, and the *base repeat* is the base model
+explained again with ``s'``. The agreement of the base run with its repeat
+(*self-agreement*) is the *noise floor* the cross-model figure is judged against; both then
+hold the same sampling noise. The small model and the base repeat share the ``s'`` samples
+and tree, which costs no extra evaluations. Exact SHAP values depend on neither seed nor
+tree: there the base repeat *is* the base explanation, exact by construction.
 
 For every example, the texts known in advance (each explainer's
 :class:`~trustaudit.explain._protocol.Plan`: LIME's samples, exact SHAP coalitions, or the
 levels of each Partition tree that fit the budget) are evaluated before any explainer
 runs, which is then served from the engine's memo: the ``s'`` texts go to the small model
 in one call and, as the same list, to the base model (the same batches, so a model paired
-with an exact copy of itself scores exactly its floor), then the base model's ``s`` texts
+with an exact copy of itself scores exactly its noise floor), then the base model's ``s`` texts
 in a second call. A Partition run whose budget ends inside a level of its tree chooses that
 level's coalitions from its model's outputs: one more batch per run.
 
@@ -39,6 +40,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from trustaudit._deprecation import renamed_attribute
 from trustaudit._cache import EvalCache
 from trustaudit._evaluation import EngineStats, resolve_cache
 from trustaudit._progress import bar
@@ -55,8 +57,11 @@ from trustaudit.models import ModelPair
 from trustaudit.scale._executors import Executor, SerialExecutor, resolve_executor
 
 FORMAT = "trustaudit.explanations"
-FORMAT_VERSION = 2
+#: 3: the base repeat's keys are ``base_repeat``/``repeat_exact`` (``noise``/``noise_exact`` before), also as a seed role.
+FORMAT_VERSION = 3
 PAIRING = "base at seed s vs small at seed s'; floor: base at s vs base at s'"
+#: Seed roles of records before format 3.
+_OLD_ROLES = {"noise": "base_repeat"}
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,12 +69,13 @@ class ExampleExplanation:
     """Everything explained about one example.
 
     ``base`` and ``small`` map explainer names to the two models' attributions (same
-    features, same target); ``noise`` to the base model explained again the way the small
-    model was, the floor for agreement scores. ``seeds`` gives the seed of each run
-    (``base``, ``small``, ``noise``; LIME's sampling seed, SHAP's tie-breaking and tree
-    seed): the small and noise runs share theirs. Explainers listed in ``noise_exact``
-    are deterministic here (exact SHAP, every coalition evaluated): their noise entry *is*
-    the base attributions, and self-agreement is exact by construction. ``base_probs``
+    features, same target); ``base_repeat`` to the base model explained again the way the
+    small model was (its agreement with ``base`` is the self-agreement, the noise floor of
+    agreement scores). ``seeds`` gives the seed of each run (``base``, ``small``,
+    ``base_repeat``; LIME's sampling seed, SHAP's tie-breaking and tree seed): the small run
+    and the base repeat share theirs. Explainers listed in ``repeat_exact`` are
+    deterministic here (exact SHAP, every coalition evaluated): their base repeat *is* the
+    base attributions, and self-agreement is exact by construction. ``base_probs``
     and ``small_probs`` are the models' probabilities on the unperturbed input, in the
     base model's label order.
     """
@@ -82,10 +88,13 @@ class ExampleExplanation:
     small_probs: np.ndarray
     base: Mapping[str, Attributions]
     small: Mapping[str, Attributions]
-    noise: Mapping[str, Attributions]
-    noise_exact: tuple[str, ...]
+    base_repeat: Mapping[str, Attributions]
+    repeat_exact: tuple[str, ...]
     seconds: float
     seeds: Mapping[str, int | None]
+
+    noise = renamed_attribute("noise", "base_repeat")
+    noise_exact = renamed_attribute("noise_exact", "repeat_exact")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form; the texts and features are stored once, not in every attribution."""
@@ -97,32 +106,38 @@ class ExampleExplanation:
             "probs": {"base": [float(p) for p in self.base_probs], "small": [float(p) for p in self.small_probs]},
             "base": {name: a.to_dict(include_features=False) for name, a in self.base.items()},
             "small": {name: a.to_dict(include_features=False) for name, a in self.small.items()},
-            "noise": {
-                name: a.to_dict(include_features=False) for name, a in self.noise.items() if name not in self.noise_exact
+            "base_repeat": {
+                name: a.to_dict(include_features=False)
+                for name, a in self.base_repeat.items() if name not in self.repeat_exact
             },
-            "noise_exact": list(self.noise_exact),
+            "repeat_exact": list(self.repeat_exact),
             "seeds": dict(self.seeds),
             "seconds": float(self.seconds),
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ExampleExplanation:
-        """Rebuild from :meth:`to_dict` (records of format 1, which lack ``seeds``, take them from the runs' own)."""
+        """Rebuild from :meth:`to_dict`.
+
+        Records of format 1 lack ``seeds`` and take them from the runs' own; records of
+        formats 1 and 2 (and stores written by them) call the base repeat ``noise``.
+        """
         features = FeatureSet.from_dict(data["input"])
 
         def load(group: Mapping[str, Any]) -> dict[str, Attributions]:
             return {name: Attributions.from_dict(value, features) for name, value in group.items()}
 
         base = load(data["base"])
-        noise_exact = tuple(data.get("noise_exact", ()))
-        noise = load(data.get("noise", {}))
-        for name in noise_exact:
-            noise[name] = base[name]
+        repeat_exact = tuple(data.get("repeat_exact", data.get("noise_exact", ())))
+        base_repeat = load(data.get("base_repeat", data.get("noise", {})))
+        for name in repeat_exact:
+            base_repeat[name] = base[name]
         small = load(data["small"])
         seeds = data.get("seeds") or {
             role: next((a.params.get("seed") for a in group.values()), None)
-            for role, group in (("base", base), ("small", small), ("noise", noise))
+            for role, group in (("base", base), ("small", small), ("base_repeat", base_repeat))
         }
+        seeds = {_OLD_ROLES.get(role, role): seed for role, seed in seeds.items()}
         return cls(
             index=int(data["index"]),
             row=int(data["row"]),
@@ -132,8 +147,8 @@ class ExampleExplanation:
             small_probs=np.asarray(data["probs"]["small"], dtype=np.float64),
             base=base,
             small=small,
-            noise=noise,
-            noise_exact=noise_exact,
+            base_repeat=base_repeat,
+            repeat_exact=repeat_exact,
             seconds=float(data["seconds"]),
             seeds={role: None if seed is None else int(seed) for role, seed in seeds.items()},
         )
@@ -263,18 +278,18 @@ class _Settings:
 
     @property
     def seeds(self) -> dict[str, int | None]:
-        """The seed of each run: base at ``s``, small and the base's floor run at ``s'``."""
-        return {"base": self.seed, "small": self.other_seed, "noise": self.other_seed if self.self_agreement else None}
+        """The seed of each run: base at ``s``, small and the base repeat at ``s'``."""
+        return {"base": self.seed, "small": self.other_seed, "base_repeat": self.other_seed if self.self_agreement else None}
 
 
 def _explain_example(engine: ExplainEngine, s: _Settings, features: FeatureSet, target: Target) -> tuple[dict, dict, dict, tuple]:
-    """The base, small and noise attributions of one example (see the module docstring).
+    """The base, small and base-repeat attributions of one example (see the module docstring).
 
     Every explainer's plans are drawn first, in selection order, for ``s`` and ``s'``; the
     ``s'`` inputs of all explainers go to the small model and then, as the same list, to
     the base model, then the base model's ``s`` inputs. Each explainer then explains the
-    base at ``s``, the small model at ``s'`` and (unless deterministic, when the floor is its
-    base explanation) the base at ``s'``.
+    base at ``s``, the small model at ``s'`` and (unless deterministic, when the base repeat
+    is its base explanation) the base at ``s'``.
     """
     seed, other = s.seed, s.other_seed
     plans: dict[str, dict[int, Plan]] = {}
@@ -293,19 +308,19 @@ def _explain_example(engine: ExplainEngine, s: _Settings, features: FeatureSet, 
     base_fn, small_fn = engine.predictor("base"), engine.predictor("small")
     base: dict[str, Attributions] = {}
     small: dict[str, Attributions] = {}
-    noise: dict[str, Attributions] = {}
-    noise_exact: list[str] = []
+    base_repeat: dict[str, Attributions] = {}
+    repeat_exact: list[str] = []
     for explainer in s.explainers:
         name, budget, plan = explainer.name, s.budgets[explainer.name], plans[explainer.name]
         base[name] = explainer.explain(features, base_fn, target, budget=budget, seed=seed, plan=plan[seed])
         small[name] = explainer.explain(features, small_fn, target, budget=budget, seed=other, plan=plan[other])
         if s.self_agreement:
             if explainer.deterministic(features, budget):
-                noise[name] = base[name]
-                noise_exact.append(name)
+                base_repeat[name] = base[name]
+                repeat_exact.append(name)
             else:
-                noise[name] = explainer.explain(features, base_fn, target, budget=budget, seed=other, plan=plan[other])
-    return base, small, noise, tuple(noise_exact)
+                base_repeat[name] = explainer.explain(features, base_fn, target, budget=budget, seed=other, plan=plan[other])
+    return base, small, base_repeat, tuple(repeat_exact)
 
 
 @dataclass(frozen=True)
@@ -335,7 +350,7 @@ def _explain_rows(
         t0 = time.perf_counter()
         engine.clear(keep=keep)
         features = FeatureSet(r.pair[0], r.pair[1], segment)
-        base, small, noise, noise_exact = _explain_example(engine, s, features, r.target)
+        base, small, base_repeat, repeat_exact = _explain_example(engine, s, features, r.target)
         examples.append(
             ExampleExplanation(
                 index=r.index,
@@ -346,8 +361,8 @@ def _explain_rows(
                 small_probs=r.small_probs,
                 base=base,
                 small=small,
-                noise=noise,
-                noise_exact=noise_exact,
+                base_repeat=base_repeat,
+                repeat_exact=repeat_exact,
                 seconds=time.perf_counter() - t0,
                 seeds=s.seeds,
             )
@@ -500,8 +515,8 @@ def explain_pair(
     (``segment``: ``both`` texts of a pair, or only ``a`` or ``b``). The base model is
     explained with ``seed``, the small model with ``seed + 1`` (LIME samples, SHAP word
     tree and tie-breaking); with ``self_agreement`` the base model is explained again with
-    ``seed + 1``, the noise floor of agreement, paired the same way (exact SHAP depends on
-    neither, and its floor is exact). Every model input goes through one de-duplicating,
+    ``seed + 1`` (the base repeat; its agreement with the base run is the noise floor),
+    paired the same way (exact SHAP depends on neither, and its base repeat is exact). Every model input goes through one de-duplicating,
     cached, length-bucketed engine (see :mod:`trustaudit.explain._memo`).
 
     Parameters
@@ -527,7 +542,7 @@ def explain_pair(
     target : {"base_predicted", "gold"}, default "base_predicted"
         The class explained: the base model's prediction, or the gold label.
     self_agreement : bool, default True
-        Also explain the base model with ``seed + 1``, the noise floor of agreement.
+        Also explain the base model with ``seed + 1`` (the base repeat), for the noise floor of agreement.
     device : str, torch.device or None, default "auto"
         Where the models run: ``"auto"`` picks CUDA when available, else the CPU.
     batch_size : int, default 32
@@ -654,7 +669,7 @@ def explain_pair(
         **({"budgets": others} if (others := {n: b for n, b in budget_of.items() if n not in BUDGET_FIELDS}) else {}),
         "seed": seed,
         "small_seed": settings.other_seed,
-        "noise_seed": settings.seeds["noise"],
+        "base_repeat_seed": settings.seeds["base_repeat"],
         "tree_seeds": settings.seeds if shap.NAME in names else None,
         "pairing": PAIRING,
         "segment": segment,

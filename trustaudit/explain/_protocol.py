@@ -6,7 +6,8 @@ An explainer scores the word features of one input for one class within a *budge
 will evaluate whatever the model's outputs (its :class:`Plan`), evaluates those of every
 explainer of an example in a few batches, then lets each explain from the engine's memo.
 An explainer that is deterministic for the given features and budget gives the same
-attributions for every seed: its noise floor is its base explanation, exact by construction.
+attributions for every seed: its base repeat is its base explanation, and its self-agreement
+exact by construction.
 """
 
 from __future__ import annotations

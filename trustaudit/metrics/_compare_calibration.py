@@ -27,6 +27,7 @@ from trustaudit.metrics._smooth_ece import (
     _smece_spectrum,
     _smooth_ece,
 )
+from trustaudit._deprecation import renamed_attribute, renamed_keywords
 from trustaudit._validation import (
     check_class_ids,
     check_int,
@@ -124,9 +125,9 @@ class MetricComparison:
     """One metric of both models, their difference and its paired-bootstrap uncertainty.
 
     ``diff = small - base``. ``ci_low``/``ci_high``: percentile interval of the
-    bootstrap differences at the comparison's ``confidence``. ``p_value``: two-sided,
+    bootstrap differences at the comparison's ``ci_level``. ``p_value``: two-sided,
     ``min(1, 2 min(P(d* <= 0), P(d* >= 0)))``. With a ``margin``: ``tost_low``/``tost_high``
-    is the (1 - 2 alpha) percentile interval, alpha = 1 - confidence, and ``equivalent``
+    is the (1 - 2 alpha) percentile interval, alpha = 1 - ci_level, and ``equivalent``
     is true iff it lies inside (-margin, +margin) (two one-sided tests). Fields are None
     when not computed (no resamples, no margin).
     """
@@ -160,7 +161,9 @@ class CalibrationComparison:
     n_bins: int
     n_resamples: int
     seed: int
-    confidence: float
+    ci_level: float
+
+    confidence = renamed_attribute("confidence", "ci_level")
     settings: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -246,6 +249,7 @@ def _on_resamples(
     return out
 
 
+@renamed_keywords(confidence="ci_level")
 def compare_calibration(
     base_probs: ArrayLike,
     small_probs: ArrayLike,
@@ -254,7 +258,7 @@ def compare_calibration(
     n_bins: int = 15,
     n_resamples: int = 1000,
     seed: int = 0,
-    confidence: float = 0.95,
+    ci_level: float = 0.95,
     margins: Mapping[str, float] | None = None,
 ) -> CalibrationComparison:
     """Compare two models' calibration on the same labelled rows with a paired bootstrap.
@@ -284,7 +288,7 @@ def compare_calibration(
         Bootstrap resamples (>= 0; 0 skips the bootstrap).
     seed : int, default 0
         Seed of the resamples.
-    confidence : float, default 0.95
+    ci_level : float, default 0.95
         Level of the intervals, in (0.5, 1).
     margins : mapping of str to float, optional
         Equivalence margin per metric key, for the TOST decision.
@@ -315,9 +319,9 @@ def compare_calibration(
     n_bins = check_int(n_bins, "n_bins", 1)
     n_resamples = check_int(n_resamples, "n_resamples", 0)
     seed = check_int(seed, "seed", 0)
-    confidence = check_open_unit(confidence, "confidence")
-    if confidence <= 0.5:
-        raise InvalidInputError(f"confidence must be in (0.5, 1) for a two-sided interval, got {confidence:g}")
+    ci_level = check_open_unit(ci_level, "ci_level")
+    if ci_level <= 0.5:
+        raise InvalidInputError(f"ci_level must be in (0.5, 1) for a two-sided interval, got {ci_level:g}")
     keys = calibration_metrics()
     functions = _registered_functions()
     margin_of = check_margins(margins, keys)
@@ -339,7 +343,7 @@ def compare_calibration(
                 parts[name].append(small_stats[name] - base_stats[name])
         draws = {name: np.concatenate(chunks) for name, chunks in parts.items()}
 
-    alpha = 1.0 - confidence
+    alpha = 1.0 - ci_level
     metrics: dict[str, MetricComparison] = {}
     for name in keys:
         b_value, s_value = summaries[0].value(name), summaries[1].value(name)
@@ -347,7 +351,7 @@ def compare_calibration(
         ci = tost = (None, None)
         p_value = equivalent = None
         if name in draws:
-            ci = percentile_interval(draws[name], confidence)
+            ci = percentile_interval(draws[name], ci_level)
             p_value = two_sided_p_value(draws[name])
             if margin is not None:
                 tost = percentile_interval(draws[name], 1.0 - 2.0 * alpha)
@@ -374,7 +378,7 @@ def compare_calibration(
         n_bins=n_bins,
         n_resamples=n_resamples,
         seed=seed,
-        confidence=confidence,
+        ci_level=ci_level,
         settings={
             "bootstrap": "paired, multinomial row counts shared by both models",
             "interval": "percentile",

@@ -38,6 +38,7 @@ from trustaudit.exceptions import InvalidInputError
 from trustaudit._bootstrap import count_weights, percentile_interval
 from trustaudit._json import to_jsonable
 from trustaudit._validation import check_int, check_open_unit
+from trustaudit._deprecation import renamed_attribute, renamed_keywords
 
 __all__ = ["DirectionRates", "TransferRates", "transfer_rates"]
 
@@ -72,7 +73,9 @@ class TransferRates:
     transfer_gap_ci: tuple[float, float] | None
     n_resamples: int
     seed: int
-    confidence: float
+    ci_level: float
+
+    confidence = renamed_attribute("confidence", "ci_level")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe plain-Python form."""
@@ -101,15 +104,15 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
         return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
 
 
-def _interval(samples: np.ndarray | None, confidence: float) -> tuple[float, float] | None:
+def _interval(samples: np.ndarray | None, ci_level: float) -> tuple[float, float] | None:
     if samples is None:
         return None
     finite = samples[np.isfinite(samples)]
-    return percentile_interval(finite, confidence) if finite.size else None
+    return percentile_interval(finite, ci_level) if finite.size else None
 
 
 def _direction(source: str, target: str, attacked: np.ndarray, success: np.ndarray, flipped: np.ndarray,
-               weights: list[np.ndarray], confidence: float) -> tuple[DirectionRates, np.ndarray | None]:
+               weights: list[np.ndarray], ci_level: float) -> tuple[DirectionRates, np.ndarray | None]:
     succeeded = success & attacked
     transferred = succeeded & flipped
     n_attacked, n_success, n_transferred = int(attacked.sum()), int(succeeded.sum()), int(transferred.sum())
@@ -132,14 +135,15 @@ def _direction(source: str, target: str, attacked: np.ndarray, success: np.ndarr
         transferred_rate=point_transferred,
         transfer=n_transferred / n_success if n_success else None,
         gap=None if point_success is None else point_success - point_transferred,
-        success_rate_ci=_interval(None if draws is None else success_s, confidence),
-        transferred_rate_ci=_interval(None if draws is None else transferred_s, confidence),
-        transfer_ci=_interval(None if draws is None else _ratio(draws[:, 2], draws[:, 1]), confidence),
-        gap_ci=_interval(gap_samples, confidence),
+        success_rate_ci=_interval(None if draws is None else success_s, ci_level),
+        transferred_rate_ci=_interval(None if draws is None else transferred_s, ci_level),
+        transfer_ci=_interval(None if draws is None else _ratio(draws[:, 2], draws[:, 1]), ci_level),
+        gap_ci=_interval(gap_samples, ci_level),
     )
     return rates, gap_samples
 
 
+@renamed_keywords(confidence="ci_level")
 def transfer_rates(
     base_success: ArrayLike,
     small_flipped: ArrayLike,
@@ -150,7 +154,7 @@ def transfer_rates(
     small_attacked: ArrayLike | None = None,
     n_resamples: int = 1000,
     seed: int = 0,
-    confidence: float = 0.95,
+    ci_level: float = 0.95,
 ) -> TransferRates:
     """Adversarial transfer in both directions from per-row outcomes (module docstring).
 
@@ -171,14 +175,14 @@ def transfer_rates(
     small_rows = _flags(small_attacked, "small_attacked", n, default=True)
     n_resamples = check_int(n_resamples, "n_resamples", 0)
     seed = check_int(seed, "seed", 0)
-    confidence = check_open_unit(confidence, "confidence")
+    ci_level = check_open_unit(ci_level, "ci_level")
     weights = list(count_weights(n, n_resamples, seed)) if n_resamples else []
-    forward, forward_gaps = _direction("base", "small", base_rows, base_ok, small_hit, weights, confidence)
-    backward, backward_gaps = _direction("small", "base", small_rows, small_ok, base_hit, weights, confidence)
+    forward, forward_gaps = _direction("base", "small", base_rows, base_ok, small_hit, weights, ci_level)
+    backward, backward_gaps = _direction("small", "base", small_rows, small_ok, base_hit, weights, ci_level)
     gaps = [g for g in (forward.gap, backward.gap) if g is not None]
     interval = None
     if forward_gaps is not None and backward_gaps is not None:
-        interval = _interval(np.fmax(forward_gaps, backward_gaps), confidence)
+        interval = _interval(np.fmax(forward_gaps, backward_gaps), ci_level)
     return TransferRates(
         n=n,
         base_to_small=forward,
@@ -187,5 +191,5 @@ def transfer_rates(
         transfer_gap_ci=interval,
         n_resamples=n_resamples,
         seed=seed,
-        confidence=confidence,
+        ci_level=ci_level,
     )

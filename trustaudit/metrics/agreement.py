@@ -33,6 +33,7 @@ from scipy import stats
 from trustaudit.exceptions import InvalidInputError
 from trustaudit._bootstrap import count_weights, percentile_interval
 from trustaudit._json import frozen_array, to_jsonable
+from trustaudit._deprecation import renamed_attribute, renamed_keywords
 from trustaudit._validation import (
     check_class_ids,
     check_int,
@@ -170,7 +171,7 @@ def signed_rank_agreement(a: ArrayLike, b: ArrayLike, k: int) -> float:
 def topk_jaccard(a: ArrayLike, b: ArrayLike, k: int) -> float:
     """Jaccard index of the two top-k feature sets, in [0, 1].
 
-    J = |A ∩ B| / |A ∪ B| with A, B the top-k sets; the alignment measure of the
+    J = |A ∩ B| / |A ∪ B| with A, B the top-k sets; the interpretability-alignment measure of the
     trust-equivalence study. Unlike feature agreement it is 1/3, not 1/2, when half the
     features are shared.
 
@@ -355,7 +356,9 @@ class AttributionAgreement:
     n_examples: int
     n_resamples: int
     seed: int
-    confidence: float
+    ci_level: float
+
+    confidence = renamed_attribute("confidence", "ci_level")
     settings: dict[str, Any] = field(default_factory=dict)
 
     def get(self, metric: str, k: int | None = None) -> AgreementStatistic:
@@ -370,6 +373,7 @@ class AttributionAgreement:
         return to_jsonable(self)
 
 
+@renamed_keywords(confidence="ci_level")
 def attribution_agreement(
     base_scores: Sequence[ArrayLike],
     small_scores: Sequence[ArrayLike],
@@ -377,7 +381,7 @@ def attribution_agreement(
     ks: Sequence[int] = (5,),
     n_resamples: int = 1000,
     seed: int = 0,
-    confidence: float = 0.95,
+    ci_level: float = 0.95,
 ) -> AttributionAgreement:
     """Every attribution-agreement metric per example, its mean, and a bootstrap interval of the mean.
 
@@ -396,7 +400,7 @@ def attribution_agreement(
         Bootstrap resamples of the examples (>= 0; 0 skips the interval).
     seed : int, default 0
         Seed of the resamples.
-    confidence : float, default 0.95
+    ci_level : float, default 0.95
         Level of the intervals, in (0, 1).
 
     Returns
@@ -432,7 +436,7 @@ def attribution_agreement(
     ks = tuple(dict.fromkeys(check_int(k, "ks", 1) for k in ks))
     n_resamples = check_int(n_resamples, "n_resamples", 0)
     seed = check_int(seed, "seed", 0)
-    confidence = check_open_unit(confidence, "confidence")
+    ci_level = check_open_unit(ci_level, "ci_level")
 
     pairs = [
         check_score_pair(a, b, (f"base_scores[{i}]", f"small_scores[{i}]"))
@@ -450,7 +454,7 @@ def attribution_agreement(
     intervals: list[tuple[float | None, float | None]] = [(None, None)] * values.shape[1]
     if n_resamples > 0:
         means = np.concatenate([weights @ values / m for weights in count_weights(m, n_resamples, seed)])
-        intervals = [percentile_interval(means[:, j], confidence) for j in range(values.shape[1])]
+        intervals = [percentile_interval(means[:, j], ci_level) for j in range(values.shape[1])]
 
     statistics = {
         (name if k is None else f"{name}@{k}"): AgreementStatistic(
@@ -469,7 +473,7 @@ def attribution_agreement(
         n_examples=m,
         n_resamples=n_resamples,
         seed=seed,
-        confidence=confidence,
+        ci_level=ci_level,
         settings={
             "importance": "|score|",
             "top_k_ties": "stable sort by -|score|, lower feature index first",
@@ -538,6 +542,7 @@ def _mcnemar(b: int, c: int) -> tuple[float, float, str]:
     return float(statistic), float(stats.chi2.sf(statistic, 1)), "chi2"
 
 
+@renamed_keywords(confidence="ci_level")
 def prediction_agreement(
     base_pred: ArrayLike,
     small_pred: ArrayLike,
@@ -546,7 +551,7 @@ def prediction_agreement(
     n_classes: int | None = None,
     n_resamples: int = 0,
     seed: int = 0,
-    confidence: float = 0.95,
+    ci_level: float = 0.95,
 ) -> PredictionAgreement:
     """Agreement of two models' predicted classes, and (with labels) how their errors differ.
 
@@ -578,7 +583,7 @@ def prediction_agreement(
         Bootstrap resamples for ``accuracy_diff_ci`` (>= 0).
     seed : int, default 0
         Seed of the resamples.
-    confidence : float, default 0.95
+    ci_level : float, default 0.95
         Level of the interval, in (0, 1).
 
     Returns
@@ -605,7 +610,7 @@ def prediction_agreement(
         n_classes = max(2, int(max(seen)) + 1)
     n_resamples = check_int(n_resamples, "n_resamples", 0)
     seed = check_int(seed, "seed", 0)
-    confidence = check_open_unit(confidence, "confidence")
+    ci_level = check_open_unit(ci_level, "ci_level")
 
     n = base.shape[0]
     flips = np.zeros((n_classes, n_classes), dtype=np.int64)
@@ -629,7 +634,7 @@ def prediction_agreement(
         interval = None
         if n_resamples > 0:
             draws = np.concatenate([weights @ difference / n for weights in count_weights(n, n_resamples, seed)])
-            interval = percentile_interval(draws, confidence)
+            interval = percentile_interval(draws, ci_level)
         result.update(
             base_accuracy=float(np.mean(base_ok)),
             small_accuracy=float(np.mean(small_ok)),

@@ -44,6 +44,7 @@ from scipy import stats
 
 from trustaudit.exceptions import InvalidInputError
 from trustaudit._bootstrap import count_weights, percentile_interval
+from trustaudit._deprecation import read_renamed, renamed_attribute, renamed_keywords
 from trustaudit._json import to_jsonable
 from trustaudit._validation import check_finite, check_int, check_open_unit
 from trustaudit.metrics.agreement import _mcnemar
@@ -336,7 +337,9 @@ class EffectSizeChange:
     n_resamples: int
     n_defined: int
     seed: int
-    confidence: float
+    ci_level: float
+
+    confidence = renamed_attribute("confidence", "ci_level")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe plain-Python form (NaN becomes ``None``)."""
@@ -361,10 +364,11 @@ class EffectSizeChange:
             n_resamples=int(data["n_resamples"]),
             n_defined=int(data["n_defined"]),
             seed=int(data["seed"]),
-            confidence=float(data["confidence"]),
+            ci_level=float(read_renamed(data, "ci_level", "confidence")),
         )
 
 
+@renamed_keywords(confidence="ci_level")
 def change_from_draws(
     base: float,
     small: float,
@@ -372,7 +376,7 @@ def change_from_draws(
     *,
     n_resamples: int,
     seed: int,
-    confidence: float,
+    ci_level: float,
 ) -> EffectSizeChange:
     """An :class:`EffectSizeChange` from point estimates and paired draws (the draws may be empty)."""
     base_draws, small_draws = draws
@@ -380,7 +384,7 @@ def change_from_draws(
     b, s = base_draws[defined], small_draws[defined]
 
     def interval(samples: np.ndarray) -> tuple[float, float] | None:
-        return percentile_interval(samples, confidence) if samples.size else None
+        return percentile_interval(samples, ci_level) if samples.size else None
 
     return EffectSizeChange(
         base=base,
@@ -394,17 +398,18 @@ def change_from_draws(
         n_resamples=n_resamples,
         n_defined=int(defined.sum()),
         seed=seed,
-        confidence=confidence,
+        ci_level=ci_level,
     )
 
 
+@renamed_keywords(confidence="ci_level")
 def effect_size_change(
     base_sets: Sequence[ArrayLike],
     small_sets: Sequence[ArrayLike],
     *,
     n_resamples: int = 1000,
     seed: int = 0,
-    confidence: float = 0.95,
+    ci_level: float = 0.95,
 ) -> EffectSizeChange:
     """Change of a WEAT/SEAT effect size from the base to the small model, with paired bootstrap intervals.
 
@@ -415,7 +420,7 @@ def effect_size_change(
     """
     n_resamples = check_int(n_resamples, "n_resamples", 0)
     seed = check_int(seed, "seed", 0)
-    confidence = check_open_unit(confidence, "confidence")
+    ci_level = check_open_unit(ci_level, "ci_level")
     base = _check_sets(base_sets, "base ")
     small = _check_sets(small_sets, "small ")
     d_base = weat_effect_size(*base)
@@ -424,7 +429,7 @@ def effect_size_change(
         draws = effect_size_draws(base, small, n_resamples=n_resamples, seed=seed)
     else:
         draws = (np.empty(0), np.empty(0))
-    return change_from_draws(d_base, d_small, draws, n_resamples=n_resamples, seed=seed, confidence=confidence)
+    return change_from_draws(d_base, d_small, draws, n_resamples=n_resamples, seed=seed, ci_level=ci_level)
 
 
 @dataclass(frozen=True)
@@ -453,7 +458,9 @@ class FlipRateComparison:
     p_value_small_more: float
     n_resamples: int
     seed: int
-    confidence: float
+    ci_level: float
+
+    confidence = renamed_attribute("confidence", "ci_level")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe plain-Python form (NaN becomes ``None``)."""
@@ -479,7 +486,7 @@ class FlipRateComparison:
             p_value_small_more=float(data["p_value_small_more"]),
             n_resamples=int(data["n_resamples"]),
             seed=int(data["seed"]),
-            confidence=float(data["confidence"]),
+            ci_level=float(read_renamed(data, "ci_level", "confidence")),
         )
 
 
@@ -494,13 +501,14 @@ def _check_flags(values: ArrayLike, name: str, n: int | None = None) -> np.ndarr
     return array.astype(bool)
 
 
+@renamed_keywords(confidence="ci_level")
 def flip_rate_comparison(
     base_flipped: ArrayLike,
     small_flipped: ArrayLike,
     *,
     n_resamples: int = 1000,
     seed: int = 0,
-    confidence: float = 0.95,
+    ci_level: float = 0.95,
 ) -> FlipRateComparison:
     """Paired comparison of two models' counterfactual flip rates on the same texts.
 
@@ -519,7 +527,7 @@ def flip_rate_comparison(
     small = _check_flags(small_flipped, "small_flipped", base.shape[0])
     n_resamples = check_int(n_resamples, "n_resamples", 0)
     seed = check_int(seed, "seed", 0)
-    confidence = check_open_unit(confidence, "confidence")
+    ci_level = check_open_unit(ci_level, "ci_level")
     n = base.shape[0]
     b = int(np.sum(base & ~small))
     c = int(np.sum(~base & small))
@@ -529,7 +537,7 @@ def flip_rate_comparison(
     if n and n_resamples:
         difference = small.astype(np.float64) - base
         draws = np.concatenate([weights @ difference / n for weights in count_weights(n, n_resamples, seed)])
-        interval = percentile_interval(draws, confidence)
+        interval = percentile_interval(draws, ci_level)
     base_rate = float(base.mean()) if n else math.nan
     small_rate = float(small.mean()) if n else math.nan
     return FlipRateComparison(
@@ -548,5 +556,5 @@ def flip_rate_comparison(
         p_value_small_more=one_sided,
         n_resamples=n_resamples,
         seed=seed,
-        confidence=confidence,
+        ci_level=ci_level,
     )

@@ -29,6 +29,7 @@ from scipy import sparse
 from trustaudit.exceptions import InvalidInputError
 from trustaudit._bootstrap import count_weights, percentile_interval
 from trustaudit._json import frozen_array, to_jsonable
+from trustaudit._deprecation import renamed_attribute, renamed_keywords
 from trustaudit._validation import (
     check_class_ids,
     check_int,
@@ -63,8 +64,8 @@ def _checked_labels(labels: ArrayLike | None, n: int, n_classes: int | None) -> 
     return check_class_ids(labels, "labels", n, n_classes)
 
 
-def _check_bootstrap(n_resamples: int, seed: int, confidence: float) -> tuple[int, int, float]:
-    return check_int(n_resamples, "n_resamples", 0), check_int(seed, "seed", 0), check_open_unit(confidence, "confidence")
+def _check_bootstrap(n_resamples: int, seed: int, ci_level: float) -> tuple[int, int, float]:
+    return check_int(n_resamples, "n_resamples", 0), check_int(seed, "seed", 0), check_open_unit(ci_level, "ci_level")
 
 
 def _weighted_sums(columns: np.ndarray, n_resamples: int, seed: int) -> np.ndarray:
@@ -78,12 +79,12 @@ def _weighted_sums(columns: np.ndarray, n_resamples: int, seed: int) -> np.ndarr
     return np.concatenate([np.asarray(matrix @ weights.T).T for weights in count_weights(n, n_resamples, seed)])
 
 
-def _interval_or_none(samples: np.ndarray, confidence: float) -> tuple[float, float] | None:
+def _interval_or_none(samples: np.ndarray, ci_level: float) -> tuple[float, float] | None:
     """Percentile interval of the finite samples; None when no resample defined the statistic."""
     finite = samples[np.isfinite(samples)]
     if finite.size == 0:
         return None
-    return percentile_interval(finite, confidence)
+    return percentile_interval(finite, ci_level)
 
 
 # ----------------------------------------------------------------------------- flip rates
@@ -105,13 +106,16 @@ class FlipRates:
     positive_flip_rate_ci: tuple[float, float] | None
     n_resamples: int
     seed: int
-    confidence: float
+    ci_level: float
+
+    confidence = renamed_attribute("confidence", "ci_level")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe plain-Python form."""
         return to_jsonable(self)
 
 
+@renamed_keywords(confidence="ci_level")
 def flip_rates(
     base_pred: ArrayLike,
     small_pred: ArrayLike,
@@ -119,7 +123,7 @@ def flip_rates(
     *,
     n_resamples: int = 0,
     seed: int = 0,
-    confidence: float = 0.95,
+    ci_level: float = 0.95,
 ) -> FlipRates:
     """Negative and positive flip rates of the small model against the base, with intervals.
 
@@ -131,7 +135,7 @@ def flip_rates(
     """
     base, small = _checked_pair(base_pred, small_pred, None)
     gold = _checked_labels(labels, base.shape[0], None)
-    n_resamples, seed, confidence = _check_bootstrap(n_resamples, seed, confidence)
+    n_resamples, seed, ci_level = _check_bootstrap(n_resamples, seed, ci_level)
     base_ok, small_ok = base == gold, small == gold
     columns = np.column_stack([base_ok & ~small_ok, ~base_ok & small_ok]).astype(np.float64)
     n = base.shape[0]
@@ -139,7 +143,7 @@ def flip_rates(
     intervals: list[tuple[float, float] | None] = [None, None]
     if n_resamples > 0:
         rates = _weighted_sums(columns, n_resamples, seed) / n
-        intervals = [percentile_interval(rates[:, j], confidence) for j in range(2)]
+        intervals = [percentile_interval(rates[:, j], ci_level) for j in range(2)]
     return FlipRates(
         n=n,
         negative_flips=negative,
@@ -150,7 +154,7 @@ def flip_rates(
         positive_flip_rate_ci=intervals[1],
         n_resamples=n_resamples,
         seed=seed,
-        confidence=confidence,
+        ci_level=ci_level,
     )
 
 
@@ -202,7 +206,9 @@ class ClassComparison:
     worst_recall_drop_ci: tuple[float, float] | None
     n_resamples: int
     seed: int
-    confidence: float
+    ci_level: float
+
+    confidence = renamed_attribute("confidence", "ci_level")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe plain-Python form (NaN becomes None)."""
@@ -216,6 +222,7 @@ def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     return out
 
 
+@renamed_keywords(confidence="ci_level")
 def per_class_comparison(
     base_pred: ArrayLike,
     small_pred: ArrayLike,
@@ -224,7 +231,7 @@ def per_class_comparison(
     *,
     n_resamples: int = 0,
     seed: int = 0,
-    confidence: float = 0.95,
+    ci_level: float = 0.95,
 ) -> ClassComparison:
     """Per-class recall and precision of both models, their drops and the worst class's recall drop.
 
@@ -245,7 +252,7 @@ def per_class_comparison(
     n_classes = check_int(n_classes, "n_classes", 2)
     base, small = _checked_pair(base_pred, small_pred, n_classes)
     gold = _checked_labels(labels, base.shape[0], n_classes)
-    n_resamples, seed, confidence = _check_bootstrap(n_resamples, seed, confidence)
+    n_resamples, seed, ci_level = _check_bootstrap(n_resamples, seed, ci_level)
     k = n_classes
     classes = np.arange(k)
     in_class = gold[:, None] == classes
@@ -275,11 +282,11 @@ def per_class_comparison(
         _, _, recall_draws, _, _, precision_draws = statistics(_weighted_sums(columns, n_resamples, seed))
         for draws, (low, high), defined in ((recall_draws, recall_ci, supported), (precision_draws, precision_ci, np.isfinite(precision_drop))):
             for c in np.flatnonzero(defined):
-                interval = _interval_or_none(draws[:, c], confidence)
+                interval = _interval_or_none(draws[:, c], ci_level)
                 if interval is not None:
                     low[c], high[c] = interval
         if worst is not None:
-            worst_ci = _interval_or_none(recall_draws[:, supported].max(axis=1), confidence)
+            worst_ci = _interval_or_none(recall_draws[:, supported].max(axis=1), ci_level)
 
     return ClassComparison(
         n=base.shape[0],
@@ -302,7 +309,7 @@ def per_class_comparison(
         worst_recall_drop_ci=worst_ci,
         n_resamples=n_resamples,
         seed=seed,
-        confidence=confidence,
+        ci_level=ci_level,
     )
 
 

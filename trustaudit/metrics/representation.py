@@ -48,6 +48,7 @@ from trustaudit.exceptions import InvalidInputError
 from trustaudit._bootstrap import count_weights, percentile_interval
 from trustaudit._json import to_jsonable
 from trustaudit._validation import check_finite, check_int, check_open_unit
+from trustaudit._deprecation import renamed_attribute, renamed_keywords
 
 __all__ = [
     "MAX_BOOTSTRAP_ROWS",
@@ -167,7 +168,7 @@ class RepresentationSimilarity:
     position -- so the rows no longer correspond. It is the CKA the shape of the base's
     representation gives by itself (its spectrum, its anisotropy, the finite-sample bias of
     CKA at this ``n`` and width) without any row-wise correspondence: the floor to read
-    ``cka`` against, with ``self_reference_ci`` the central ``confidence`` range of those
+    ``cka`` against, with ``self_reference_ci`` the central ``ci_level`` range of those
     draws. (The base against itself on the same rows is 1 by definition, so it is no
     reference.) ``normalized`` is ``(cka - self_reference) / (1 - self_reference)``: 0 at
     the floor, 1 for identical representations up to rotation and scale.
@@ -184,7 +185,9 @@ class RepresentationSimilarity:
     n_resamples: int
     n_reference: int
     seed: int
-    confidence: float
+    ci_level: float
+
+    confidence = renamed_attribute("confidence", "ci_level")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe plain-Python form."""
@@ -227,6 +230,7 @@ def _reference_draws(xc: np.ndarray, n_reference: int, seed: int) -> np.ndarray:
     return out
 
 
+@renamed_keywords(confidence="ci_level")
 def representation_similarity(
     base: ArrayLike,
     small: ArrayLike,
@@ -234,7 +238,7 @@ def representation_similarity(
     n_resamples: int = 1000,
     n_reference: int = 20,
     seed: int = 0,
-    confidence: float = 0.95,
+    ci_level: float = 0.95,
 ) -> RepresentationSimilarity:
     """Linear CKA of ``base (n, d1)`` and ``small (n, d2)`` with a bootstrap interval and the base's self-reference.
 
@@ -250,7 +254,7 @@ def representation_similarity(
     n_resamples = check_int(n_resamples, "n_resamples", 0)
     n_reference = check_int(n_reference, "n_reference", 1)
     seed = check_int(seed, "seed", 0)
-    confidence = check_open_unit(confidence, "confidence")
+    ci_level = check_open_unit(ci_level, "ci_level")
     n = x.shape[0]
     if n_resamples and n > MAX_BOOTSTRAP_ROWS:
         raise InvalidInputError(
@@ -270,7 +274,7 @@ def representation_similarity(
                 draws.append(np.clip(cross / norm, 0.0, 1.0))
         samples = np.concatenate(draws)
         samples = samples[np.isfinite(samples)]
-        interval = percentile_interval(samples, confidence) if samples.size else None
+        interval = percentile_interval(samples, ci_level) if samples.size else None
     reference = _reference_draws(xc, n_reference, seed)
     floor = float(reference.mean())
     return RepresentationSimilarity(
@@ -280,10 +284,10 @@ def representation_similarity(
         cka=cka,
         cka_ci=interval,
         self_reference=floor,
-        self_reference_ci=percentile_interval(reference, confidence),
+        self_reference_ci=percentile_interval(reference, ci_level),
         normalized=(cka - floor) / (1.0 - floor) if floor < 1.0 else float("nan"),
         n_resamples=n_resamples,
         n_reference=n_reference,
         seed=seed,
-        confidence=confidence,
+        ci_level=ci_level,
     )

@@ -1,4 +1,4 @@
-"""Model loading, the ``.pt`` bundle format, saving, and label alignment of a model pair."""
+"""Model loading, the ``.pt`` bundle format, saving, and the label mapping of a model pair."""
 
 from trustaudit.models._bundle import ModelBundle, register_kind, tokenizer_digest, tokenizer_files, weights_fingerprint, write_bundle
 from trustaudit.models._config import PROVENANCE_FILE, config_labels, labels_are_generic, parse_labels

@@ -18,17 +18,17 @@ _GENERIC_LABEL = re.compile(r"^LABEL_\d+$")
 _ROBERTA_LIKE = {"roberta", "xlm-roberta", "camembert", "longformer"}
 
 
-def parse_labels(labels: str | Sequence[str] | None) -> tuple[str, ...] | None:
+def parse_labels(label_names: str | Sequence[str] | None) -> tuple[str, ...] | None:
     """Accept ``"a,b,c"`` or a sequence of names; strip blanks; ``None`` passes through."""
-    if labels is None:
+    if label_names is None:
         return None
-    names = labels.split(",") if isinstance(labels, str) else list(labels)
+    names = label_names.split(",") if isinstance(label_names, str) else list(label_names)
     names = tuple(str(name).strip() for name in names)
     if not names or any(not name for name in names):
-        raise ModelLoadError(f"`labels` must be a comma-separated list of non-empty names, got {labels!r}")
+        raise ModelLoadError(f"`label_names` must be a comma-separated list of non-empty names, got {label_names!r}")
     lowered = [name.lower() for name in names]
     if len(set(lowered)) != len(lowered):
-        raise ModelLoadError(f"`labels` has a repeated name (names are compared case-insensitively): {labels!r}")
+        raise ModelLoadError(f"`label_names` has a repeated name (names are compared case-insensitively): {label_names!r}")
     return names
 
 
@@ -43,9 +43,9 @@ def config_labels(config: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(names)
 
 
-def labels_are_generic(labels: Sequence[str]) -> bool:
+def labels_are_generic(label_names: Sequence[str]) -> bool:
     """True when every name is of the ``LABEL_<i>`` form transformers invents."""
-    return all(_GENERIC_LABEL.match(name) for name in labels)
+    return all(_GENERIC_LABEL.match(name) for name in label_names)
 
 
 def resolve_labels(found: tuple[str, ...], given: str | Sequence[str] | None, where: str) -> tuple[str, ...]:
@@ -54,7 +54,7 @@ def resolve_labels(found: tuple[str, ...], given: str | Sequence[str] | None, wh
         return found
     if len(names) != len(found):
         raise ModelLoadError(
-            f"{where} has {len(found)} output classes but `labels` names {len(names)}: {', '.join(names)}"
+            f"{where} has {len(found)} output classes but `label_names` names {len(names)}: {', '.join(names)}"
         )
     return names
 

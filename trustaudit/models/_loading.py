@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from trustaudit._io import write_text_atomic
+from trustaudit._deprecation import renamed_keywords
 from trustaudit.exceptions import ModelLoadError, UnsafeModelError
 from trustaudit.models._config import (
     PROVENANCE_FILE,
@@ -135,7 +136,7 @@ def build_hf_model(config: Mapping[str, Any], state_dict: Mapping[str, torch.Ten
 register_kind("hf", lambda payload: build_hf_model(json.loads(payload["config"]), payload["state_dict"]))
 
 
-def _load_hf_dir(path: Path, labels: Any, max_length: int | None, tokenizer: Any = None) -> ModelBundle:
+def _load_hf_dir(path: Path, label_names: Any, max_length: int | None, tokenizer: Any = None) -> ModelBundle:
     from safetensors import SafetensorError
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -175,13 +176,13 @@ def _load_hf_dir(path: Path, labels: Any, max_length: int | None, tokenizer: Any
         if not isinstance(provenance, dict):
             raise ModelLoadError(f"{path / PROVENANCE_FILE}: expected a JSON object, got {type(provenance).__name__}")
     return ModelBundle.build(
-        model, tokenizer, resolve_labels(config_labels(config), labels, str(path)), config=config, kind="hf", path=str(path),
+        model, tokenizer, resolve_labels(config_labels(config), label_names, str(path)), config=config, kind="hf", path=str(path),
         provenance=provenance, max_length=max_length, bytes_on_disk=dir_bytes(path),
     )
 
 
 def _bundle_from_payload(
-    payload: Mapping[str, Any], path: str, size: int, labels: Any, max_length: int | None, given_tokenizer: Any = None
+    payload: Mapping[str, Any], path: str, size: int, label_names: Any, max_length: int | None, given_tokenizer: Any = None
 ) -> ModelBundle:
     if payload.get("format_version", 0) > BUNDLE_VERSION:
         raise ModelLoadError(
@@ -206,13 +207,13 @@ def _bundle_from_payload(
         raise ModelLoadError(f"{path}: the bundle's weights do not build its model ({type(exc).__name__}: {exc})") from exc
     task = payload.get("task")
     return ModelBundle.build(
-        model, tokenizer, resolve_labels(stored_labels, labels, path), config=config, kind=kind, path=path,
+        model, tokenizer, resolve_labels(stored_labels, label_names, path), config=config, kind=kind, path=path,
         task=task if task in TASKS else None, provenance=provenance, max_length=max_length, bytes_on_disk=size,
         fingerprint=fingerprint, n_params=payload.get("n_params") or None,
     )
 
 
-def _load_pickled(path: Path, tokenizer: Any, labels: Any, max_length: int | None) -> ModelBundle:
+def _load_pickled(path: Path, tokenizer: Any, label_names: Any, max_length: int | None) -> ModelBundle:
     warnings.warn(
         f"{path}: unpickling a whole module runs arbitrary code from the file (`allow_pickle`)",
         stacklevel=3,
@@ -232,14 +233,15 @@ def _load_pickled(path: Path, tokenizer: Any, labels: Any, max_length: int | Non
     obj.eval()
     config = config_dict(obj.config)
     return ModelBundle.build(
-        obj, tokenizer, resolve_labels(config_labels(config), labels, str(path)), config=config, kind="pickled", path=str(path),
+        obj, tokenizer, resolve_labels(config_labels(config), label_names, str(path)), config=config, kind="pickled", path=str(path),
         provenance={"source": "pickled module"}, max_length=max_length, bytes_on_disk=path.stat().st_size,
     )
 
 
+@renamed_keywords(labels="label_names")
 def load_model(
     path: str | os.PathLike[str] | ModelBundle,
-    labels: str | Sequence[str] | None = None,
+    label_names: str | Sequence[str] | None = None,
     *,
     allow_pickle: bool = False,
     tokenizer: Any = None,
@@ -249,7 +251,7 @@ def load_model(
 
     The format is told apart by content, not by extension. Bundles are read with
     ``torch.load(weights_only=True)``; a file that would need unpickling code is refused
-    with :class:`UnsafeModelError` unless ``allow_pickle=True``. ``labels`` renames the
+    with :class:`UnsafeModelError` unless ``allow_pickle=True``. ``label_names`` renames the
     output classes (needed when the config only has ``LABEL_0``...). ``tokenizer`` (a
     directory or a tokenizer object) replaces the model's own tokenizer, for every kind of
     model; a tokenizer that cannot tokenize text is refused with :class:`ModelLoadError`. A
@@ -262,7 +264,7 @@ def load_model(
     path : str, path-like or ModelBundle
         The model: a directory, a ``.pt`` bundle, a Hub id found in the local cache, or a
         bundle already loaded (returned as is unless another option is given).
-    labels : str or sequence of str, optional
+    label_names : str or sequence of str, optional
         Names of the output classes in order (a comma-separated string or a sequence).
         Default: the model's config.
     allow_pickle : bool, default False
@@ -288,7 +290,7 @@ def load_model(
     Examples
     --------
     >>> from trustaudit import load_model
-    >>> model = load_model("models/small", labels="contradiction,entailment,neutral")  # doctest: +SKIP
+    >>> model = load_model("models/small", label_names="contradiction,entailment,neutral")  # doctest: +SKIP
     >>> model.labels  # doctest: +SKIP
     ('contradiction', 'entailment', 'neutral')
     >>> load_model("no-such-model.pt")
@@ -297,28 +299,28 @@ def load_model(
     trustaudit.exceptions.ModelLoadError: no-such-model.pt: no such file or directory
     """
     if isinstance(path, ModelBundle):
-        if labels is None and max_length is None and tokenizer is None:
+        if label_names is None and max_length is None and tokenizer is None:
             return path
         own = given_tokenizer(tokenizer) if tokenizer is not None else path.tokenizer
         return replace(
             path,
             tokenizer=own,
-            labels=resolve_labels(path.labels, labels, path.path),
+            labels=resolve_labels(path.labels, label_names, path.path),
             max_length=max_length_for(own, path.config, max_length),
         )
     given, path = str(path), Path(path)
     if not path.exists():
-        return _load_by_name(given, labels, max_length, tokenizer)
+        return _load_by_name(given, label_names, max_length, tokenizer)
     if path.is_dir():
         from trustaudit.models._onnx import is_onnx_dir
 
         if is_onnx_dir(path):
-            return _load_onnx(path, labels, max_length, tokenizer)
-        return _load_hf_dir(path, labels, max_length, given_tokenizer(tokenizer))
+            return _load_onnx(path, label_names, max_length, tokenizer)
+        return _load_hf_dir(path, label_names, max_length, given_tokenizer(tokenizer))
     from trustaudit.models._onnx import looks_like_onnx_file
 
     if looks_like_onnx_file(path):
-        return _load_onnx(path, labels, max_length, tokenizer)
+        return _load_onnx(path, label_names, max_length, tokenizer)
     with open(path, "rb") as handle:
         head = handle.read(4)
     if not (head.startswith(_ZIP_MAGIC) or head.startswith(_PICKLE_MAGIC)):
@@ -330,7 +332,7 @@ def load_model(
         payload = torch.load(str(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         if allow_pickle:
-            return _load_pickled(path, tokenizer, labels, max_length)
+            return _load_pickled(path, tokenizer, label_names, max_length)
         raise UnsafeModelError(
             f"{path}: this file is a pickled Python object, and loading it would run code from the file; "
             "convert it with `trustaudit pack`, or pass `allow_pickle` if you trust its author"
@@ -339,7 +341,7 @@ def load_model(
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise ModelLoadError(f"{path}: the file is damaged or not a torch file ({first})") from exc
     if isinstance(payload, Mapping) and payload.get("format") == BUNDLE_FORMAT:
-        return _bundle_from_payload(payload, str(path), path.stat().st_size, labels, max_length, given_tokenizer(tokenizer))
+        return _bundle_from_payload(payload, str(path), path.stat().st_size, label_names, max_length, given_tokenizer(tokenizer))
     if isinstance(payload, Mapping) and payload and all(isinstance(v, torch.Tensor) for v in payload.values()):
         raise ModelLoadError(
             f"{path}: a bare state dict has no config or tokenizer; save the model with save_pretrained and "
@@ -348,22 +350,22 @@ def load_model(
     raise ModelLoadError(f"{path}: a torch file, but not a trustaudit bundle")
 
 
-def _load_by_name(name: str, labels: Any, max_length: int | None, tokenizer: Any = None) -> ModelBundle:
+def _load_by_name(name: str, label_names: Any, max_length: int | None, tokenizer: Any = None) -> ModelBundle:
     """A path that does not exist: a Hugging Face Hub id (``org/name[@revision]``) from the Hub cache, else an error."""
     from trustaudit.models._hub import parse_hub_id, resolve_hub_id
 
     if parse_hub_id(name) is None:
         raise ModelLoadError(f"{Path(name)}: no such file or directory")
     hub = resolve_hub_id(name)
-    bundle = load_model(hub.path, labels, max_length=max_length, tokenizer=tokenizer)
+    bundle = load_model(hub.path, label_names, max_length=max_length, tokenizer=tokenizer)
     return replace(bundle, path=name, source=hub.describe())
 
 
-def _load_onnx(path: Path, labels: Any, max_length: int | None, tokenizer: Any) -> ModelBundle:
+def _load_onnx(path: Path, label_names: Any, max_length: int | None, tokenizer: Any) -> ModelBundle:
     """An ONNX Runtime model, its tokenizer checked as usable (or replaced by ``tokenizer``)."""
     from trustaudit.models._onnx import load_onnx
 
-    bundle = load_onnx(path, labels, max_length)
+    bundle = load_onnx(path, label_names, max_length)
     own = given_tokenizer(tokenizer) if tokenizer is not None else check_tokenizer(bundle.tokenizer, str(path))
     if own is bundle.tokenizer:
         return bundle
@@ -459,17 +461,18 @@ def bundle_bytes(bundle: ModelBundle) -> bytes:
     return buffer.getvalue()
 
 
+@renamed_keywords(labels="label_names")
 def bundle_from_bytes(
     data: bytes,
     *,
     path: str = "<bytes>",
-    labels: Sequence[str] | None = None,
+    label_names: Sequence[str] | None = None,
     max_length: int | None = None,
     bytes_on_disk: int | None = None,
 ) -> ModelBundle:
     """Rebuild a model from :func:`bundle_bytes` (``weights_only=True``: no pickled code runs).
 
-    ``path``, ``labels``, ``max_length`` and ``bytes_on_disk`` restore what the original
+    ``path``, ``label_names``, ``max_length`` and ``bytes_on_disk`` restore what the original
     bundle said of itself, so the rebuilt one describes itself and keys the evaluation cache
     the same way.
     """
@@ -480,7 +483,7 @@ def bundle_from_bytes(
     if not isinstance(payload, Mapping) or payload.get("format") != BUNDLE_FORMAT:
         raise ModelLoadError(f"{path}: the bytes hold a torch file, but not a trustaudit bundle")
     size = len(data) if bytes_on_disk is None else bytes_on_disk
-    return _bundle_from_payload(payload, path, size, list(labels) if labels is not None else None, max_length)
+    return _bundle_from_payload(payload, path, size, list(label_names) if label_names is not None else None, max_length)
 
 
 def save_hf_dir(bundle: ModelBundle, path: str | os.PathLike[str]) -> Path:
@@ -502,10 +505,11 @@ def save_hf_dir(bundle: ModelBundle, path: str | os.PathLike[str]) -> Path:
     return path
 
 
+@renamed_keywords(labels="label_names")
 def pack(
     source: str | os.PathLike[str],
     out: str | os.PathLike[str],
-    labels: str | Sequence[str] | None = None,
+    label_names: str | Sequence[str] | None = None,
     task: str | None = None,
     tokenizer: Any = None,
 ) -> ModelBundle:
@@ -513,15 +517,16 @@ def pack(
 
     ``tokenizer`` (a directory) is packed instead of the directory's own tokenizer files.
     """
-    bundle = load_model(source, labels=labels, tokenizer=tokenizer)
+    bundle = load_model(source, label_names=label_names, tokenizer=tokenizer)
     save_bundle(bundle, out, task=task)
     return load_model(out)
 
 
+@renamed_keywords(labels="label_names")
 def from_model(
     model: nn.Module,
     tokenizer: Any,
-    labels: Sequence[str] | None = None,
+    label_names: Sequence[str] | None = None,
     *,
     task: str | None = None,
     provenance: Mapping[str, Any] | None = None,
@@ -536,7 +541,7 @@ def from_model(
         A transformers sequence-classification model; it is put in eval mode.
     tokenizer : tokenizer
         Its tokenizer.
-    labels : sequence of str, optional
+    label_names : sequence of str, optional
         Names of the outputs in order. Default: the model config's ``id2label``.
     task : {"single", "pair"}, optional
         Whether the model reads one text or a pair. Default unknown.
@@ -555,7 +560,7 @@ def from_model(
     Raises
     ------
     ModelLoadError
-        If the number of ``labels`` is not the model's number of outputs.
+        If the number of ``label_names`` is not the model's number of outputs.
 
     Examples
     --------
@@ -568,7 +573,7 @@ def from_model(
     ('negative', 'positive')
     """
     config = config_dict(model.config)
-    names = tuple(labels) if labels is not None else config_labels(config)
+    names = tuple(label_names) if label_names is not None else config_labels(config)
     if len(names) != int(config.get("num_labels", len(names))):
         raise ModelLoadError(f"{len(names)} label names for a model with {config.get('num_labels')} outputs")
     model.eval()

@@ -222,7 +222,7 @@ class OnnxClassifier(nn.Module):
         )
 
 
-def load_onnx(path: Path, labels: Any, max_length: int | None) -> ModelBundle:
+def load_onnx(path: Path, label_names: Any, max_length: int | None) -> ModelBundle:
     """Load an ONNX classifier directory (or graph file) as a bundle of kind ``"onnx"``."""
     from transformers import AutoTokenizer
 
@@ -262,7 +262,7 @@ def load_onnx(path: Path, labels: Any, max_length: int | None) -> ModelBundle:
             raise ModelLoadError(f"{folder / PROVENANCE_FILE}: not readable JSON ({exc})") from exc
     files = [graph, *_external_files(proto, graph.parent)]
     return ModelBundle.build(
-        module.eval(), tokenizer, resolve_labels(found, labels, str(path)), config=config, kind="onnx", path=str(path),
+        module.eval(), tokenizer, resolve_labels(found, label_names, str(path)), config=config, kind="onnx", path=str(path),
         provenance=provenance, max_length=max_length, bytes_on_disk=sum(f.stat().st_size for f in files if f.is_file()),
         fingerprint=graph_fingerprint(files), n_params=graph_parameters(proto),
     )

@@ -1,4 +1,4 @@
-"""A base model and its compressed candidate, with the label alignment between them."""
+"""A base model and its compressed candidate, with the label mapping between them."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from trustaudit._deprecation import renamed_keywords, warn_renamed
 from trustaudit.exceptions import LabelMismatchError
 from trustaudit.models._bundle import ModelBundle
 from trustaudit.models._config import labels_are_generic
@@ -17,7 +18,7 @@ from trustaudit.models._loading import given_tokenizer, load_model
 
 @dataclass(frozen=True, eq=False)
 class ModelPair:
-    """A base model and a compressed candidate, with the label alignment between them.
+    """A base model and a compressed candidate, with the label mapping between them.
 
     ``permutation[i]`` is the small model's output index of the base model's label ``i``.
     """
@@ -31,9 +32,14 @@ class ModelPair:
         """Label names in the base model's order (the order every result uses)."""
         return self.base.labels
 
-    def align(self, small_probs: np.ndarray) -> np.ndarray:
-        """Reorder the small model's output columns into the base model's label order."""
+    def to_base_labels(self, small_probs: np.ndarray) -> np.ndarray:
+        """Reorder the small model's output columns into the base model's label order (the label mapping)."""
         return np.asarray(small_probs)[:, list(self.permutation)]
+
+    def align(self, small_probs: np.ndarray) -> np.ndarray:
+        """Deprecated name of :meth:`to_base_labels`."""
+        warn_renamed("ModelPair.align", "ModelPair.to_base_labels")
+        return self.to_base_labels(small_probs)
 
 
 def label_permutation(base: Sequence[str], small: Sequence[str]) -> tuple[int, ...]:
@@ -42,22 +48,23 @@ def label_permutation(base: Sequence[str], small: Sequence[str]) -> tuple[int, .
     if {n.lower() for n in base} != set(small_index) or len(base) != len(small):
         raise LabelMismatchError(
             f"the two models have different label sets: base [{', '.join(base)}], small [{', '.join(small)}]; "
-            "pass `labels` / `small_labels` to name them"
+            "pass `label_names` / `small_label_names` to name them"
         )
     return tuple(small_index[name.lower()] for name in base)
 
 
+@renamed_keywords(labels="label_names", small_labels="small_label_names")
 def load_pair(
     base: str | os.PathLike[str] | ModelBundle,
     small: str | os.PathLike[str] | ModelBundle,
     *,
-    labels: str | Sequence[str] | None = None,
-    small_labels: str | Sequence[str] | None = None,
+    label_names: str | Sequence[str] | None = None,
+    small_label_names: str | Sequence[str] | None = None,
     allow_pickle: bool = False,
     max_length: int | None = None,
     tokenizer: Any = None,
 ) -> ModelPair:
-    """Load two models and align the small one's labels onto the base's by name.
+    """Load two models and map the small one's labels onto the base's by name.
 
     The two may have different tokenizers; label sets that differ are an error naming both.
     ``tokenizer`` (a directory or object), when given, replaces both models' own.
@@ -68,9 +75,9 @@ def load_pair(
         The large model (anything :func:`load_model` reads).
     small : str, path-like or ModelBundle
         The compressed model.
-    labels : str or sequence of str, optional
+    label_names : str or sequence of str, optional
         The base model's label names in output order. Default its config's.
-    small_labels : str or sequence of str, optional
+    small_label_names : str or sequence of str, optional
         The small model's label names in output order. Default its config's.
     allow_pickle : bool, default False
         Allow files that need unpickling code (only for files you trust).
@@ -95,13 +102,13 @@ def load_pair(
     Examples
     --------
     >>> from trustaudit import load_pair
-    >>> pair = load_pair("models/base", "models/small", small_labels="entailment,neutral,contradiction")  # doctest: +SKIP
+    >>> pair = load_pair("models/base", "models/small", small_label_names="entailment,neutral,contradiction")  # doctest: +SKIP
     >>> pair.labels  # doctest: +SKIP
     ('contradiction', 'entailment', 'neutral')
     """
     tokenizer = given_tokenizer(tokenizer)
-    base_bundle = load_model(base, labels, allow_pickle=allow_pickle, max_length=max_length, tokenizer=tokenizer)
-    small_bundle = load_model(small, small_labels, allow_pickle=allow_pickle, max_length=max_length, tokenizer=tokenizer)
-    if small_labels is None and labels is not None and labels_are_generic(small_bundle.labels):
-        small_bundle = load_model(small_bundle, labels)
+    base_bundle = load_model(base, label_names, allow_pickle=allow_pickle, max_length=max_length, tokenizer=tokenizer)
+    small_bundle = load_model(small, small_label_names, allow_pickle=allow_pickle, max_length=max_length, tokenizer=tokenizer)
+    if small_label_names is None and label_names is not None and labels_are_generic(small_bundle.labels):
+        small_bundle = load_model(small_bundle, label_names)
     return ModelPair(base_bundle, small_bundle, label_permutation(base_bundle.labels, small_bundle.labels))

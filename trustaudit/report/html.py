@@ -149,10 +149,10 @@ def _highlight(text: str | None, features: Sequence[Feature], scores: Sequence[f
     return pieces
 
 
-def _example_view(ex: Example, labels: Sequence[str], explainers: Sequence[str]) -> dict[str, Any]:
+def _example_view(ex: Example, label_names: Sequence[str], explainers: Sequence[str]) -> dict[str, Any]:
     base_probs, small_probs = ex.base_probs or {}, ex.small_probs or {}
-    base_label = max(labels, key=lambda name: base_probs[name])
-    small_label = max(labels, key=lambda name: small_probs[name])
+    base_label = max(label_names, key=lambda name: base_probs[name])
+    small_label = max(label_names, key=lambda name: small_probs[name])
     features = ex.features or []
     agreement = ex.agreement or {}
     panels = []
@@ -443,7 +443,7 @@ def build_context(result: Any) -> dict[str, Any]:
     models = doc.models
     base, small = _model_view(models.base), _model_view(models.small)
     view_models = {**models.values(), "base": base, "small": small, "same_model": base.get("fingerprint") == small.get("fingerprint")}
-    labels = doc.predictions.labels
+    label_names = doc.predictions.labels
     explainers = (doc.attribution.explainers if doc.attribution else None) or []
     examples = sorted(doc.examples or [], key=lambda ex: (-(ex.divergence if ex.divergence is not None else 0.0), ex.row))
     data = doc.data.values()
@@ -470,7 +470,7 @@ def build_context(result: Any) -> dict[str, Any]:
         "bias": _bias_view(doc.bias),
         "extras": _extras_view(doc.extras),
         "attribution": _attribution_view(doc.attribution, config),
-        "examples": [_example_view(ex, labels, explainers) for ex in examples],
+        "examples": [_example_view(ex, label_names, explainers) for ex in examples],
         "figures": _figures(doc, small["name"], base["name"]),
         "css": read_template("report.css"),
         "script": read_template("report.js"),

@@ -51,7 +51,7 @@ class PairPayload:
             for name in ROLES:
                 d = self.described[name]
                 bundle = bundle_from_bytes(
-                    self.models[name], path=d["path"], labels=d["labels"], max_length=d["max_length"], bytes_on_disk=d["bytes"]
+                    self.models[name], path=d["path"], label_names=d["labels"], max_length=d["max_length"], bytes_on_disk=d["bytes"]
                 )
                 if bundle.cache_id != d["cache_id"]:
                     raise RuntimeError(f"the {name} model rebuilt in a worker process computes differently from {d['path']}")

@@ -56,6 +56,8 @@ class Section:
     _nested: ClassVar[Mapping[str, Callable[[Any], Any]]] = {}
     #: A mapping field whose entries are written as keys of this section itself (one per explainer).
     _spread: ClassVar[str | None] = None
+    #: Keys an earlier version wrote, read as the field that now holds them (old key -> field name).
+    _renamed: ClassVar[Mapping[str, str]] = {}
 
     @classmethod
     def _declared(cls) -> tuple[str, ...]:
@@ -74,6 +76,8 @@ class Section:
         values: dict[str, Any] = {}
         extra: dict[str, Any] = {}
         spread_values: dict[str, Any] = {}
+        renamed = {old: new for old, new in cls._renamed.items() if old in data and new not in data}
+        data = {renamed.get(key, key): value for key, value in data.items()}
         for key, value in data.items():
             reader = cls._nested.get(key if key not in spread else str(cls._spread))
             read = reader(value) if reader is not None else copy.deepcopy(value)

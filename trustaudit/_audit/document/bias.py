@@ -23,7 +23,7 @@ class BiasEmbedding(Section):
     exact_limit: int | None = None
     n_resamples: int | None = None
     seed: int | None = None
-    confidence: float | None = None
+    ci_level: float | None = None
     templates: Mapping[str, list[str]] | None = None
     source: str | None = None
     citation: str | None = None
@@ -31,6 +31,8 @@ class BiasEmbedding(Section):
     small_model: str | None = None
     n_sentences: int | None = None
     seconds: float | None = None
+
+    _renamed: ClassVar[Mapping[str, str]] = {"confidence": "ci_level"}
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
