@@ -91,7 +91,7 @@ def _figures(doc: AuditDocument, small_name: str, base_name: str) -> dict[str, s
     figures = {"reliability": "", "agreement": "", "asc_heatmap": "", "verdict": ""}
     checks = (doc.verdict.checks if doc.verdict else None) or []
     if checks:
-        figures["verdict"] = verdict_forest([check.to_dict() for check in checks])
+        figures["verdict"] = verdict_forest(checks)
     calibration = doc.calibration
     if calibration is not None and calibration.available and calibration.base and calibration.small:
         fig = reliability_diagram(
