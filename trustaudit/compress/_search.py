@@ -642,14 +642,14 @@ class _Search:
             {"key": c.key, "rows_to_decide": c.rows_to_decide, "rows": c.rows, "n": c.n, "text": decide_text(c)}
             for c in result.gate.checks if c.status == "inconclusive"
         ]
-        engine = result.document.get("engine") or {}
-        evaluations = row.get("evaluations", 0) + sum(int((engine.get(m) or {}).get("evaluated") or 0) for m in ("base", "small"))
+        engine, timings = result.sections.engine, result.sections.timings
+        evaluations = row.get("evaluations", 0) + (engine.evaluated if engine is not None else 0)
         row.update(
             status=result.status, stage=stage, accuracy=get("predictions.small.accuracy"), agreement=get("predictions.agreement"),
             ece=get("calibration.small.ece"), ece_increase=get("calibration.ece_increase"),
             lime_agreement=get("attribution.lime.feature_agreement"), shap_agreement=get("attribution.shap.feature_agreement"),
             explained=int(get("attribution.explained") or 0), evaluations=evaluations,
-            explain_seconds=round(float(get("timings.explain") or 0.0), 3),
+            explain_seconds=round(float((timings.explain if timings is not None else None) or 0.0), 3),
             latency_ms=get("models.small.latency.batch1_ms"), latency_estimated=False, undecided=undecided,
         )
         if stage == "cheap":
