@@ -123,6 +123,8 @@ def document_of(result: Any) -> AuditDocument:
     """The typed document of an :class:`~trustaudit.AuditResult`, of a results dict, or the document itself."""
     if isinstance(result, AuditDocument):
         return result
+    if isinstance(getattr(result, "sections", None), AuditDocument):
+        return result.sections  # type: ignore[no-any-return]
     return AuditDocument.from_dict(result.to_dict() if hasattr(result, "to_dict") else result)
 
 
