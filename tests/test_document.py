@@ -212,3 +212,33 @@ def test_unknown_keys_of_a_nested_part_are_kept_in_place(fresh: AuditResult) -> 
     assert typed.bias.counterfactual.comparison.extra == {"added_later": 1}
     assert typed.config.extra == {"registered_later": {"x": 1}} and typed.engine.base.extra == {"gpu_seconds": 0.5}
     assert json.dumps(typed.to_dict()) == json.dumps(doc)
+
+
+def test_batch_size_and_precision_sections_are_typed_round_trip_and_read_by_the_report() -> None:
+    from trustaudit._audit.document import BatchSizeSection, BatchTrial, PrecisionSection
+    from trustaudit.report.html import build_context
+
+    stored = AuditResult.read_json(GOLD).to_dict()
+    choice = {"requested": "auto", "chosen": 32, "reason": "batch 64 ran out of memory", "device": "cpu", "precision": "fp32",
+              "probe_tokens": 24, "trials": [{"batch_size": 16, "fits": True, "ms_per_input": 1.2},
+                                             {"batch_size": 32, "fits": True, "ms_per_input": 1.0, "peak_bytes": 123},
+                                             {"batch_size": 64, "fits": False}], "seconds": 0.4}
+    check = {"precision": "bf16", "reference": "fp32", "rows": 96, "max_abs_diff": {"base": 0.004, "small": 2e-05},
+             "mean_abs_diff": {"base": 0.001, "small": 1e-05}, "changed_predictions": {"base": 1, "small": 0}, "seconds": 0.2}
+    doc = {}
+    for key, value in stored.items():
+        doc[key] = value
+        if key == "engine":
+            doc["batch_size"], doc["precision"] = choice, check
+    typed = AuditDocument.from_dict(doc)
+    assert isinstance(typed.batch_size, BatchSizeSection) and isinstance(typed.precision, PrecisionSection)
+    assert all(isinstance(t, BatchTrial) for t in typed.batch_size.trials) and typed.batch_size.trials[1].peak_bytes == 123
+    assert typed.batch_size.trials[2].ms_per_input is None and "ms_per_input" not in typed.batch_size.trials[2].to_dict()
+    assert _typed_throughout(typed.batch_size) == [] and _typed_throughout(typed.precision) == []
+    assert json.dumps(typed.to_dict()) == json.dumps(doc)
+    hardware = build_context(typed)["hardware"]
+    assert hardware["batch_size"] == ("32, chosen by doubling on the longest inputs (tried 16, 32, 64 (out of memory); "
+                                      "stopped: batch 64 ran out of memory)")
+    assert hardware["precision"] == ("forward passes in bf16: max |Δp| vs fp32 = 0.0040 (base), 2.0e-05 (small) over 96 rows; "
+                                     "predictions that differ from fp32: 1 (base), 0 (small)")
+    assert build_context(AuditDocument.from_dict(stored))["hardware"] == {"batch_size": "", "precision": ""}

@@ -18,6 +18,7 @@ from trustaudit._audit.config import BIAS_OFF, AuditConfig
 from trustaudit._audit.document import (
     AttributionSection,
     AuditDocument,
+    BatchSizeSection,
     BiasSection,
     ConfigSection,
     DataSection,
@@ -27,6 +28,7 @@ from trustaudit._audit.document import (
     ExtrasSection,
     ModelInfo,
     ModelsSection,
+    PrecisionSection,
     Timings,
     ToolInfo,
     VerdictSection,
@@ -338,8 +340,8 @@ def _audit(
         extras=extras,
         engine=EngineSection(base=EngineWork.from_dict(jsonable(vars(base_engine.stats))),
                              small=EngineWork.from_dict(jsonable(vars(small_engine.stats)))),
-        batch_size=batch_choice.to_dict() if batch_choice is not None else None,
-        precision=jsonable(precision) if precision is not None else None,
+        batch_size=BatchSizeSection.from_dict(batch_choice.to_dict()) if batch_choice is not None else None,
+        precision=PrecisionSection.from_dict(jsonable(precision)) if precision is not None else None,
         timings=Timings.from_dict({k: round(v, 3) for k, v in timings.items()}),
         versions=_versions(),
     )

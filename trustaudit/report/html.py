@@ -426,15 +426,16 @@ def _hardware_view(doc: AuditDocument) -> dict[str, str]:
     """One sentence each for the batch size found by ``--batch-size auto`` and the precision's cost; empty when absent."""
     view = {"batch_size": "", "precision": ""}
     choice = doc.batch_size
-    if choice:
-        tried = ", ".join(str(t["batch_size"]) + ("" if t["fits"] else " (out of memory)") for t in choice.get("trials", []))
-        view["batch_size"] = f"{choice['chosen']}, chosen by doubling on the longest inputs (tried {tried}; stopped: {choice['reason']})"
+    if choice is not None:
+        tried = ", ".join(str(t.batch_size) + ("" if t.fits else " (out of memory)") for t in choice.trials or [])
+        view["batch_size"] = f"{choice.chosen}, chosen by doubling on the longest inputs (tried {tried}; stopped: {choice.reason})"
     check = doc.precision
-    if check:
-        names = list(check["max_abs_diff"])
-        diffs = ", ".join(f"{_small_number(check['max_abs_diff'][n])} ({n})" for n in names)
-        view["precision"] = f"forward passes in {check['precision']}: max |Δp| vs fp32 = {diffs} over {check['rows']} rows"
-        changed = check.get("changed_predictions")
+    if check is not None:
+        largest = check.max_abs_diff or {}
+        names = list(largest)
+        diffs = ", ".join(f"{_small_number(largest[n])} ({n})" for n in names)
+        view["precision"] = f"forward passes in {check.precision}: max |Δp| vs fp32 = {diffs} over {check.rows} rows"
+        changed = check.changed_predictions
         if changed:
             view["precision"] += "; predictions that differ from fp32: " + ", ".join(f"{changed[n]} ({n})" for n in names)
     return view

@@ -8,7 +8,8 @@ objects that :meth:`AuditDocument.from_dict` rebuilds from it.
 
 One module per section: ``predictions``, ``calibration``, ``attribution`` (and the
 explained examples), ``verdict``, ``models`` (models, latency, data), ``bias`` (bias and
-extras), ``config`` (the settings and the tool), ``costs`` (engine work and timings);
+extras), ``config`` (the settings and the tool), ``costs`` (engine work and timings),
+``hardware`` (the automatic batch size and the reduced precision's check);
 ``_section`` is the :class:`Section` base that gives each its ``to_dict`` and
 ``from_dict``; this module holds the whole :class:`AuditDocument`.
 
@@ -16,9 +17,8 @@ Parts that stay plain mappings, because they are free-form and no output reads a
 them it does not also write out as given: ``executor`` (the executor's own description),
 ``versions`` (package name to version), a model's ``provenance`` and ``source`` (what made
 it and where it came from; they vary by kind of model), the gate thresholds under
-``config.gate`` (one key per registered check), ``batch_size`` and ``precision`` (written
-by their stages as dicts), the attack records ``extras.adversarial.rows`` and the bias
-comparison's stage times.
+``config.gate`` (one key per registered check), the attack records
+``extras.adversarial.rows`` and the bias comparison's stage times.
 
 Two rules make ``from_dict(d).to_dict() == d`` hold for every document, of every schema:
 
@@ -67,6 +67,7 @@ from trustaudit._audit.document.bias import (
 from trustaudit._audit.document.calibration import CalibrationSection, MetricComparison, ModelCalibration, ReliabilityBinsData
 from trustaudit._audit.document.config import ConfigSection, ToolInfo
 from trustaudit._audit.document.costs import EngineSection, EngineWork, Timings
+from trustaudit._audit.document.hardware import BatchSizeSection, BatchTrial, PrecisionSection
 from trustaudit._audit.document.models import DataSection, Latency, ModelInfo, ModelsSection
 from trustaudit._audit.document.predictions import ClassComparison, ConfidenceBand, Disagreement, McNemar, ModelPredictions, PredictionsSection
 from trustaudit._audit.document.verdict import GateCheck, VerdictSection
@@ -97,8 +98,8 @@ class AuditDocument(Section):
     bias: BiasSection | None = None
     extras: ExtrasSection | None = optional_key()
     engine: EngineSection | None = None
-    batch_size: Mapping[str, Any] | None = optional_key()
-    precision: Mapping[str, Any] | None = optional_key()
+    batch_size: BatchSizeSection | None = optional_key()
+    precision: PrecisionSection | None = optional_key()
     timings: Timings | None = None
     versions: Mapping[str, str] | None = None
 
@@ -116,6 +117,8 @@ class AuditDocument(Section):
         "config": one(ConfigSection),
         "engine": one(EngineSection),
         "timings": one(Timings),
+        "batch_size": one(BatchSizeSection),
+        "precision": one(PrecisionSection),
     }
 
 
@@ -136,6 +139,8 @@ __all__ = [
     "AttackParams",
     "AttributionSection",
     "AuditDocument",
+    "BatchSizeSection",
+    "BatchTrial",
     "BiasEmbedding",
     "BiasSection",
     "CalibrationSection",
@@ -168,6 +173,7 @@ __all__ = [
     "ModelsSection",
     "PoolingCka",
     "PoolingResult",
+    "PrecisionSection",
     "PredictionsSection",
     "ReliabilityBinsData",
     "RepresentationSection",
