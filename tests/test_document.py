@@ -92,6 +92,10 @@ def test_examples_and_checks_read_as_their_dicts() -> None:
     assert [ex.to_dict() for ex in result.examples] == result["examples"]
     assert result.examples[0].features[0].word == result["examples"][0]["features"][0]["word"]
     assert result.examples[0].scores["lime"].base == result["examples"][0]["scores"]["lime"]["base"]
+    for ex, raw in zip(result.examples, result["examples"]):
+        assert {name: a.feature_agreement for name, a in ex.agreement.items()} == {n: a["feature_agreement"] for n, a in raw["agreement"].items()}
+        assert ex.agreement["shap"].self_feature_agreement == raw["agreement"]["shap"]["self_feature_agreement"]
+        assert all(not a.extra for a in ex.agreement.values())
     assert [c.key for c in result.verdict.checks] == [c["key"] for c in result["verdict"]["checks"]]
     assert result.gate.status == result.status
 

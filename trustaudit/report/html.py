@@ -114,7 +114,7 @@ def _figures(doc: AuditDocument, small_name: str, base_name: str) -> dict[str, s
         floors: dict[str, float] = {}
         for explainer in attribution.explainers or []:
             name = f"{explainer.upper()} feature agreement@{k}"
-            values = [ex.agreement[explainer]["feature_agreement"] for ex in examples if explainer in (ex.agreement or {})]
+            values = [ex.agreement[explainer].feature_agreement for ex in examples if explainer in (ex.agreement or {})]
             if values:
                 series[name] = values
                 entry = attribution.explainer(explainer)
@@ -181,7 +181,7 @@ def _example_view(ex: Example, labels: Sequence[str], explainers: Sequence[str])
             "base": [s for who, s in segs if who == "base"],
             "small": [s for who, s in segs if who == "small"],
         })
-    summary = [(f"{e.upper()} agreement", agreement[e]["feature_agreement"]) for e in explainers if e in agreement]
+    summary = [(f"{e.upper()} agreement", agreement[e].feature_agreement) for e in explainers if e in agreement]
     return {
         "row": ex.row,
         "gold": ex.gold,

@@ -40,7 +40,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from trustaudit._audit.document._section import Section, many, one, optional_key
-from trustaudit._audit.document.attribution import AgreementSummary, AttributionSection, Example, ExampleScores, ExplainerAgreement, Feature, SelfAgreement, Statistic, share_of_floor
+from trustaudit._audit.document.attribution import AgreementSummary, AttributionSection, Example, ExampleAgreement, ExampleScores, ExplainerAgreement, Feature, SelfAgreement, Statistic, share_of_floor
 from trustaudit._audit.document.bias import (
     AdversarialSection,
     AssociationResult,
@@ -156,6 +156,7 @@ __all__ = [
     "EngineSection",
     "EngineWork",
     "Example",
+    "ExampleAgreement",
     "ExampleScores",
     "ExplainerAgreement",
     "ExtrasSection",
