@@ -182,3 +182,15 @@ def test_config_validates_and_round_trips_the_bias_settings(tmp_path: Path) -> N
                 dict(bias_permutations=0), dict(bias="yes"), dict(bias_tests="")):
         with pytest.raises(InvalidInputError):
             AuditConfig(**bad)
+
+
+def test_mlflow_metrics_read_the_bias_headline_of_the_typed_section(result: AuditResult) -> None:
+    from trustaudit._mlflow import audit_metrics
+
+    metrics, doc = audit_metrics(result), result.to_dict()
+    assert metrics["bias.embedding.max_abs_effect_change"] == doc["bias"]["embedding"]["max_abs_effect_change"]
+    comparison = doc["bias"]["counterfactual"]["comparison"]
+    for key in ("base_flip_rate", "small_flip_rate"):
+        name = f"bias.counterfactual.comparison.{key}"
+        assert metrics.get(name) == (float(comparison[key]) if comparison[key] is not None else None)
+    assert audit_metrics(doc) == metrics

@@ -208,6 +208,7 @@ def test_an_audit_with_an_automatic_batch_size_records_it_and_equals_that_size_f
     doc = json.loads(auto.to_json())
     chosen = doc["batch_size"]["chosen"]
     assert doc["config"]["batch_size"] == "auto" and chosen in [t["batch_size"] for t in doc["batch_size"]["trials"]]
+    assert auto.sections.batch_size.chosen == chosen and auto.sections.config.batch_size == "auto"
     assert doc["models"]["base"]["latency"]["batch_size"] <= 32
     fixed = audit(base, small, dev, AuditConfig(batch_size=chosen, **QUICK), cache=False)
     assert "batch_size" not in fixed.to_dict()

@@ -94,3 +94,34 @@ def test_tracking_uri_forms(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     assert tracking_uri("sqlite:///mlflow.db") == "sqlite:///mlflow.db"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://elsewhere")
     assert tracking_uri(None) == "http://elsewhere"
+
+
+GOLD = Path(__file__).parent / "gold"
+
+
+def test_what_is_logged_of_the_gold_results_is_the_stored_expectation() -> None:
+    """Metrics, params, tags and run name read from the typed sections equal those stored from the gold results
+    when the logging still read the JSON dict (``tests/gold/mlflow.json``), names and order included."""
+    from trustaudit._audit import AuditResult
+    from trustaudit._mlflow import audit_metrics, audit_params, audit_tags, default_run_name
+
+    expected = json.loads((GOLD / "mlflow.json").read_text(encoding="utf-8"))
+    result = AuditResult.read_json(GOLD / "results.json")
+    for doc in (result, result.sections, result.to_dict()):
+        assert list(audit_metrics(doc).items()) == list(expected["metrics"].items())
+        assert list(audit_params(doc).items()) == list(expected["params"].items())
+        assert audit_tags(doc) == expected["tags"]
+        assert default_run_name(doc) == expected["run_name"]
+    doc = result.to_dict()
+    assert expected["metrics"]["gate.min_prediction_agreement.passed"] == float(doc["verdict"]["checks"][1]["passed"]) == 0.0
+    assert expected["params"]["config.seed"] == str(doc["config"]["seed"])
+
+
+def test_verdict_tag_reads_the_typed_section_or_its_dict() -> None:
+    from trustaudit._audit.document import VerdictSection
+    from trustaudit._mlflow import verdict_tag
+
+    assert verdict_tag(VerdictSection(status="inconclusive", passed=False)) == "inconclusive"
+    assert verdict_tag({"status": "incomplete", "passed": False}) == "incomplete"
+    assert verdict_tag({"passed": True}) == "trust-equivalent"
+    assert verdict_tag(VerdictSection(passed=False)) == "not trust-equivalent"

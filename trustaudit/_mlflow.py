@@ -13,30 +13,50 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from trustaudit._audit.document import AuditDocument, VerdictSection, document_of
 from trustaudit.exceptions import InvalidInputError, MissingDependencyError
 
 MLFLOW_HINT = "pip install 'trustaudit[mlflow]'"
 DEFAULT_URI = "./mlruns"
 DEFAULT_EXPERIMENT = "trustaudit"
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
-_HEADLINE = (
-    "predictions.base.accuracy", "predictions.small.accuracy", "predictions.accuracy_drop", "predictions.agreement",
-    "predictions.kappa", "predictions.flips", "predictions.mcnemar.p_value",
-    "calibration.base.ece", "calibration.small.ece", "calibration.ece_increase",
-    "calibration.base.brier", "calibration.small.brier", "calibration.brier_increase",
-    "calibration.base.nll", "calibration.small.nll",
-    "attribution.cross_explainer.feature_agreement",
-    "models.base.parameters", "models.small.parameters", "models.base.bytes", "models.small.bytes",
-    "models.param_ratio", "models.size_ratio", "models.speedup_batch1", "models.speedup_batched",
-    "models.base.latency.batch1_ms", "models.small.latency.batch1_ms",
-    "data.rows_used",
-    "bias.embedding.max_abs_effect_change",
-    "bias.counterfactual.comparison.base_flip_rate", "bias.counterfactual.comparison.small_flip_rate",
+#: Headline metrics: the MLflow name and how to read it from the typed document.
+_HEADLINE: tuple[tuple[str, Callable[[AuditDocument], Any]], ...] = (
+    ("predictions.base.accuracy", lambda d: _at(d.predictions, "base", "accuracy")),
+    ("predictions.small.accuracy", lambda d: _at(d.predictions, "small", "accuracy")),
+    ("predictions.accuracy_drop", lambda d: _at(d.predictions, "accuracy_drop")),
+    ("predictions.agreement", lambda d: _at(d.predictions, "agreement")),
+    ("predictions.kappa", lambda d: _at(d.predictions, "kappa")),
+    ("predictions.flips", lambda d: _at(d.predictions, "flips")),
+    ("predictions.mcnemar.p_value", lambda d: _at(d.predictions, "mcnemar", "p_value")),
+    ("calibration.base.ece", lambda d: _at(d.calibration, "base", "ece")),
+    ("calibration.small.ece", lambda d: _at(d.calibration, "small", "ece")),
+    ("calibration.ece_increase", lambda d: _at(d.calibration, "ece_increase")),
+    ("calibration.base.brier", lambda d: _at(d.calibration, "base", "brier")),
+    ("calibration.small.brier", lambda d: _at(d.calibration, "small", "brier")),
+    ("calibration.brier_increase", lambda d: _at(d.calibration, "brier_increase")),
+    ("calibration.base.nll", lambda d: _at(d.calibration, "base", "nll")),
+    ("calibration.small.nll", lambda d: _at(d.calibration, "small", "nll")),
+    ("attribution.cross_explainer.feature_agreement", lambda d: _at(d.attribution, "cross_explainer", "feature_agreement")),
+    ("models.base.parameters", lambda d: _at(d.models, "base", "parameters")),
+    ("models.small.parameters", lambda d: _at(d.models, "small", "parameters")),
+    ("models.base.bytes", lambda d: _at(d.models, "base", "bytes")),
+    ("models.small.bytes", lambda d: _at(d.models, "small", "bytes")),
+    ("models.param_ratio", lambda d: _at(d.models, "param_ratio")),
+    ("models.size_ratio", lambda d: _at(d.models, "size_ratio")),
+    ("models.speedup_batch1", lambda d: _at(d.models, "speedup_batch1")),
+    ("models.speedup_batched", lambda d: _at(d.models, "speedup_batched")),
+    ("models.base.latency.batch1_ms", lambda d: _at(d.models, "base", "latency", "batch1_ms")),
+    ("models.small.latency.batch1_ms", lambda d: _at(d.models, "small", "latency", "batch1_ms")),
+    ("data.rows_used", lambda d: _at(d.data, "rows_used")),
+    ("bias.embedding.max_abs_effect_change", lambda d: _at(d.bias, "embedding", "max_abs_effect_change")),
+    ("bias.counterfactual.comparison.base_flip_rate", lambda d: _at(d.bias, "counterfactual", "comparison", "base_flip_rate")),
+    ("bias.counterfactual.comparison.small_flip_rate", lambda d: _at(d.bias, "counterfactual", "comparison", "small_flip_rate")),
 )
 _EXPLAINER_KEYS = ("feature_agreement", "rank_correlation", "floor", "floor_ratio")
 
@@ -67,12 +87,13 @@ def tracking_uri(uri: str | None) -> str:
     return Path(uri).expanduser().resolve().as_uri()
 
 
-def _lookup(doc: Mapping[str, Any], dotted: str) -> Any:
-    value: Any = doc
-    for part in dotted.split("."):
-        if not isinstance(value, Mapping) or part not in value:
+def _at(section: Any, *fields: str) -> Any:
+    """The attribute ``fields`` of a typed section, one level each; ``None`` when a level is absent."""
+    value = section
+    for name in fields:
+        if value is None:
             return None
-        value = value[part]
+        value = getattr(value, name)
     return value
 
 
@@ -84,63 +105,95 @@ def _number(value: Any) -> float | None:
     return None
 
 
-def verdict_tag(verdict: Mapping[str, Any]) -> str:
-    """The verdict in words: the verdict's own ``status`` when it has one, else from ``passed``."""
-    status = verdict.get("status")
-    if isinstance(status, str) and status:
-        return status
-    return "trust-equivalent" if verdict.get("passed") else "not trust-equivalent"
+def verdict_tag(verdict: VerdictSection | Mapping[str, Any]) -> str:
+    """The verdict in words: the verdict's own ``status`` when it has one, else from ``passed``.
+
+    ``verdict`` is the typed ``verdict`` section (or its dict, as a results file holds it).
+    """
+    section = verdict if isinstance(verdict, VerdictSection) else VerdictSection.from_dict(verdict)
+    if isinstance(section.status, str) and section.status:
+        return section.status
+    return "trust-equivalent" if section.passed else "not trust-equivalent"
 
 
-def audit_metrics(doc: Mapping[str, Any]) -> dict[str, float]:
+def audit_metrics(doc: Any) -> dict[str, float]:
     """Every headline number and gate check of a results document, as ``{name: value}``.
 
-    A gate check ``key`` gives ``gate.<key>`` (its value), ``gate.<key>.limit`` and
+    ``doc`` is an :class:`~trustaudit.AuditResult`, its typed document or its dict. A gate
+    check ``key`` gives ``gate.<key>`` (its value), ``gate.<key>.limit`` and
     ``gate.<key>.passed`` (1 or 0); missing or non-finite values are left out.
     """
+    document = document_of(doc)
+    readings: list[tuple[str, Any]] = [(name, read(document)) for name, read in _HEADLINE]
+    attribution = document.attribution
+    if attribution is not None and attribution.available:
+        for name in attribution.explainers or []:
+            explainer = attribution.explainer(name)
+            readings += [(f"attribution.{name}.{key}", _at(explainer, key)) for key in _EXPLAINER_KEYS]
+    verdict = document.verdict
+    if verdict is not None:
+        readings.append(("verdict.passed", verdict.passed))
+        for check in verdict.checks or []:
+            key = f"gate.{check.key}"
+            readings += [(key, check.value), (f"{key}.limit", check.limit), (f"{key}.passed", check.passed)]
     metrics: dict[str, float] = {}
-    attribution = doc.get("attribution") or {}
-    paths = list(_HEADLINE)
-    for explainer in attribution.get("explainers", []) if attribution.get("available") else []:
-        paths += [f"attribution.{explainer}.{key}" for key in _EXPLAINER_KEYS]
-    for path in paths:
-        value = _number(_lookup(doc, path))
+    for name, raw in readings:
+        value = _number(raw)
         if value is not None:
-            metrics[path] = value
-    verdict = doc.get("verdict") or {}
-    passed = _number(verdict.get("passed"))
-    if passed is not None:
-        metrics["verdict.passed"] = passed
-    for check in verdict.get("checks", []):
-        key = f"gate.{check['key']}"
-        for name, raw in ((key, check.get("value")), (f"{key}.limit", check.get("limit")), (f"{key}.passed", check.get("passed"))):
-            value = _number(raw)
-            if value is not None:
-                metrics[name] = value
+            metrics[name] = value
     return metrics
 
 
-def audit_params(doc: Mapping[str, Any]) -> dict[str, str]:
-    """The audit's configuration, gate thresholds, models and data as MLflow params (strings)."""
+def audit_params(doc: Any) -> dict[str, str]:
+    """The audit's configuration, gate thresholds, models and data as MLflow params (strings).
+
+    ``doc`` is an :class:`~trustaudit.AuditResult`, its typed document or its dict.
+    """
+    document = document_of(doc)
     params: dict[str, str] = {}
-    config = doc.get("config") or {}
-    for key, value in config.items():
+    settings = document.config.settings() if document.config is not None else {}
+    for key, value in settings.items():
         if key == "gate" and isinstance(value, Mapping):
             params.update({f"gate.{k}": str(v) for k, v in value.items()})
         else:
             params[f"config.{key}"] = str(value)
+    models = document.models
     for role in ("base", "small"):
-        model = (doc.get("models") or {}).get(role) or {}
+        model = getattr(models, role) if models is not None else None
+        if model is None:
+            continue
         for key in ("path", "kind", "fingerprint", "model_type"):
-            if model.get(key) is not None:
-                params[f"{role}.{key}"] = str(model[key])
-        for key, value in (model.get("source") or {}).items():
+            if getattr(model, key) is not None:
+                params[f"{role}.{key}"] = str(getattr(model, key))
+        for key, value in (model.source or {}).items():
             params[f"{role}.{key}"] = str(value)
-    data = doc.get("data") or {}
+    data = document.data
     for key in ("path", "sha256", "rows_used"):
-        if data.get(key) is not None:
-            params[f"data.{key}"] = str(data[key])
+        if data is not None and getattr(data, key) is not None:
+            params[f"data.{key}"] = str(getattr(data, key))
     return {k: v[:5000] for k, v in params.items()}
+
+
+def audit_tags(doc: Any) -> dict[str, str]:
+    """The run's tags: the verdict in words, the version of trustaudit that wrote the results, and the verdict's sentence."""
+    document = document_of(doc)
+    verdict = document.verdict or VerdictSection()
+    version = document.tool.version if document.tool is not None else None
+    return {
+        "trustaudit.verdict": verdict_tag(verdict),
+        "trustaudit.version": str(version if version is not None else ""),
+        "trustaudit.sentence": str(verdict.sentence if verdict.sentence is not None else "")[:5000],
+    }
+
+
+def default_run_name(doc: Any) -> str:
+    """The default name of the run: the small model's file name vs the base model's."""
+    models = document_of(doc).models
+    names = []
+    for role in ("small", "base"):
+        model = getattr(models, role) if models is not None else None
+        names.append(os.path.basename(str(model.path if model is not None and model.path is not None else role)))
+    return " vs ".join(names)
 
 
 def log_audit(
@@ -167,7 +220,7 @@ def log_audit(
 
     from trustaudit.report import summary_markdown
 
-    doc = result.to_dict() if hasattr(result, "to_dict") else dict(result)
+    document = document_of(result)
     target = tracking_uri(uri)
     if target.startswith("file:"):
         os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
@@ -179,31 +232,28 @@ def log_audit(
     except Exception as exc:  # MLflow raises MlflowException, OSError or requests errors for a bad store
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InvalidInputError(f"--mlflow {target}: cannot use this tracking store: {first}") from exc
-    models = doc.get("models") or {}
-    default_name = f"{os.path.basename(str(models.get('small', {}).get('path', 'small')))} vs " \
-                   f"{os.path.basename(str(models.get('base', {}).get('path', 'base')))}"
-    verdict = verdict_tag(doc.get("verdict") or {})
-    tags = {"trustaudit.verdict": verdict, "trustaudit.version": str((doc.get("tool") or {}).get("version", ""))}
-    run = client.create_run(experiment_id, run_name=run_name or default_name, tags=tags)
+    tags = audit_tags(document)
+    sentence = tags.pop("trustaudit.sentence")
+    run = client.create_run(experiment_id, run_name=run_name or default_run_name(document), tags=tags)
     run_id = run.info.run_id
     status = "FAILED"
     try:
         now = int(time.time() * 1000)
-        metrics = [Metric(k, v, now, 0) for k, v in audit_metrics(doc).items()]
-        params = [Param(k, v) for k, v in audit_params(doc).items()]
+        metrics = [Metric(k, v, now, 0) for k, v in audit_metrics(document).items()]
+        params = [Param(k, v) for k, v in audit_params(document).items()]
         for start in range(0, max(len(metrics), len(params)), 100):
             client.log_batch(run_id, metrics=metrics[start:start + 100], params=params[start:start + 100])
-        client.log_batch(run_id, tags=[RunTag("trustaudit.sentence", str((doc.get("verdict") or {}).get("sentence", ""))[:5000])])
+        client.log_batch(run_id, tags=[RunTag("trustaudit.sentence", sentence)])
         with tempfile.TemporaryDirectory() as tmp:
             if json_path is None:
                 json_path = Path(tmp, "results.json")
                 if hasattr(result, "write_json"):
                     result.write_json(json_path)
                 else:
-                    json_path.write_text(json.dumps(doc, indent=1), encoding="utf-8")
+                    json_path.write_text(json.dumps(document.to_dict(), indent=1), encoding="utf-8")
             if summary is None:
                 summary = Path(tmp, "summary.md")
-                summary.write_text(summary_markdown(doc, report=str(report) if report else None), encoding="utf-8")
+                summary.write_text(summary_markdown(document, report=str(report) if report else None), encoding="utf-8")
             for path in (report, json_path, summary):
                 if path is not None and Path(path).is_file():
                     client.log_artifact(run_id, str(path))

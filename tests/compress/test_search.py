@@ -229,3 +229,23 @@ def test_the_frontier_plot_draws_audited_candidates_and_the_chosen_one() -> None
     assert "chosen" in svg and "frontier" in svg and "not trust-equivalent" in svg
     with pytest.raises(InvalidInputError, match="base_bytes"):
         size_trust_frontier(rows, 0)
+
+
+def test_a_candidate_row_copies_its_audits_numbers_from_the_typed_sections() -> None:
+    """The row of a candidate holds the same numbers as the dotted paths of its results JSON."""
+    from trustaudit._audit import AuditResult
+    from trustaudit.compress._search import _Search
+
+    result = AuditResult.read_json(Path(__file__).resolve().parents[1] / "gold" / "results.json")
+    doc = result.to_dict()
+    row: dict = {"evaluations": 5}
+    _Search._record(None, row, result, "full")  # type: ignore[arg-type]
+    assert row["accuracy"] == doc["predictions"]["small"]["accuracy"] and row["agreement"] == doc["predictions"]["agreement"]
+    assert row["ece"] == doc["calibration"]["small"]["ece"] and row["ece_increase"] == doc["calibration"]["ece_increase"]
+    assert row["lime_agreement"] == doc["attribution"]["lime"]["feature_agreement"]
+    assert row["shap_agreement"] == doc["attribution"]["shap"]["feature_agreement"]
+    assert row["explained"] == doc["attribution"]["explained"] == 12
+    assert row["evaluations"] == 5 + doc["engine"]["base"]["evaluated"] + doc["engine"]["small"]["evaluated"]
+    assert row["explain_seconds"] == round(doc["timings"]["explain"], 3) > 0
+    assert row["latency_ms"] == doc["models"]["small"]["latency"]["batch1_ms"]
+    assert [u["key"] for u in row["undecided"]] == [c["key"] for c in doc["verdict"]["checks"] if c["status"] == "inconclusive"]

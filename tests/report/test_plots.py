@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import matplotlib
 import numpy as np
@@ -129,12 +130,13 @@ def test_validation(call, message: str) -> None:
 def test_verdict_forest_centres_each_row_on_its_limit_and_colours_by_status() -> None:
     import re
 
+    from trustaudit._audit.document import GateCheck
     from trustaudit.report.plots import verdict_forest
 
     checks = [
-        {"key": "max_accuracy_drop", "kind": "max", "limit": 0.02, "value": 0.014, "interval": [-0.005, 0.033], "status": "inconclusive", "unit": "points"},
-        {"key": "min_<agreement>", "kind": "min", "limit": 0.9, "value": 0.85, "interval": [0.8, 0.88], "status": "fail", "unit": ""},
-        {"key": "min_lime", "kind": "min", "limit": 0.5, "value": None, "interval": None, "status": "not measured", "unit": ""},
+        GateCheck(key="max_accuracy_drop", kind="max", limit=0.02, value=0.014, interval=[-0.005, 0.033], status="inconclusive", unit="points"),
+        GateCheck(key="min_<agreement>", kind="min", limit=0.9, value=0.85, interval=[0.8, 0.88], status="fail", unit=""),
+        GateCheck(key="min_lime", kind="min", limit=0.5, value=None, interval=None, status="not measured", unit=""),
     ]
     svg = verdict_forest(checks, width=760)
     assert svg.startswith("<svg") and svg.endswith("</svg>") and "&lt;agreement&gt;" in svg and "<agreement>" not in svg
@@ -143,3 +145,36 @@ def test_verdict_forest_centres_each_row_on_its_limit_and_colours_by_status() ->
     assert svg.count('stroke="#a15c00" stroke-width="4"') == 1 and svg.count('stroke="#b42318" stroke-width="4"') == 1
     assert "not measured" in svg and svg.count("<circle") == 2
     assert verdict_forest(checks) == svg
+
+
+GOLD = Path(__file__).resolve().parents[1] / "gold"
+SAMPLES = sorted((Path(__file__).resolve().parents[2] / "sample_reports").glob("*/results.json"))
+
+
+def test_verdict_forest_of_the_gold_checks_is_the_stored_svg() -> None:
+    """The typed checks draw the SVG stored from the gold results when the plot still took dicts."""
+    from trustaudit._audit import AuditResult
+    from trustaudit.report.plots import verdict_forest
+
+    checks = AuditResult.read_json(GOLD / "results.json").verdict.checks
+    assert checks and {c.status for c in checks} >= {"fail", "inconclusive"}
+    assert verdict_forest(checks) + "\n" == (GOLD / "verdict_forest.svg").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("path", SAMPLES, ids=lambda p: p.parent.name)
+def test_verdict_forest_of_a_sample_report_is_the_one_in_its_stored_page(path: Path) -> None:
+    from trustaudit._audit import AuditResult
+    from trustaudit.report.plots import verdict_forest
+
+    svg = verdict_forest(AuditResult.read_json(path).verdict.checks)
+    assert svg.count("<svg") == 1 and svg in (path.parent / "report.html").read_text(encoding="utf-8")
+
+
+def test_verdict_forest_takes_typed_checks_only() -> None:
+    from trustaudit._audit.document import GateCheck
+    from trustaudit.report.plots import verdict_forest
+
+    with pytest.raises(InvalidInputError, match=r"`checks\[0\]` must be a GateCheck .*got dict"):
+        verdict_forest([{"key": "k", "limit": 0.1}])  # type: ignore[list-item]
+    with pytest.raises(InvalidInputError, match=r"`checks\[1\]` \(min_x\) has no limit"):
+        verdict_forest([GateCheck(key="k", limit=0.1), GateCheck(key="min_x")])

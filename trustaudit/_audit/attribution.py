@@ -19,6 +19,7 @@ from trustaudit._audit.document import (
     AgreementSummary,
     AttributionSection,
     Example,
+    ExampleAgreement,
     ExampleScores,
     ExplainerAgreement,
     Feature,
@@ -236,7 +237,7 @@ def compare_explanations(
                 )
                 for name in config.explainers
             },
-            agreement=agreement_i,
+            agreement={name: ExampleAgreement.from_dict(values) for name, values in agreement_i.items()},
             divergence=float(1.0 - np.mean([agreement_i[n]["feature_agreement"] for n in config.explainers])),
         ))
     return section, documents

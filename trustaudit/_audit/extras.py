@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from trustaudit._audit.document import AdversarialSection, ExtrasSection, RepresentationSection
+from trustaudit._audit.document import AdversarialSection, ExtrasSection, LayerCka, PoolingCka, RepresentationSection
 from trustaudit._audit.sections import jsonable, sample_rows
 from trustaudit.data import Dataset
 from trustaudit.exceptions import InvalidInputError
@@ -56,7 +56,7 @@ def representation_section(pair: ModelPair, dataset: Dataset, rows: np.ndarray, 
     except InvalidInputError as exc:
         return RepresentationSection.unavailable(str(exc))
     similarities = {
-        pooling: jsonable(representation_similarity(base, small, pooling, n_resamples=config.n_resamples, seed=config.seed).to_dict())
+        pooling: PoolingCka.from_dict(jsonable(representation_similarity(base, small, pooling, n_resamples=config.n_resamples, seed=config.seed).to_dict()))
         for pooling in POOLINGS
     }
     return RepresentationSection(
@@ -66,13 +66,13 @@ def representation_section(pair: ModelPair, dataset: Dataset, rows: np.ndarray, 
         row_source=source,
         cls=similarities["cls"],
         mean=similarities["mean"],
-        cka=similarities["mean"]["cka"],
-        cka_interval=similarities["mean"]["cka_ci"],
-        layers={
+        cka=similarities["mean"].cka,
+        cka_interval=similarities["mean"].cka_ci,
+        layers=LayerCka.from_dict({
             "base_states": base.n_states,
             "small_states": small.n_states,
             **{pooling: layer_cka(base, small, pooling).tolist() for pooling in POOLINGS},
-        },
+        }),
         seconds=base.seconds + small.seconds,
         keys=("available", "reason", "rows", "row_source", *POOLINGS, "cka", "cka_interval", "layers", "seconds"),
     )

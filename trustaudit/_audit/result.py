@@ -97,12 +97,12 @@ class AuditResult:
     @property
     def passed(self) -> bool:
         """True only when the verdict is ``trust-equivalent``."""
-        return bool(self.document["verdict"]["passed"])
+        return bool(self.verdict.passed)
 
     @property
     def status(self) -> str:
         """The verdict: ``trust-equivalent``, ``not trust-equivalent``, ``inconclusive`` or ``incomplete``."""
-        return str(self.document["verdict"]["status"])
+        return str(self.verdict.status)
 
     @property
     def gate(self) -> GateResult:

@@ -18,12 +18,19 @@ from trustaudit._audit.config import BIAS_OFF, AuditConfig
 from trustaudit._audit.document import (
     AttributionSection,
     AuditDocument,
+    BatchSizeSection,
     BiasSection,
+    ConfigSection,
     DataSection,
+    EngineSection,
+    EngineWork,
     Example,
     ExtrasSection,
     ModelInfo,
     ModelsSection,
+    PrecisionSection,
+    Timings,
+    ToolInfo,
     VerdictSection,
 )
 from trustaudit._audit.latency import measure_latency
@@ -317,13 +324,13 @@ def _audit(
     )
     document = AuditDocument(
         schema_version=SCHEMA_VERSION,
-        tool={"name": "trustaudit", "version": __version__},
+        tool=ToolInfo(name="trustaudit", version=__version__),
         created=_dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
         command=command or "trustaudit.audit(...)",
         verdict=VerdictSection(keys=()),
         models=models,
         data=DataSection.from_dict(jsonable(dataset.describe())),
-        config=requested.to_dict(),
+        config=ConfigSection.from_dict(requested.to_dict()),
         executor=executor.describe(),
         predictions=predictions,
         calibration=calibration,
@@ -331,10 +338,11 @@ def _audit(
         examples=examples,
         bias=bias,
         extras=extras,
-        engine={"base": jsonable(vars(base_engine.stats)), "small": jsonable(vars(small_engine.stats))},
-        batch_size=batch_choice.to_dict() if batch_choice is not None else None,
-        precision=jsonable(precision) if precision is not None else None,
-        timings={k: round(v, 3) for k, v in timings.items()},
+        engine=EngineSection(base=EngineWork.from_dict(jsonable(vars(base_engine.stats))),
+                             small=EngineWork.from_dict(jsonable(vars(small_engine.stats)))),
+        batch_size=BatchSizeSection.from_dict(batch_choice.to_dict()) if batch_choice is not None else None,
+        precision=PrecisionSection.from_dict(jsonable(precision)) if precision is not None else None,
+        timings=Timings.from_dict({k: round(v, 3) for k, v in timings.items()}),
         versions=_versions(),
     )
     verdict = verdict_section(document.to_dict(), requested.gate, requested.gate_source)

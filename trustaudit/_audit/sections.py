@@ -14,6 +14,7 @@ from trustaudit._audit.document import (
     CalibrationSection,
     ClassComparison,
     ConfidenceBand,
+    CounterfactualFlips,
     Disagreement,
     McNemar,
     MetricComparison,
@@ -246,10 +247,10 @@ def bias_section(
     counterfactual = None
     if len(rows):
         texts = dataset.pairs()
-        counterfactual = counterfactual_flips(
+        counterfactual = CounterfactualFlips.from_dict(jsonable(counterfactual_flips(
             pair, [texts[int(i)] for i in rows], n_resamples=config.n_resamples, seed=config.seed,
             batch_size=config.batch_size, device=device, evaluators=evaluators,
-        ).to_dict()
+        ).to_dict()))
     return BiasSection(
         available=True,
         reason="",

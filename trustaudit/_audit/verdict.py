@@ -48,15 +48,15 @@ def bias_measurement(doc: Mapping[str, Any] | AuditDocument) -> Measurement:
         return Measurement(None, None, None, "not in this results file (written before the bias comparison)")
     if not section.available or section.embedding is None:
         return Measurement(None, None, None, str(section.reason or "the bias comparison was not run"))
-    changes = [r["change"] for t in section.embedding.tests or [] for r in t["results"]]
-    defined = [c for c in changes if c.get("absolute_difference") is not None]
+    changes = [r.change for t in section.embedding.tests or [] for r in t.results or [] if r.change is not None]
+    defined = [c for c in changes if c.absolute_difference is not None]
     if not defined:
         return Measurement(None, None, None, "no effect size is defined (a word set embeds to a constant)")
-    value = max(float(c["absolute_difference"]) for c in defined)
-    intervals = [c.get("absolute_difference_ci") for c in defined]
+    value = max(float(c.absolute_difference) for c in defined)  # type: ignore[arg-type]
+    intervals = [c.absolute_difference_ci for c in defined]
     interval = None
     if all(i is not None for i in intervals):
-        interval = (max(float(i[0]) for i in intervals), max(float(i[1]) for i in intervals))
+        interval = (max(float(i[0]) for i in intervals), max(float(i[1]) for i in intervals))  # type: ignore[index]
     return Measurement(value, interval, None, "")
 
 
@@ -71,8 +71,8 @@ def extras_measurements(doc: Mapping[str, Any] | AuditDocument) -> dict[str, Mea
         key = metric.rsplit(".", 1)[-1]
         section = getattr(extras, part) if extras is not None else None
         if extras is None:
-            config = document.config or {}
-            reason = EXTRAS_OFF if config.get("extras") is False else "not in this results file (written before the extras comparisons)"
+            turned_off = document.config is not None and document.config.extras is False
+            reason = EXTRAS_OFF if turned_off else "not in this results file (written before the extras comparisons)"
         elif section is None or not section.available:
             reason = str((section.reason if section is not None else None) or f"the {part} comparison was not run")
         else:

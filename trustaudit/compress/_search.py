@@ -634,21 +634,28 @@ class _Search:
         return row["status"]
 
     def _record(self, row: dict[str, Any], result: Any, stage: str) -> None:
-        """Copy an audit's key numbers into the candidate's row."""
-        get = result.get
+        """Copy an audit's key numbers into the candidate's row (read from the typed sections of its results)."""
+        doc = result.sections
         undecided = [
             {"key": c.key, "rows_to_decide": c.rows_to_decide, "rows": c.rows, "n": c.n, "text": decide_text(c)}
             for c in result.gate.checks if c.status == "inconclusive"
         ]
-        engine = result.document.get("engine") or {}
-        evaluations = row.get("evaluations", 0) + sum(int((engine.get(m) or {}).get("evaluated") or 0) for m in ("base", "small"))
+        p, cal, a = doc.predictions, doc.calibration, doc.attribution
+        engine, timings, small = doc.engine, doc.timings, doc.models.small
+
+        def agreement_of(name: str) -> float | None:
+            entry = a.explainer(name) if a is not None else None
+            return entry.feature_agreement if entry is not None else None
+
         row.update(
-            status=result.status, stage=stage, accuracy=get("predictions.small.accuracy"), agreement=get("predictions.agreement"),
-            ece=get("calibration.small.ece"), ece_increase=get("calibration.ece_increase"),
-            lime_agreement=get("attribution.lime.feature_agreement"), shap_agreement=get("attribution.shap.feature_agreement"),
-            explained=int(get("attribution.explained") or 0), evaluations=evaluations,
-            explain_seconds=round(float(get("timings.explain") or 0.0), 3),
-            latency_ms=get("models.small.latency.batch1_ms"), latency_estimated=False, undecided=undecided,
+            status=result.status, stage=stage, accuracy=p.small.accuracy, agreement=p.agreement,
+            ece=cal.small.ece if cal is not None and cal.small is not None else None,
+            ece_increase=cal.ece_increase if cal is not None else None,
+            lime_agreement=agreement_of("lime"), shap_agreement=agreement_of("shap"),
+            explained=int((a.explained if a is not None else None) or 0),
+            evaluations=row.get("evaluations", 0) + (engine.evaluated if engine is not None else 0),
+            explain_seconds=round(float((timings.explain if timings is not None else None) or 0.0), 3),
+            latency_ms=small.latency.batch1_ms if small.latency is not None else None, latency_estimated=False, undecided=undecided,
         )
         if stage == "cheap":
             row["note"] = "judged by the prediction and calibration checks only"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,18 +11,25 @@ import numpy as np
 
 from trustaudit._audit.document import (
     AdversarialSection,
+    AssociationTest,
+    AttackParams,
     AttributionSection,
     AuditDocument,
     BiasSection,
     CalibrationSection,
     ConfidenceBand,
+    ConfigSection,
+    EffectChange,
+    EffectSize,
     Example,
     ExplainerAgreement,
     ExtrasSection,
     Feature,
+    LayerCka,
     ModelInfo,
     PredictionsSection,
     RepresentationSection,
+    TransferRates,
     VerdictSection,
     document_of,
 )
@@ -91,7 +98,7 @@ def _figures(doc: AuditDocument, small_name: str, base_name: str) -> dict[str, s
     figures = {"reliability": "", "agreement": "", "asc_heatmap": "", "verdict": ""}
     checks = (doc.verdict.checks if doc.verdict else None) or []
     if checks:
-        figures["verdict"] = verdict_forest([check.to_dict() for check in checks])
+        figures["verdict"] = verdict_forest(checks)
     calibration = doc.calibration
     if calibration is not None and calibration.available and calibration.base and calibration.small:
         fig = reliability_diagram(
@@ -107,7 +114,7 @@ def _figures(doc: AuditDocument, small_name: str, base_name: str) -> dict[str, s
         floors: dict[str, float] = {}
         for explainer in attribution.explainers or []:
             name = f"{explainer.upper()} feature agreement@{k}"
-            values = [ex.agreement[explainer]["feature_agreement"] for ex in examples if explainer in (ex.agreement or {})]
+            values = [ex.agreement[explainer].feature_agreement for ex in examples if explainer in (ex.agreement or {})]
             if values:
                 series[name] = values
                 entry = attribution.explainer(explainer)
@@ -174,7 +181,7 @@ def _example_view(ex: Example, label_names: Sequence[str], explainers: Sequence[
             "base": [s for who, s in segs if who == "base"],
             "small": [s for who, s in segs if who == "small"],
         })
-    summary = [(f"{e.upper()} agreement", agreement[e]["feature_agreement"]) for e in explainers if e in agreement]
+    summary = [(f"{e.upper()} agreement", agreement[e].feature_agreement) for e in explainers if e in agreement]
     return {
         "row": ex.row,
         "gold": ex.gold,
@@ -223,7 +230,7 @@ def _explainer_wording(name: str) -> tuple[str, str]:
     return explainer.draws, explainer.exact_because
 
 
-def _attribution_view(attribution: AttributionSection | None, config: Mapping[str, Any]) -> dict[str, Any]:
+def _attribution_view(attribution: AttributionSection | None, config: ConfigSection) -> dict[str, Any]:
     if attribution is None or not attribution.available:
         return {"available": False}
     k = attribution.k
@@ -257,11 +264,11 @@ def _attribution_view(attribution: AttributionSection | None, config: Mapping[st
     ]
     params = [f"{name.upper()}: " + ", ".join(f"{key} {value}" for key, value in (section.params or {}).items()) for name, section in entries.items()]
     target = attribution.target if attribution.target is not None else "base_predicted"
-    seed = attribution.seed if attribution.seed is not None else config.get("seed")
+    seed = attribution.seed if attribution.seed is not None else config.seed
     return {
         "available": True,
         "explained": attribution.explained,
-        "seed": config.get("seed"),
+        "seed": config.seed,
         "segment": attribution.segment if attribution.segment is not None else "both",
         "k": k,
         "target_text": "the base model predicts (both models explained for the same label)" if target == "base_predicted" else "given by the gold label",
@@ -299,21 +306,22 @@ def _extras_view(extras: ExtrasSection | None) -> dict[str, Any] | None:
     rep = extras.representation or RepresentationSection()
     representation: dict[str, Any] = {"available": bool(rep.available), "reason": str(rep.reason or "")}
     if representation["available"]:
-        layers = rep.layers or {}
-        poolings = {"cls": rep.cls, "mean": rep.mean}
+        layers = rep.layers or LayerCka()
+        poolings = {"[CLS]": rep.cls, "mean-pooled": rep.mean}
         representation.update(
             rows=rep.rows, row_source=rep.row_source if rep.row_source is not None else "",
-            poolings=[{"name": {"cls": "[CLS]", "mean": "mean-pooled"}[k], **values} for k, values in poolings.items() if values is not None],
-            layers=[{"base_state": i, "cells": row} for i, row in enumerate(layers.get("mean") or [])],
-            small_states=list(range(int(layers.get("small_states") or 0))),
+            poolings=[{"name": name, **cka.values()} for name, cka in poolings.items() if cka is not None],
+            layers=[{"base_state": i, "cells": row} for i, row in enumerate(layers.mean or [])],
+            small_states=list(range(int(layers.small_states or 0))),
         )
     adv = extras.adversarial or AdversarialSection()
     adversarial: dict[str, Any] = {"available": bool(adv.available), "reason": str(adv.reason or "")}
     if adversarial["available"]:
-        rates = adv.rates or {}
+        rates = adv.rates or TransferRates()
         adversarial.update(
-            explainer=str(adv.explainer if adv.explainer is not None else "").upper(), attacked=adv.attacked, params=adv.params or {},
-            directions=[rates["base_to_small"], rates["small_to_base"]],
+            explainer=str(adv.explainer if adv.explainer is not None else "").upper(), attacked=adv.attacked,
+            params=adv.params or AttackParams(),
+            directions=[rates.base_to_small, rates.small_to_base],
             transfer_gap=adv.transfer_gap, transfer_gap_interval=adv.transfer_gap_interval,
         )
     return {"representation": representation, "adversarial": adversarial}
@@ -334,41 +342,40 @@ def _bias_view(bias: BiasSection | None) -> dict[str, Any]:
     embedding = bias.embedding
     rows, dots = [], []
     for item in embedding.tests or []:
-        test = item["test"]
-        sets = {key: test[key]["label"] for key in ("X", "Y", "A", "B")}
-        for result in item["results"]:
-            change = result["change"]
-            label = f"{test['name']} ({result['pooling']})"
+        test = item.test or AssociationTest()
+        sets = {key: getattr(test, key).label if getattr(test, key) is not None else None for key in ("X", "Y", "A", "B")}
+        for result in item.results or []:
+            base, small = result.base or EffectSize(), result.small or EffectSize()
+            change = result.change or EffectChange()
             rows.append({
-                "test": test["name"], "description": test.get("description") or "", "sets": sets,
-                "pooling": result["pooling"],
-                "base": result["base"]["effect_size"], "base_p": result["base"]["p_value"],
-                "small": result["small"]["effect_size"], "small_p": result["small"]["p_value"],
-                "difference": change["difference"], "difference_ci": change["difference_ci"],
-                "absolute_ci": change["absolute_difference_ci"],
+                "test": test.name, "description": test.description or "", "sets": sets,
+                "pooling": result.pooling,
+                "base": base.effect_size, "base_p": base.p_value,
+                "small": small.effect_size, "small_p": small.p_value,
+                "difference": change.difference, "difference_ci": change.difference_ci,
+                "absolute_ci": change.absolute_difference_ci,
             })
-            dots.append({"label": label, "base": result["base"]["effect_size"], "small": result["small"]["effect_size"]})
+            dots.append({"label": f"{test.name} ({result.pooling})", "base": base.effect_size, "small": small.effect_size})
     largest = embedding.largest_change
     headline = None
-    if largest:
-        match = next((r for r in rows if r["test"] == largest["test"] and r["pooling"] == largest["pooling"]), None)
-        headline = {**largest, "difference_ci": match["difference_ci"] if match else None}
+    if largest is not None:
+        match = next((r for r in rows if r["test"] == largest.test and r["pooling"] == largest.pooling), None)
+        headline = {**largest.values(), "difference_ci": match["difference_ci"] if match else None}
     counterfactual = bias.counterfactual
     cf_view = None
     if counterfactual is not None:
         row_numbers = list(bias.rows or [])
-        flipped = [e for e in counterfactual["examples"]
-                   if e["base_before"] != e["base_after"] or e["small_before"] != e["small_after"]]
+        flipped = [e for e in counterfactual.examples or [] if e.flipped]
         shown = []
         for example in flipped[:BIAS_EXAMPLES_SHOWN]:
-            index = int(example["index"])
+            index = int(example.index)  # type: ignore[arg-type]
             shown.append({
-                **example,
+                **example.values(),
                 "row": row_numbers[index] if index < len(row_numbers) else index,
-                "swapped_words": ", ".join(f"{s['original']} → {s['replacement']}" for s in example["swaps"]),
+                "swapped_words": ", ".join(f"{s.original} → {s.replacement}" for s in example.swaps or []),
             })
-        cf_view = {**counterfactual, "flipped": len(flipped), "shown": shown,
-                   "pairs_text": ", ".join(f"{a} ↔ {b}" for a, b in counterfactual["swap_pairs"])}
+        cf_view = {**counterfactual.values(), "flipped": len(flipped), "shown": shown,
+                   "pairs_text": ", ".join(f"{a} ↔ {b}" for a, b in counterfactual.swap_pairs or [])}
     return {
         "available": True, "predates": False, "reason": "",
         "headline": headline, "rows": rows, "plot": bias_dot_plot(dots), "counterfactual": cf_view,
@@ -419,15 +426,16 @@ def _hardware_view(doc: AuditDocument) -> dict[str, str]:
     """One sentence each for the batch size found by ``--batch-size auto`` and the precision's cost; empty when absent."""
     view = {"batch_size": "", "precision": ""}
     choice = doc.batch_size
-    if choice:
-        tried = ", ".join(str(t["batch_size"]) + ("" if t["fits"] else " (out of memory)") for t in choice.get("trials", []))
-        view["batch_size"] = f"{choice['chosen']}, chosen by doubling on the longest inputs (tried {tried}; stopped: {choice['reason']})"
+    if choice is not None:
+        tried = ", ".join(str(t.batch_size) + ("" if t.fits else " (out of memory)") for t in choice.trials or [])
+        view["batch_size"] = f"{choice.chosen}, chosen by doubling on the longest inputs (tried {tried}; stopped: {choice.reason})"
     check = doc.precision
-    if check:
-        names = list(check["max_abs_diff"])
-        diffs = ", ".join(f"{_small_number(check['max_abs_diff'][n])} ({n})" for n in names)
-        view["precision"] = f"forward passes in {check['precision']}: max |Δp| vs fp32 = {diffs} over {check['rows']} rows"
-        changed = check.get("changed_predictions")
+    if check is not None:
+        largest = check.max_abs_diff or {}
+        names = list(largest)
+        diffs = ", ".join(f"{_small_number(largest[n])} ({n})" for n in names)
+        view["precision"] = f"forward passes in {check.precision}: max |Δp| vs fp32 = {diffs} over {check.rows} rows"
+        changed = check.changed_predictions
         if changed:
             view["precision"] += "; predictions that differ from fp32: " + ", ".join(f"{changed[n]} ({n})" for n in names)
     return view
@@ -449,10 +457,10 @@ def build_context(result: Any) -> dict[str, Any]:
     data = doc.data.values()
     data["name"] = os.path.basename(str(doc.data.path if doc.data.path is not None else "data"))
     data["skipped_text"] = ", ".join(f"{n} {why}" for why, n in (doc.data.skipped or {}).items())
-    config = doc.config
-    config_text = ", ".join(f"{k}={v}" for k, v in config.items() if k != "gate")
+    config = doc.config or ConfigSection()
+    config_text = ", ".join(f"{k}={v}" for k, v in config.settings().items() if k != "gate")
     versions_text = ", ".join(f"{k} {v}" for k, v in (doc.versions or {}).items())
-    timings_text = ", ".join(f"{k} {v:.1f} s" for k, v in (doc.timings or {}).items())
+    timings_text = ", ".join(f"{k} {v:.1f} s" for k, v in (doc.timings.stages() if doc.timings else {}).items())
     return {
         "tool": doc.tool,
         "created": doc.created or "",

@@ -25,6 +25,7 @@ from matplotlib.patches import Rectangle
 from mpl_toolkits.axes_grid1 import make_axes_locatable
 from numpy.typing import ArrayLike
 
+from trustaudit._audit.document import GateCheck
 from trustaudit.exceptions import InvalidInputError
 from trustaudit._validation import check_real, check_scores, check_unit_scores
 from trustaudit.metrics.calibration import ReliabilityBins
@@ -332,16 +333,37 @@ def _tick(value: float, unit: str) -> str:
     return f"{100 * value:+.1f}" if unit == "points" else f"{value:.3f}"
 
 
-def verdict_forest(checks: Sequence[Mapping[str, Any]], width: int = 760) -> str:
+def verdict_forest(checks: Sequence[GateCheck], width: int = 760) -> str:
     """A forest plot of the gate: each check's interval and point against its limit, as inline SVG.
 
-    One row per check (dicts as in ``verdict.checks`` of a results document). Checks have
-    different units, so each row has its own scale, centred on its limit: the dashed limit
-    is the middle of every row, its bad side is shaded, and a glance tells whether an
-    interval (the bar) stays on one side or crosses the middle. The value is the dot; colours
-    give the status (pass green, fail red, inconclusive amber, not measured grey). Shares
-    shown in points are labelled in percentage points. Deterministic, dependency-free SVG.
+    One row per check, as judged in the ``verdict`` section (``result.verdict.checks``).
+    Checks have different units, so each row has its own scale, centred on its limit: the
+    dashed limit is the middle of every row, its bad side is shaded, and a glance tells
+    whether an interval (the bar) stays on one side or crosses the middle. The value is the
+    dot; colours give the status (pass green, fail red, inconclusive amber, not measured
+    grey). Shares shown in points are labelled in percentage points. Deterministic,
+    dependency-free SVG.
+
+    Parameters
+    ----------
+    checks : sequence of GateCheck
+        The judged checks; a results file's dicts are read with ``GateCheck.from_dict``.
+    width : int
+        Width of the SVG in pixels.
+
+    Returns
+    -------
+    str
+        One ``<svg>`` element.
     """
+    for i, check in enumerate(checks):
+        if not isinstance(check, GateCheck):
+            raise InvalidInputError(
+                f"`checks[{i}]` must be a GateCheck (the verdict section's checks; GateCheck.from_dict reads a dict), "
+                f"got {type(check).__name__}"
+            )
+        if check.limit is None:
+            raise InvalidInputError(f"`checks[{i}]` ({check.key}) has no limit to draw it against")
     label_w, value_w, row_h, top = 250, 150, 30, 8
     plot_x0, plot_x1 = label_w, width - value_w
     height = top + row_h * len(checks) + 22
@@ -352,12 +374,12 @@ def verdict_forest(checks: Sequence[Mapping[str, Any]], width: int = 760) -> str
     ]
     for i, check in enumerate(checks):
         y = top + i * row_h + row_h / 2
-        status = str(check.get("status"))
+        status = str(check.status)
         colour = _STATUS_COLOURS.get(status, "#5b6475")
-        unit = str(check.get("unit") or "")
-        limit = float(check["limit"])
-        value = check.get("value")
-        interval = check.get("interval")
+        unit = str(check.unit or "")
+        limit = float(check.limit)  # type: ignore[arg-type]
+        value = check.value
+        interval = check.interval
         points = ([float(value)] if value is not None else []) + ([float(v) for v in interval] if interval else [])
         reach = max((abs(p - limit) for p in points), default=0.0) or max(abs(limit), 1e-3)
         lo, hi = limit - 1.15 * reach, limit + 1.15 * reach
@@ -365,8 +387,8 @@ def verdict_forest(checks: Sequence[Mapping[str, Any]], width: int = 760) -> str
         def x(v: float) -> float:
             return plot_x0 + (v - lo) / (hi - lo) * (plot_x1 - plot_x0)
 
-        parts.append(f'<text x="4" y="{y + 4:.1f}" fill="#1d2330">{_svg_text(str(check["key"]))}</text>')
-        bad_x0, bad_x1 = (x(limit), plot_x1) if check.get("kind") == "max" else (plot_x0, x(limit))
+        parts.append(f'<text x="4" y="{y + 4:.1f}" fill="#1d2330">{_svg_text(str(check.key))}</text>')
+        bad_x0, bad_x1 = (x(limit), plot_x1) if check.kind == "max" else (plot_x0, x(limit))
         parts.append(f'<rect x="{bad_x0:.1f}" y="{y - 10:.1f}" width="{max(0.0, bad_x1 - bad_x0):.1f}" height="20" fill="#b42318" fill-opacity="0.07"/>')
         parts.append(f'<line x1="{plot_x0}" y1="{y:.1f}" x2="{plot_x1}" y2="{y:.1f}" stroke="#d9dee8"/>')
         parts.append(f'<line x1="{x(limit):.1f}" y1="{y - 11:.1f}" x2="{x(limit):.1f}" y2="{y + 11:.1f}" stroke="#1d2330" stroke-dasharray="3,2"/>')

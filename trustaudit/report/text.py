@@ -37,12 +37,12 @@ def key_numbers(result: Any) -> list[tuple[str, str, str]]:
         ))
     bias = doc.bias
     largest = bias.embedding.largest_change if bias is not None and bias.available and bias.embedding is not None else None
-    if largest:
-        delta = no_negative_zero(f"{largest['difference']:+.3f}", signed=True)
+    if largest is not None:
+        delta = no_negative_zero(f"{largest.difference:+.3f}", signed=True)
         rows.append((
             "largest change in bias (d)",
-            fmt(largest["base"]),
-            f"{fmt(largest['small'])} (Δ {delta})",
+            fmt(largest.base),
+            f"{fmt(largest.small)} (Δ {delta})",
         ))
     models = doc.models
     rows.append(("parameters", f"{models.base.parameters:,}", f"{models.small.parameters:,}"))

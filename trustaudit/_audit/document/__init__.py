@@ -8,8 +8,17 @@ objects that :meth:`AuditDocument.from_dict` rebuilds from it.
 
 One module per section: ``predictions``, ``calibration``, ``attribution`` (and the
 explained examples), ``verdict``, ``models`` (models, latency, data), ``bias`` (bias and
-extras); ``_section`` is the :class:`Section` base that gives each its ``to_dict`` and
+extras), ``config`` (the settings and the tool), ``costs`` (engine work and timings),
+``hardware`` (the automatic batch size and the reduced precision's check);
+``_section`` is the :class:`Section` base that gives each its ``to_dict`` and
 ``from_dict``; this module holds the whole :class:`AuditDocument`.
+
+Parts that stay plain mappings, because they are free-form and no output reads a key of
+them it does not also write out as given: ``executor`` (the executor's own description),
+``versions`` (package name to version), a model's ``provenance`` and ``source`` (what made
+it and where it came from; they vary by kind of model), the gate thresholds under
+``config.gate`` (one key per registered check), the attack records
+``extras.adversarial.rows`` and the bias comparison's stage times.
 
 Two rules make ``from_dict(d).to_dict() == d`` hold for every document, of every schema:
 
@@ -31,9 +40,34 @@ from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from trustaudit._audit.document._section import Section, many, one, optional_key
-from trustaudit._audit.document.attribution import AgreementSummary, AttributionSection, Example, ExampleScores, ExplainerAgreement, Feature, SelfAgreement, Statistic, share_of_floor
-from trustaudit._audit.document.bias import AdversarialSection, BiasEmbedding, BiasSection, ExtrasSection, RepresentationSection
+from trustaudit._audit.document.attribution import AgreementSummary, AttributionSection, Example, ExampleAgreement, ExampleScores, ExplainerAgreement, Feature, SelfAgreement, Statistic, share_of_floor
+from trustaudit._audit.document.bias import (
+    AdversarialSection,
+    AssociationResult,
+    AssociationTest,
+    AttackParams,
+    BiasEmbedding,
+    BiasSection,
+    CounterfactualExample,
+    CounterfactualFlips,
+    EffectChange,
+    EffectSize,
+    ExtrasSection,
+    FlipComparison,
+    LargestChange,
+    LayerCka,
+    PoolingCka,
+    PoolingResult,
+    RepresentationSection,
+    Swap,
+    TransferDirection,
+    TransferRates,
+    WordSet,
+)
 from trustaudit._audit.document.calibration import CalibrationSection, MetricComparison, ModelCalibration, ReliabilityBinsData
+from trustaudit._audit.document.config import ConfigSection, ToolInfo
+from trustaudit._audit.document.costs import EngineSection, EngineWork, Timings
+from trustaudit._audit.document.hardware import BatchSizeSection, BatchTrial, PrecisionSection
 from trustaudit._audit.document.models import DataSection, Latency, ModelInfo, ModelsSection
 from trustaudit._audit.document.predictions import ClassComparison, ConfidenceBand, Disagreement, McNemar, ModelPredictions, PredictionsSection
 from trustaudit._audit.document.verdict import GateCheck, VerdictSection
@@ -49,13 +83,13 @@ class AuditDocument(Section):
     """
 
     schema_version: int | None = None
-    tool: Mapping[str, Any] | None = None
+    tool: ToolInfo | None = None
     created: str | None = None
     command: str | None = None
     verdict: VerdictSection | None = None
     models: ModelsSection | None = None
     data: DataSection | None = None
-    config: Mapping[str, Any] | None = None
+    config: ConfigSection | None = None
     executor: Mapping[str, Any] | None = optional_key()
     predictions: PredictionsSection | None = None
     calibration: CalibrationSection | None = None
@@ -63,10 +97,10 @@ class AuditDocument(Section):
     examples: list[Example] | None = None
     bias: BiasSection | None = None
     extras: ExtrasSection | None = optional_key()
-    engine: Mapping[str, Any] | None = None
-    batch_size: Mapping[str, Any] | None = optional_key()
-    precision: Mapping[str, Any] | None = optional_key()
-    timings: Mapping[str, float] | None = None
+    engine: EngineSection | None = None
+    batch_size: BatchSizeSection | None = optional_key()
+    precision: PrecisionSection | None = optional_key()
+    timings: Timings | None = None
     versions: Mapping[str, str] | None = None
 
     _nested: ClassVar[Mapping[str, Callable[[Any], Any]]] = {
@@ -79,6 +113,12 @@ class AuditDocument(Section):
         "data": one(DataSection),
         "bias": one(BiasSection),
         "extras": one(ExtrasSection),
+        "tool": one(ToolInfo),
+        "config": one(ConfigSection),
+        "engine": one(EngineSection),
+        "timings": one(Timings),
+        "batch_size": one(BatchSizeSection),
+        "precision": one(PrecisionSection),
     }
 
 
@@ -86,41 +126,68 @@ def document_of(result: Any) -> AuditDocument:
     """The typed document of an :class:`~trustaudit.AuditResult`, of a results dict, or the document itself."""
     if isinstance(result, AuditDocument):
         return result
+    if isinstance(getattr(result, "sections", None), AuditDocument):
+        return result.sections  # type: ignore[no-any-return]
     return AuditDocument.from_dict(result.to_dict() if hasattr(result, "to_dict") else result)
 
 
 __all__ = [
     "AdversarialSection",
     "AgreementSummary",
+    "AssociationResult",
+    "AssociationTest",
+    "AttackParams",
     "AttributionSection",
     "AuditDocument",
+    "BatchSizeSection",
+    "BatchTrial",
     "BiasEmbedding",
     "BiasSection",
     "CalibrationSection",
     "ClassComparison",
     "ConfidenceBand",
+    "ConfigSection",
+    "CounterfactualExample",
+    "CounterfactualFlips",
     "DataSection",
     "Disagreement",
+    "EffectChange",
+    "EffectSize",
+    "EngineSection",
+    "EngineWork",
     "Example",
+    "ExampleAgreement",
     "ExampleScores",
     "ExplainerAgreement",
     "ExtrasSection",
     "Feature",
+    "FlipComparison",
     "GateCheck",
+    "LargestChange",
     "Latency",
+    "LayerCka",
     "McNemar",
     "MetricComparison",
     "ModelCalibration",
     "ModelInfo",
     "ModelPredictions",
     "ModelsSection",
+    "PoolingCka",
+    "PoolingResult",
+    "PrecisionSection",
     "PredictionsSection",
     "ReliabilityBinsData",
     "RepresentationSection",
     "Section",
     "SelfAgreement",
     "Statistic",
+    "Swap",
+    "Timings",
+    "ToolInfo",
+    "TransferDirection",
+    "TransferRates",
     "VerdictSection",
+    "WordSet",
     "document_of",
     "optional_key",
     "share_of_floor",

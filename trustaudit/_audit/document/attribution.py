@@ -156,6 +156,15 @@ class ExampleScores(Section):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class ExampleAgreement(Section):
+    """One explained row's agreement figures for one explainer: base against small, and the base against its own rerun."""
+
+    feature_agreement: float | None = None
+    rank_correlation: float | None = None
+    self_feature_agreement: float | None = None
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class Example(Section):
     """An explained row: both models' probabilities, the explained label, the features and their scores.
 
@@ -173,10 +182,11 @@ class Example(Section):
     target_source: str | None = None
     features: list[Feature] | None = None
     scores: Mapping[str, ExampleScores] | None = None
-    agreement: Mapping[str, Mapping[str, float]] | None = None
+    agreement: Mapping[str, ExampleAgreement] | None = None
     divergence: float | None = None
 
     _nested: ClassVar[Mapping[str, Callable[[Any], Any]]] = {
         "features": many(Feature),
         "scores": by_name(ExampleScores),
+        "agreement": by_name(ExampleAgreement),
     }
