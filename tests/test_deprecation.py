@@ -101,14 +101,20 @@ def test_flip_rates_interval_narrows_with_a_lower_level() -> None:
 def test_older_bias_and_extras_sections_load_and_round_trip() -> None:
     """Results written before the rename carry ``confidence`` in these sections; they still load.
 
-    The typed bias section reads it as ``ci_level``; the results nested in untyped mappings
-    (effect-size changes, counterfactual comparison, CKA, transfer rates) are kept as written.
+    Every typed part that holds an interval level (the embedding test, each effect-size change,
+    the counterfactual comparison, each pooling's CKA, the transfer rates) reads the old key as
+    ``ci_level`` and writes it under the new name, in the same place.
     """
     extras = {
-        "representation": {"available": True, "cls": {"cka": 0.9, "ci_level": 0.95}, "mean": {"cka": 0.8, "confidence": 0.95}},
-        "adversarial": {"available": True, "rates": {"gap": 0.1, "confidence": 0.95}},
+        "representation": {"available": True, "cls": {"cka": 0.9, "ci_level": 0.95}, "mean": {"cka": 0.8, "confidence": 0.9}},
+        "adversarial": {"available": True, "rates": {"gap": 0.1, "confidence": 0.8}},
     }
-    assert ExtrasSection.from_dict(extras).to_dict() == extras
+    read_extras = ExtrasSection.from_dict(extras)
+    assert read_extras.representation.mean.ci_level == 0.9 and read_extras.adversarial.rates.ci_level == 0.8
+    assert read_extras.to_dict() == {
+        "representation": {"available": True, "cls": {"cka": 0.9, "ci_level": 0.95}, "mean": {"cka": 0.8, "ci_level": 0.9}},
+        "adversarial": {"available": True, "rates": {"gap": 0.1, "ci_level": 0.8}},
+    }
     bias = {
         "available": True,
         "embedding": {"tests": [{"results": [{"change": {"difference": 0.1, "confidence": 0.95}}]}], "poolings": ["mean"],
@@ -119,5 +125,5 @@ def test_older_bias_and_extras_sections_load_and_round_trip() -> None:
     assert read.embedding is not None and read.embedding.ci_level == 0.95
     written = read.to_dict()
     assert written["embedding"]["ci_level"] == 0.95 and "confidence" not in written["embedding"]
-    assert written["embedding"]["tests"] == bias["embedding"]["tests"]
-    assert written["counterfactual"] == bias["counterfactual"]
+    assert written["embedding"]["tests"] == [{"results": [{"change": {"difference": 0.1, "ci_level": 0.95}}]}]
+    assert written["counterfactual"] == {"comparison": {"difference": 0.0, "ci_level": 0.95}}

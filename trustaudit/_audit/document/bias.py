@@ -71,7 +71,8 @@ class EffectChange(Section):
     n_resamples: int | None = None
     n_defined: int | None = None
     seed: int | None = None
-    confidence: float | None = None
+    ci_level: float | None = None
+    _renamed: ClassVar[Mapping[str, str]] = {"confidence": "ci_level"}
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -136,6 +137,7 @@ class BiasEmbedding(Section):
     _nested: ClassVar[Mapping[str, Callable[[Any], Any]]] = {
         "tests": many(AssociationResult), "largest_change": one(LargestChange),
     }
+    _renamed: ClassVar[Mapping[str, str]] = {"confidence": "ci_level"}
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -192,7 +194,8 @@ class FlipComparison(Section):
     p_value_small_more: float | None = None
     n_resamples: int | None = None
     seed: int | None = None
-    confidence: float | None = None
+    ci_level: float | None = None
+    _renamed: ClassVar[Mapping[str, str]] = {"confidence": "ci_level"}
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -210,8 +213,6 @@ class CounterfactualFlips(Section):
     _nested: ClassVar[Mapping[str, Callable[[Any], Any]]] = {
         "comparison": one(FlipComparison), "examples": many(CounterfactualExample),
     }
-
-    _renamed: ClassVar[Mapping[str, str]] = {"confidence": "ci_level"}
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -249,7 +250,8 @@ class PoolingCka(Section):
     n_resamples: int | None = None
     n_reference: int | None = None
     seed: int | None = None
-    confidence: float | None = None
+    ci_level: float | None = None
+    _renamed: ClassVar[Mapping[str, str]] = {"confidence": "ci_level"}
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -315,7 +317,8 @@ class TransferRates(Section):
     transfer_gap_ci: list[float] | None = None
     n_resamples: int | None = None
     seed: int | None = None
-    confidence: float | None = None
+    ci_level: float | None = None
+    _renamed: ClassVar[Mapping[str, str]] = {"confidence": "ci_level"}
 
     _nested: ClassVar[Mapping[str, Callable[[Any], Any]]] = {
         "base_to_small": one(TransferDirection), "small_to_base": one(TransferDirection),
