@@ -504,7 +504,7 @@ def resolve_epochs(
         return float(epochs), kind, kind_source, "given"
     if kind is None:
         raise InvalidInputError(
-            f"the paper's fine-tuning epochs depend on the kind of task, and the labels [{', '.join(labels)}] "
+            f"the paper's fine-tuning epochs depend on the kind of task, and the labels [{', '.join(label_names)}] "
             f"name none trustaudit knows; pass task_kind ({' or '.join(TASK_KINDS)}) or epochs "
             "(`task_kind` or `epochs`)"
         )
