@@ -260,10 +260,16 @@ def _executor(args: argparse.Namespace) -> Any:
         return None
     if args.workers > 1:
         raise InvalidInputError("give either --workers or --ray, not both")
+    from trustaudit._evaluation import resolve_device
     from trustaudit.scale._executors import RayExecutor, import_ray
 
     import_ray()
-    return RayExecutor(None if args.ray == "local" else args.ray, actors=args.ray_actors)
+    address = None if args.ray == "local" else args.ray
+    if resolve_device(args.device).type != "cuda":
+        return RayExecutor(address, actors=args.ray_actors or 2)
+    if args.device.strip().lower() not in ("cuda", "auto"):
+        raise InvalidInputError(f"--device {args.device} with --ray: Ray gives each actor its own GPU; give --device cuda")
+    return RayExecutor(address, actors=args.ray_actors, gpus_per_actor=1)
 
 
 def _log_mlflow(result: Any, args: argparse.Namespace) -> None:
@@ -358,8 +364,9 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
                        help="run predictions and explanations on Ray actors: bare, a local Ray instance; 'auto' joins this "
                             "machine's cluster; or a ray:// address (needs: pip install 'trustaudit[ray]'); same results")
-    group.add_argument("--ray-actors", type=positive_int, default=2, metavar="N",
-                       help="Ray actors, each with both models loaded once and one CPU (default: 2)")
+    group.add_argument("--ray-actors", type=positive_int, default=None, metavar="N",
+                       help="Ray actors, each with both models loaded once and one CPU (default: 2; with --device cuda, "
+                            "one per GPU of the cluster, each actor on its own GPU)")
     group.add_argument("--resume", action="store_true",
                        help="take the explained rows an interrupted run with the same models and settings finished "
                             "(kept in the cache directory) instead of explaining them again")

@@ -220,7 +220,9 @@ class RayExecutor(Executor):
     to; ``"ray://host:10001"``: a remote one); ``None`` starts a local Ray instance (stopped by
     :meth:`close`). A Ray already initialised in this process is used as it is. ``actors``
     actors of ``cpus_per_actor`` CPUs (torch threads) and ``gpus_per_actor`` GPUs each take
-    tasks as they free up: ``rows_per_task`` explained rows at a time, and predictions in
+    tasks as they free up (``actors=None`` with ``gpus_per_actor`` > 0: as many actors as the
+    cluster's GPUs hold, one per GPU with ``gpus_per_actor=1``; Ray gives each actor its own
+    GPU, which it sees as ``cuda:0``): ``rows_per_task`` explained rows at a time, and predictions in
     whole batches of the single-process engine. An actor that dies (node lost, out of
     memory) is restarted up to ``max_restarts`` times and its task retried, so the results
     are unchanged. ``init_options`` go to :func:`ray.init`.
@@ -233,7 +235,7 @@ class RayExecutor(Executor):
         self,
         address: str | None = None,
         *,
-        actors: int = 2,
+        actors: int | None = 2,
         cpus_per_actor: int = 1,
         gpus_per_actor: float = 0,
         rows_per_task: int = 1,
@@ -244,11 +246,14 @@ class RayExecutor(Executor):
         if address is not None and (not isinstance(address, str) or not address):
             raise InvalidInputError(f"`address` must be a Ray address, 'auto' or None (a local instance), got {address!r}")
         self.address = address
-        self.actors = _positive(actors, "actors")
         self.cpus_per_actor = _positive(cpus_per_actor, "cpus_per_actor")
         if isinstance(gpus_per_actor, bool) or not isinstance(gpus_per_actor, (int, float)) or gpus_per_actor < 0:
             raise InvalidInputError(f"`gpus_per_actor` must be a number >= 0, got {gpus_per_actor!r}")
         self.gpus_per_actor = gpus_per_actor
+        if actors is None and not gpus_per_actor:
+            raise InvalidInputError("`actors`=None (one actor per GPU) needs `gpus_per_actor` > 0")
+        #: ``None`` until Ray says how many GPUs the cluster has (``actors=None``).
+        self.actors: int | None = None if actors is None else _positive(actors, "actors")
         self.rows_per_task = _positive(rows_per_task, "rows_per_task")
         if isinstance(max_restarts, bool) or not isinstance(max_restarts, int) or max_restarts < 0:
             raise InvalidInputError(f"`max_restarts` must be an integer >= 0, got {max_restarts!r}")
@@ -262,30 +267,54 @@ class RayExecutor(Executor):
 
     @property
     def width(self) -> int:
-        return self.actors
+        if self.actors is None:
+            self._ray()
+        return int(self.actors)  # type: ignore[arg-type]
 
     def shards(self, n: int) -> list[int]:
         return contiguous(n, math.ceil(n / self.rows_per_task)) if n else []
 
     def describe(self) -> dict[str, Any] | None:
-        return {"kind": self.kind, "address": self.address or "local", "actors": self.actors}
+        described: dict[str, Any] = {"kind": self.kind, "address": self.address or "local",
+                                     "actors": "one per GPU" if self.actors is None else self.actors}
+        if self.gpus_per_actor:
+            described["gpus_per_actor"] = self.gpus_per_actor
+        return described
+
+    def _actors_per_gpu(self, ray: Any) -> int:
+        """How many actors of ``gpus_per_actor`` GPUs the cluster's GPUs hold (``actors=None``)."""
+        gpus = ray.cluster_resources().get("GPU", 0)
+        fit = int(gpus // self.gpus_per_actor)
+        if fit < 1:
+            raise InvalidInputError(
+                f"one actor per GPU was asked for (`gpus_per_actor`={self.gpus_per_actor:g}), but the Ray cluster has "
+                f"{gpus:g} GPUs; give `actors` or run on a cluster with GPUs"
+            )
+        return fit
 
     def _ray(self) -> Any:
         ray = import_ray()
-        if not ray.is_initialized():
+        fresh = not ray.is_initialized()
+        if fresh:
             options = {"include_dashboard": False, "logging_level": "warning", **self.init_options}
             if self.address is None:
-                options.setdefault("num_cpus", max(os.cpu_count() or 1, self.actors * self.cpus_per_actor))
+                options.setdefault("num_cpus", max(os.cpu_count() or 1, (self.actors or 1) * self.cpus_per_actor))
             ray.init(address=self.address, **options)
             self._started = True
-            if self.address is None:
-                have = ray.cluster_resources().get("CPU", 0)
-                if have < self.actors * self.cpus_per_actor:
-                    self.close()
-                    raise InvalidInputError(
-                        f"`actors`={self.actors} of `cpus_per_actor`={self.cpus_per_actor} need "
-                        f"{self.actors * self.cpus_per_actor} CPUs, but the local Ray instance has {have:g}"
-                    )
+        if self.actors is None:
+            try:
+                self.actors = self._actors_per_gpu(ray)
+            except InvalidInputError:
+                self.close()
+                raise
+        if fresh and self.address is None:
+            have = ray.cluster_resources().get("CPU", 0)
+            if have < self.actors * self.cpus_per_actor:
+                self.close()
+                raise InvalidInputError(
+                    f"`actors`={self.actors} of `cpus_per_actor`={self.cpus_per_actor} need "
+                    f"{self.actors * self.cpus_per_actor} CPUs, but the local Ray instance has {have:g}"
+                )
         return ray
 
     def _actors(self, pair: ModelPair) -> list[Any]:
@@ -301,7 +330,7 @@ class RayExecutor(Executor):
                 max_restarts=self.max_restarts,
                 max_task_retries=self.max_restarts,
             )
-            self._pool = [remote.remote(ref, self.cpus_per_actor) for _ in range(self.actors)]
+            self._pool = [remote.remote(ref, self.cpus_per_actor) for _ in range(self.width)]
             self._pool_key, self._payload_ref = payload.key, ref
         return self._pool
 
