@@ -252,3 +252,16 @@ def test_batch_size_and_precision_sections_are_typed_round_trip_and_read_by_the_
     assert hardware["precision"] == ("forward passes in bf16: max |Δp| vs fp32 = 0.0040 (base), 2.0e-05 (small) over 96 rows; "
                                      "predictions that differ from fp32: 1 (base), 0 (small)")
     assert build_context(AuditDocument.from_dict(stored))["hardware"] == {"batch_size": "", "precision": ""}
+
+
+def test_the_summaries_say_what_a_reduced_precision_cost() -> None:
+    from trustaudit.report import summary_markdown, summary_text
+
+    stored = AuditResult.read_json(GOLD).to_dict()
+    doc = {**stored, "precision": {"precision": "fp16", "reference": "fp32", "rows": 50, "max_abs_diff": {"base": 0.0125, "small": 3e-06},
+                                   "mean_abs_diff": {"base": 0.001, "small": 1e-06}, "changed_predictions": {"base": 2, "small": 0}}}
+    sentence = ("forward passes in fp16: max |Δp| vs fp32 = 0.0125 (base), 3.0e-06 (small) over 50 rows; "
+                "predictions that differ from fp32: 2 (base), 0 (small)")
+    assert f"  {sentence}" in summary_text(doc).splitlines()
+    assert "Forward passes in fp16: max \\|Δp\\| vs fp32 = 0.0125 (base)" in summary_markdown(doc)
+    assert "fp32" not in summary_text(stored) and "Forward passes" not in summary_markdown(stored), "fp32 audits say nothing"

@@ -118,3 +118,27 @@ def fmt(value: Any, style: str = "num") -> str:
     if style == "pts":
         return no_negative_zero(f"{100 * value:+.2f} pts", signed=True)
     return no_negative_zero(f"{value:.3f}")
+
+
+def small_number(value: float) -> str:
+    """A small non-negative difference: four decimals, or scientific notation below 1e-4."""
+    return f"{value:.4f}" if value == 0 or value >= 1e-4 else f"{value:.1e}"
+
+
+def precision_sentence(precision: Any) -> str:
+    """What a reduced precision cost in fidelity, in one sentence (the typed ``precision`` section; ``""`` when absent).
+
+    The same words in the report, the console summary and the Markdown summary: a reader of
+    any of them sees how far the bf16/fp16 probabilities are from fp32's.
+    """
+    if precision is None:
+        return ""
+    largest = precision.max_abs_diff or {}
+    names = list(largest)
+    diffs = ", ".join(f"{small_number(largest[n])} ({n})" for n in names)
+    sentence = f"forward passes in {precision.precision}: max |Δp| vs fp32 = {diffs} over {precision.rows} rows"
+    changed = precision.changed_predictions
+    if changed:
+        sentence += "; predictions that differ from fp32: " + ", ".join(f"{changed[n]} ({n})" for n in names)
+    return sentence
+

@@ -7,8 +7,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from trustaudit._audit.document import (
     AdversarialSection,
     AssociationTest,
@@ -34,7 +32,7 @@ from trustaudit._audit.document import (
     document_of,
 )
 from trustaudit._io import write_text_atomic
-from trustaudit.report._shared import environment, provenance_text, read_template, size_text, source_text, visible
+from trustaudit.report._shared import environment, precision_sentence, provenance_text, read_template, size_text, source_text, visible
 from trustaudit.report.text import verdict_status
 
 ATTRIBUTION_METRICS = (
@@ -418,10 +416,6 @@ def _predictions_view(predictions: PredictionsSection) -> dict[str, Any]:
     return view
 
 
-def _small_number(value: float) -> str:
-    return f"{value:.4f}" if value == 0 or value >= 1e-4 else f"{value:.1e}"
-
-
 def _hardware_view(doc: AuditDocument) -> dict[str, str]:
     """One sentence each for the batch size found by ``--batch-size auto`` and the precision's cost; empty when absent."""
     view = {"batch_size": "", "precision": ""}
@@ -429,15 +423,7 @@ def _hardware_view(doc: AuditDocument) -> dict[str, str]:
     if choice is not None:
         tried = ", ".join(str(t.batch_size) + ("" if t.fits else " (out of memory)") for t in choice.trials or [])
         view["batch_size"] = f"{choice.chosen}, chosen by doubling on the longest inputs (tried {tried}; stopped: {choice.reason})"
-    check = doc.precision
-    if check is not None:
-        largest = check.max_abs_diff or {}
-        names = list(largest)
-        diffs = ", ".join(f"{_small_number(largest[n])} ({n})" for n in names)
-        view["precision"] = f"forward passes in {check.precision}: max |Δp| vs fp32 = {diffs} over {check.rows} rows"
-        changed = check.changed_predictions
-        if changed:
-            view["precision"] += "; predictions that differ from fp32: " + ", ".join(f"{changed[n]} ({n})" for n in names)
+    view["precision"] = precision_sentence(doc.precision)
     return view
 
 

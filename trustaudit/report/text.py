@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from trustaudit._audit.document import VerdictSection, document_of
-from trustaudit.report._shared import fmt, no_negative_zero, visible
+from trustaudit.report._shared import fmt, no_negative_zero, precision_sentence, visible
 
 
 def key_numbers(result: Any) -> list[tuple[str, str, str]]:
@@ -62,7 +62,8 @@ def verdict_status(verdict: VerdictSection | Mapping[str, Any]) -> str:
 
 
 def input_notes(result: Any) -> list[str]:
-    """Lines about the inputs a reader should know of: rows left out, truncated inputs, a model compared with itself."""
+    """Lines about the inputs a reader should know of: rows left out, truncated inputs, a model compared with itself,
+    and what a reduced precision (``--precision bf16|fp16``) cost against fp32."""
     doc = document_of(result)
     data, p, models = doc.data, doc.predictions, doc.models
     notes = []
@@ -75,6 +76,8 @@ def input_notes(result: Any) -> list[str]:
     )
     if models.base.fingerprint == models.small.fingerprint:
         notes.append("both models have the same weights: this audit compares a model with itself")
+    if doc.precision is not None:
+        notes.append(precision_sentence(doc.precision))
     return notes + [""]
 
 
@@ -203,6 +206,8 @@ def summary_markdown(result: Any, *, report: str | None = None) -> str:
         )
     if verdict.rejudged:
         lines += ["", f"_{_md_text(verdict.rejudged)}_"]
+    if doc.precision is not None:
+        lines += ["", _md_text(precision_sentence(doc.precision)[0].upper() + precision_sentence(doc.precision)[1:]) + "."]
     lines.append("")
     lines.append(f"{doc.data.rows_used:,} rows of {_md_code(os.path.basename(doc.data.path))}; "
                  f"thresholds from {_md_text(verdict.source)}." + (f" Full report: {_md_code(report)}." if report else ""))
