@@ -277,8 +277,9 @@ def _audit(
 
     t0 = time.perf_counter()
     stage("measuring latency")
-    sample = dataset.pairs()[:32]
-    latency = measure_latency({"base": pair.base, "small": pair.small}, sample, device, precision=config.precision)
+    sample = dataset.pairs()[: max(batch_size, 8)]
+    latency = measure_latency({"base": pair.base, "small": pair.small}, sample, device, batch_size=batch_size,
+                              precision=config.precision)
     timings["latency"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
