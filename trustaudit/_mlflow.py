@@ -13,50 +13,29 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from trustaudit._audit.document import AuditDocument, VerdictSection, document_of
+from trustaudit._audit.document import VerdictSection, document_of
 from trustaudit.exceptions import InvalidInputError, MissingDependencyError
 
 MLFLOW_HINT = "pip install 'trustaudit[mlflow]'"
 DEFAULT_URI = "./mlruns"
 DEFAULT_EXPERIMENT = "trustaudit"
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
-#: Headline metrics: the MLflow name and how to read it from the typed document.
-_HEADLINE: tuple[tuple[str, Callable[[AuditDocument], Any]], ...] = (
-    ("predictions.base.accuracy", lambda d: _at(d.predictions, "base", "accuracy")),
-    ("predictions.small.accuracy", lambda d: _at(d.predictions, "small", "accuracy")),
-    ("predictions.accuracy_drop", lambda d: _at(d.predictions, "accuracy_drop")),
-    ("predictions.agreement", lambda d: _at(d.predictions, "agreement")),
-    ("predictions.kappa", lambda d: _at(d.predictions, "kappa")),
-    ("predictions.flips", lambda d: _at(d.predictions, "flips")),
-    ("predictions.mcnemar.p_value", lambda d: _at(d.predictions, "mcnemar", "p_value")),
-    ("calibration.base.ece", lambda d: _at(d.calibration, "base", "ece")),
-    ("calibration.small.ece", lambda d: _at(d.calibration, "small", "ece")),
-    ("calibration.ece_increase", lambda d: _at(d.calibration, "ece_increase")),
-    ("calibration.base.brier", lambda d: _at(d.calibration, "base", "brier")),
-    ("calibration.small.brier", lambda d: _at(d.calibration, "small", "brier")),
-    ("calibration.brier_increase", lambda d: _at(d.calibration, "brier_increase")),
-    ("calibration.base.nll", lambda d: _at(d.calibration, "base", "nll")),
-    ("calibration.small.nll", lambda d: _at(d.calibration, "small", "nll")),
-    ("attribution.cross_explainer.feature_agreement", lambda d: _at(d.attribution, "cross_explainer", "feature_agreement")),
-    ("models.base.parameters", lambda d: _at(d.models, "base", "parameters")),
-    ("models.small.parameters", lambda d: _at(d.models, "small", "parameters")),
-    ("models.base.bytes", lambda d: _at(d.models, "base", "bytes")),
-    ("models.small.bytes", lambda d: _at(d.models, "small", "bytes")),
-    ("models.param_ratio", lambda d: _at(d.models, "param_ratio")),
-    ("models.size_ratio", lambda d: _at(d.models, "size_ratio")),
-    ("models.speedup_batch1", lambda d: _at(d.models, "speedup_batch1")),
-    ("models.speedup_batched", lambda d: _at(d.models, "speedup_batched")),
-    ("models.base.latency.batch1_ms", lambda d: _at(d.models, "base", "latency", "batch1_ms")),
-    ("models.small.latency.batch1_ms", lambda d: _at(d.models, "small", "latency", "batch1_ms")),
-    ("data.rows_used", lambda d: _at(d.data, "rows_used")),
-    ("bias.embedding.max_abs_effect_change", lambda d: _at(d.bias, "embedding", "max_abs_effect_change")),
-    ("bias.counterfactual.comparison.base_flip_rate", lambda d: _at(d.bias, "counterfactual", "comparison", "base_flip_rate")),
-    ("bias.counterfactual.comparison.small_flip_rate", lambda d: _at(d.bias, "counterfactual", "comparison", "small_flip_rate")),
+#: Headline metrics: each MLflow name is its dotted path in the typed document.
+_HEADLINE: tuple[str, ...] = (
+    "predictions.base.accuracy", "predictions.small.accuracy", "predictions.accuracy_drop", "predictions.agreement",
+    "predictions.kappa", "predictions.flips", "predictions.mcnemar.p_value", "calibration.base.ece",
+    "calibration.small.ece", "calibration.ece_increase", "calibration.base.brier", "calibration.small.brier",
+    "calibration.brier_increase", "calibration.base.nll", "calibration.small.nll",
+    "attribution.cross_explainer.feature_agreement", "models.base.parameters", "models.small.parameters",
+    "models.base.bytes", "models.small.bytes", "models.param_ratio", "models.size_ratio", "models.speedup_batch1",
+    "models.speedup_batched", "models.base.latency.batch1_ms", "models.small.latency.batch1_ms", "data.rows_used",
+    "bias.embedding.max_abs_effect_change", "bias.counterfactual.comparison.base_flip_rate",
+    "bias.counterfactual.comparison.small_flip_rate",
 )
 _EXPLAINER_KEYS = ("feature_agreement", "rank_correlation", "floor", "floor_ratio")
 
@@ -124,7 +103,7 @@ def audit_metrics(doc: Any) -> dict[str, float]:
     ``gate.<key>.passed`` (1 or 0); missing or non-finite values are left out.
     """
     document = document_of(doc)
-    readings: list[tuple[str, Any]] = [(name, read(document)) for name, read in _HEADLINE]
+    readings: list[tuple[str, Any]] = [(name, _at(document, *name.split("."))) for name in _HEADLINE]
     attribution = document.attribution
     if attribution is not None and attribution.available:
         for name in attribution.explainers or []:
