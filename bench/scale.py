@@ -5,8 +5,11 @@ Explains the same rows of a model pair three ways — one process with every tor
 with two actors of one CPU each — checks that the records are identical, and prints per
 setting: wall time, explained rows per minute, and the cost of a row split into model time
 (forward passes, summed over workers), the rest of the explanation work (tokenizing,
-batching, the explainers' own fitting) and overhead (worker start-up, moving the models and
-the records, scheduling: the worker-seconds not spent explaining a row). Ray's start-up
+batching, the explainers' own fitting), imbalance (the idle worker-seconds a perfect
+scheduler would still leave because the rows do not divide evenly among the workers: at
+most a row per worker per audit, so it vanishes per row on long audits) and overhead
+(worker start-up, moving the models and the records, scheduling: the other worker-seconds
+not spent explaining a row). Ray's start-up
 (``ray.init``, actors loading the models) is timed apart from its steady state, because a
 cluster pays it once per audit, not per row. ``--json`` writes the same figures.
 
@@ -61,16 +64,42 @@ def _largest_difference(one: Any, other: Any) -> float:
     return largest
 
 
-def _split(result: Any, wall: float, width: int, rows: int) -> dict[str, float]:
-    """Per-row seconds: model (forward passes), the rest of the explaining, and overhead (worker-seconds not explaining)."""
+def _makespan(shard_seconds: list[float], width: int) -> float:
+    """The wall time the shards would take on ``width`` workers that take the next shard the moment they free up, with no overhead."""
+    free = [0.0] * max(1, width)
+    for seconds in shard_seconds:
+        k = free.index(min(free))
+        free[k] += seconds
+    return max(free)
+
+
+def _split(result: Any, wall: float, width: int, rows: int, shard_sizes: list[int]) -> dict[str, float]:
+    """Per-row seconds: model (forward passes), the rest of the explaining, and the worker-seconds not explaining.
+
+    The worker-seconds not spent explaining a row are split in two. *Imbalance*: the idle
+    time a perfect scheduler would still leave, because the shards do not divide evenly
+    among the workers (computed from the rows' own times: at most one shard per worker per
+    audit, so it vanishes per row as the rows grow). *Overhead*: the rest, i.e. starting
+    workers, moving the models and the records, scheduling.
+    """
+    import numpy as np
+
     model = sum(s.model_seconds for s in result.stats.values())
-    explaining = sum(e.seconds for e in result.examples)
-    overhead = max(0.0, wall * width - explaining)
+    per_row = [e.seconds for e in result.examples]
+    explaining = sum(per_row)
+    bounds = np.cumsum([0, *shard_sizes])
+    shard_seconds = [sum(per_row[bounds[n]:bounds[n + 1]]) for n in range(len(shard_sizes))]
+    ideal = _makespan(shard_seconds, width)
+    idle = max(0.0, wall * width - explaining)
+    imbalance = min(idle, max(0.0, ideal * width - explaining))
+    overhead = idle - imbalance
     return {
         "wall_seconds": wall,
         "rows_per_minute": 60.0 * rows / wall,
         "model_seconds_per_row": model / rows,
         "other_explaining_seconds_per_row": max(0.0, explaining - model) / rows,
+        "ideal_wall_seconds": ideal,
+        "imbalance_seconds_per_row": imbalance / rows,
         "overhead_seconds_per_row": overhead / rows,
         "overhead_share_of_model": overhead / model if model else float("nan"),
     }
@@ -121,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
         result = explain_pair(pair, data, rows, executor=executor, **options)
         wall = time.perf_counter() - start
         results[name] = result
-        figures[name] = {"width": width, **figures.get(name, {}), **_split(result, wall, width, len(rows))}
+        sizes = executor.shards(len(rows))
+        figures[name] = {"width": width, **figures.get(name, {}), **_split(result, wall, width, len(rows), sizes)}
         print(f"{name}: {wall:.2f} s for {len(rows)} rows", file=sys.stderr, flush=True)
 
     _pid(pair, None)
@@ -162,12 +192,13 @@ def main(argv: list[str] | None = None) -> int:
         "largest_difference_from_" + (names[0] if names else "none"): differences,
         "settings": figures,
     }
-    header = f"{'setting':<16}{'wall s':>9}{'rows/min':>10}{'model s/row':>13}{'other s/row':>13}{'overhead s/row':>16}{'overhead/model':>16}"
+    header = (f"{'setting':<16}{'wall s':>9}{'rows/min':>10}{'model s/row':>13}{'other s/row':>13}"
+              f"{'imbalance s/row':>17}{'overhead s/row':>16}{'overhead/model':>16}")
     print(f"{len(rows)} rows, {args.threads} threads, LIME {args.lime_samples} samples, SHAP {args.shap_max_evals} evaluations")
     print(header)
     for name, f in figures.items():
         print(f"{name:<16}{f['wall_seconds']:>9.2f}{f['rows_per_minute']:>10.2f}{f['model_seconds_per_row']:>13.3f}"
-              f"{f['other_explaining_seconds_per_row']:>13.3f}{f['overhead_seconds_per_row']:>16.3f}{f['overhead_share_of_model']:>15.1%}")
+              f"{f['other_explaining_seconds_per_row']:>13.3f}{f['imbalance_seconds_per_row']:>17.3f}{f['overhead_seconds_per_row']:>16.3f}{f['overhead_share_of_model']:>15.1%}")
         if "ray_init_seconds" in f:
             print(f"{'':<16}start-up once per audit: ray.init {f['ray_init_seconds']:.2f} s, actors loading the models {f['actors_and_models_seconds']:.2f} s")
     print(f"identical records across settings: {identical}"
