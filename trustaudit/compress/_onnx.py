@@ -35,7 +35,7 @@ from trustaudit.models import ModelBundle, load_model
 from trustaudit.models import PROVENANCE_FILE
 from trustaudit.models import import_onnx, import_onnxruntime
 
-__all__ = ["OnnxExportInfo", "check_inputs", "export_onnx", "max_prob_diff", "optimize_graph", "to_onnx"]
+__all__ = ["OnnxExportInfo", "check_inputs", "export_onnx", "max_prob_diff", "optimize_graph", "to_onnx", "unchecked_dynamic_int8"]
 
 OPSET = 17
 TOLERANCE = 1e-4
@@ -387,3 +387,53 @@ def to_onnx(
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return load_model(out, max_length=bundle.max_length), info
+
+
+def unchecked_dynamic_int8(bundle: ModelBundle, out: str | os.PathLike[str], optimize: bool = True) -> ModelBundle:
+    """The dynamic int8 ONNX model directory of ``bundle``, written to ``out`` without the check against PyTorch.
+
+    For sizing (and timing) a candidate from its untrained structure before it is built: the
+    export, fusions (when ``optimize``) and ``quantize_dynamic`` call are those of
+    ``to_onnx(bundle, out, quantize="dynamic")``, so the graph has the same tensors and, its
+    weights being stored at fixed width, the same size; the probabilities are not compared
+    with PyTorch's, so this is no substitute for :func:`to_onnx`.
+
+    Parameters
+    ----------
+    bundle : ModelBundle
+        A plain Hugging Face classifier.
+    out : str or path-like
+        A new or empty directory (a temporary one: the result carries no check).
+    optimize : bool, default True
+        Apply ONNX Runtime's transformer fusions before quantizing.
+
+    Returns
+    -------
+    ModelBundle
+        The quantized graph, loaded from ``out`` (its ``bytes_on_disk`` is the graph's size).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from trustaudit import load_model
+    >>> base = load_model("models/base")  # doctest: +SKIP
+    >>> with tempfile.TemporaryDirectory() as tmp:  # doctest: +SKIP
+    ...     unchecked_dynamic_int8(base, tmp).bytes_on_disk
+    """
+    import_onnx()
+    import_onnxruntime()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    plain = export_onnx(bundle, out / "plain.onnx")
+    graph = plain
+    if optimize:
+        try:
+            optimize_graph(plain, out / "fused.onnx", dict(bundle.config))
+            graph = out / "fused.onnx"
+        except Exception:  # as in to_onnx: an architecture the optimizer does not know keeps the plain graph
+            graph = plain
+    _quantize(graph, out / "model_quantized.onnx", "dynamic", False, bundle, [])
+    for leftover in (plain, out / "fused.onnx"):
+        leftover.unlink(missing_ok=True)
+    _write_companions(bundle, out, {"method": "onnx-dynamic-int8", "checked": False, "base_fingerprint": bundle.fingerprint})
+    return load_model(out, max_length=bundle.max_length)
