@@ -2,9 +2,10 @@
 
 Candidates come in families, each a ladder ordered from the most compressed rung to the
 least: ASC over a ladder of similarity thresholds (or of layer counts), int8 of the base,
-int8 of each ASC rung (PyTorch's or ONNX Runtime's dynamic int8), AlAd over each ASC rung. The ASC similarity matrix is measured once
-and every rung's layers, size and (for ``objective="latency"``) latency are known before
-any model is trained, so candidates are built only when the search reaches them.
+int8 of each ASC rung (PyTorch's or ONNX Runtime's dynamic int8), AlAd over each ASC rung.
+The ASC similarity matrix is measured once and every rung's layers, size and (for
+``objective="latency"``) latency are known before any model is trained, so candidates are
+built only when the search reaches them.
 
 Each audited candidate first gets a cheap pass: predictions and calibration only, judged
 by the gate's prediction and calibration checks. A candidate that fails there is never
@@ -102,13 +103,13 @@ class SearchCandidate:
     parent of another candidate), ``not built`` (the search did not need it, or the budget
     ran out first: ``note`` says which), ``skipped`` (it could not beat a trust-equivalent
     candidate already found) or ``failed to build`` (its ONNX export did not reproduce the
-    PyTorch probabilities, or could not be traced: ``note`` says why; never chosen). ``explained`` counts the rows its audit explained and
-    ``evaluations`` the texts the models ran on for its predictions (evaluation-cache
+    PyTorch probabilities, or could not be traced: ``note`` says why; never chosen).
+    ``explained`` counts the rows its audit explained and ``evaluations`` the texts the models ran on for its predictions (evaluation-cache
     misses: the base model's count only once per search). ``status`` is the verdict (of the cheap gate for a rejected candidate). ``size_bytes``
     is the serialized state dict as it runs (int8 weights for a quantized model), or for an
     ONNX candidate the size of its quantized graph file(s); ``size_estimated`` says it was
-    computed from the untrained structure. ``undecided``
-    lists the inconclusive checks and how many more rows would decide each.
+    computed from the untrained structure. ``undecided`` lists the inconclusive checks and
+    how many more rows would decide each.
     """
 
     name: str
@@ -301,10 +302,10 @@ def search(
     counts), PyTorch dynamic int8 of the base (``quantize``) and of each ASC model
     (``asc+quantize``), ONNX Runtime dynamic int8 of the base (``onnx-int8``) and of each ASC
     model (``asc+onnx-int8``; these need the ``[onnx]`` extra) and AlAd over each ASC model
-    (``alad``). Each family is searched from its most compressed
-    candidate to its least (binary search by default); each audited candidate gets a cheap
-    pass (predictions and calibration, judged by those checks of ``config.gate``) and only a
-    survivor is explained in a full audit. ``out`` receives every built candidate in
+    (``alad``). Each family is searched from its most compressed candidate to its least
+    (binary search by default); each audited candidate gets a cheap pass (predictions and
+    calibration, judged by those checks of ``config.gate``) and only a survivor is explained
+    in a full audit. ``out`` receives every built candidate in
     ``candidates/`` (a ``.pt`` bundle, or an ONNX model directory for the ONNX families, with
     results JSON and report), ``search.json`` and ``search.html`` (rewritten after every
     candidate) and, when one is found, the chosen model as ``model.pt`` (or, for an ONNX
@@ -662,7 +663,7 @@ class _Search:
         self.save(page=False)
 
     def _export(self, model: ModelBundle, path: Path, where: Mapping[str, Any]) -> None:
-        """``model`` as a checked ONNX Runtime dynamic int8 directory at ``path``, its provenance saying where in the search it came from.
+        """``model`` as a checked ONNX Runtime dynamic int8 directory at ``path``; its provenance says where in the search.
 
         Written in a staging folder and renamed into place, so ``path`` is complete or absent.
         Raises :class:`ExportError` (nothing written) when the fp32 graph does not reproduce
