@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import logging
 import os
 import shutil
 import time
@@ -104,6 +105,21 @@ def _eager_attention(model: nn.Module) -> Any:
             switch(previous)
 
 
+@contextlib.contextmanager
+def _quiet_logging() -> Any:
+    """Hold back log records below ERROR: onnxruntime's optimizer and quantizer log advice on stderr through ``logging``.
+
+    Its "consider pre-processing" advice and its embedding-fusion notes are printed for every
+    graph, which in a search is one pair of lines per candidate.
+    """
+    previous = logging.root.manager.disable
+    logging.disable(max(previous, logging.WARNING))
+    try:
+        yield
+    finally:
+        logging.disable(previous)
+
+
 def _vocabulary_words(tokenizer: Any) -> list[str]:
     special = set(getattr(tokenizer, "all_special_tokens", []))
     words = sorted(t for t in tokenizer.get_vocab() if t.isalpha() and t not in special and len(t) > 1)
@@ -164,7 +180,7 @@ def optimize_graph(source: Path, target: Path, config: dict[str, Any]) -> dict[s
 
     heads = int(config.get("num_attention_heads") or config.get("n_heads") or 0)
     hidden = int(config.get("hidden_size") or config.get("dim") or 0)
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), _quiet_logging():
         warnings.simplefilter("ignore")
         optimized = optimize_model(str(source), model_type="bert", num_heads=heads, hidden_size=hidden, opt_level=0)
         optimized.save_model_to_file(str(target))
@@ -204,7 +220,7 @@ def _quantize(fp32: Path, target: Path, mode: str, per_channel: bool, bundle: Mo
     import_onnxruntime()
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_dynamic, quantize_static
 
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), _quiet_logging():
         warnings.simplefilter("ignore")
         try:
             if mode == "dynamic":
