@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import functools
 import json
+import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -249,3 +251,125 @@ def test_a_candidate_row_copies_its_audits_numbers_from_the_typed_sections() -> 
     assert row["explain_seconds"] == round(doc["timings"]["explain"], 3) > 0
     assert row["latency_ms"] == doc["models"]["small"]["latency"]["batch1_ms"]
     assert [u["key"] for u in row["undecided"]] == [c["key"] for c in doc["verdict"]["checks"] if c["status"] == "inconclusive"]
+
+
+# -- ONNX Runtime int8 candidates -------------------------------------------------------------------
+
+#: int8 of a tiny random model flips many of its near-tied predictions (measured: 70% agreement for
+#: int8 of the base and of ASC removing layers 1-2, 40% removing three layers); this limit sits
+#: between them, so the ONNX family has one failing and one passing rung.
+ONNX_GATE = replace(GATE, min_prediction_agreement=0.6)
+
+
+@pytest.fixture(scope="module")
+def onnx_searched(tokenizer, nli_data, dev, tmp_path_factory: pytest.TempPathFactory):
+    """A binary search over ONNX Runtime int8 of 2 ASC rungs and of the base; the planned sizes are kept."""
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    from trustaudit.compress._search import _Search
+
+    planned: dict[str, tuple[int, bool]] = {}
+    plan = _Search.plan
+
+    def keep_sizes(self) -> None:
+        plan(self)
+        planned.update({p.row["name"]: (p.row["size_bytes"], p.row["size_estimated"]) for p in self.plans})
+
+    out = tmp_path_factory.mktemp("search-onnx") / "best"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_Search, "plan", keep_sizes)
+        result = search(_base(tokenizer, (1, 2)), nli_data, dev, out, methods=("asc+onnx-int8", "onnx-int8"), n_remove=(2, 3),
+                        config=_config(ONNX_GATE), asc_options={"epochs": 0}, cache=False, progress=False)
+    return result, out, planned
+
+
+@pytest.mark.slow
+def test_onnx_int8_candidates_are_planned_built_audited_and_chosen(onnx_searched) -> None:
+    result, out, planned = onnx_searched
+    by_name = {c.name: c for c in result.candidates}
+    assert set(by_name) == {"asc-3", "asc-2", "asc-3-onnx-int8", "asc-2-onnx-int8", "base-onnx-int8"}
+    assert result.document["methods"] == ["asc+onnx-int8", "onnx-int8"]
+    # Binary search within the ASC family: the most compressed rung fails, the next passes; int8 of the base,
+    # larger, cannot beat it.
+    assert by_name["asc-3-onnx-int8"].status == "not trust-equivalent"
+    assert by_name["asc-2-onnx-int8"].state == "audited" and by_name["asc-2-onnx-int8"].status == "trust-equivalent"
+    assert by_name["base-onnx-int8"].state == "skipped"
+    assert result.answer == "found" and result.chosen is not None and result.chosen.name == "asc-2-onnx-int8"
+    assert result.chosen.explained == EXPLAIN_N and result.chosen.lime_agreement is not None
+    for name in ("asc-3-onnx-int8", "asc-2-onnx-int8"):
+        row = by_name[name]
+        folder = out / row.bundle
+        assert folder.is_dir() and row.bundle == f"candidates/{name}"
+        model = load_model(folder)
+        graphs = list(folder.glob("*.onnx"))
+        assert model.kind == "onnx" and [g.name for g in graphs] == ["model_quantized.onnx"]
+        # The size is the quantized graph file's, and the plan's size from the untrained structure was exact
+        # (ASC with no fine-tuning keeps the structure's weights, and the graph's size does not depend on them).
+        assert row.size_bytes == graphs[0].stat().st_size == model.bytes_on_disk and not row.size_estimated
+        assert planned[name] == (row.size_bytes, True)
+        search_provenance = model.provenance["search"]
+        assert search_provenance["family"] == "asc+onnx-int8" and search_provenance["parent"] == name.removesuffix("-onnx-int8")
+        assert model.provenance["method"] == "onnx-dynamic-int8" and model.provenance["max_abs_dp"] <= 1e-4
+        assert by_name[row.parent].state == "built, not audited" and by_name[row.parent].bundle.endswith(".pt")
+    assert planned["base-onnx-int8"][0] == by_name["base-onnx-int8"].size_bytes > by_name["asc-2-onnx-int8"].size_bytes
+    # The chosen ONNX directory is copied to best/model/, beside its audit.
+    assert result.document["model"] == "model" and not (out / "model.pt").exists()
+    chosen = load_model(out / "model")
+    assert chosen.fingerprint == load_model(out / result.chosen.bundle).fingerprint
+    assert chosen.provenance["search"]["name"] == "asc-2-onnx-int8"
+    assert json.loads((out / "results.json").read_text())["verdict"]["status"] == "trust-equivalent"
+    assert (out / "report.html").is_file()
+    assert not [p.name for p in out.rglob(".*")]  # no staging folder left behind
+
+
+def test_an_onnx_export_that_fails_its_check_is_a_failed_candidate_and_the_search_goes_on(
+        tokenizer, nli_data, dev, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    import trustaudit.compress._onnx as onnx_module
+
+    monkeypatch.setattr(onnx_module, "max_prob_diff", lambda reference, other: 1.0)
+    out = tmp_path / "best"
+    result = search(_base(tokenizer, (1, 2)), nli_data, dev, out, methods=("asc+onnx-int8",), n_remove=(2, 3),
+                    config=_config(), asc_options={"epochs": 0}, cache=False, progress=False)
+    failed = [c for c in result.candidates if c.method == "asc+onnx-int8"]
+    assert [c.name for c in failed] == ["asc-3-onnx-int8", "asc-2-onnx-int8"]  # the first failure did not stop the search
+    for c in failed:
+        assert c.state == "failed to build" and c.status is None and c.bundle is None and not c.chosen
+        assert c.note.startswith("not built: ") and "does not reproduce the PyTorch probabilities" in c.note
+        assert not (out / "candidates" / c.name).exists()
+    assert result.answer == "none" and result.chosen is None and result.document["counts"]["failed_to_build"] == 2
+    assert result.document["model"] is None and not (out / "model").exists()
+    assert not [p.name for p in (out / "candidates").iterdir() if p.name.startswith(".")]
+
+
+def test_onnx_methods_without_onnxruntime_are_refused_before_any_work(tokenizer, nli_data, dev, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    from trustaudit.exceptions import MissingDependencyError
+
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    built = []
+    monkeypatch.setattr("trustaudit.compress._search._Search.__init__", lambda *a, **k: built.append(a))
+    out = tmp_path / "best"
+    with pytest.raises(MissingDependencyError, match=r"`methods` asc\+onnx-int8, onnx-int8\) need onnxruntime"):
+        search(_base(tokenizer, ()), nli_data, dev, out, methods=("asc", "asc+onnx-int8", "onnx-int8"), n_remove=(1,))
+    assert not built and not out.exists()
+    base = tmp_path / "base.pt"
+    save_bundle(_base(tokenizer, ()), base)
+    train = write_rows(tmp_path / "train.tsv", [(a, b, LABELS[y]) for a, b, y in zip(nli_data.text_a, nli_data.text_b, nli_data.labels)])
+    code = main(["--no-progress", "compress", "search", str(base), "--data", str(train), "--eval", str(train),
+                 "--methods", "onnx-int8", "-o", str(out), "--device", "cpu", "--no-cache"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and not built and not out.exists()
+    assert len(err.splitlines()) == 1 and "--methods onnx-int8" in err and "pip install 'trustaudit[onnx]'" in err
+
+
+def test_the_cli_parses_the_onnx_methods() -> None:
+    import argparse
+
+    from trustaudit.compress._cli import _methods
+
+    assert _methods("onnx-int8") == ("onnx-int8",)
+    assert _methods("asc+onnx-int8,onnx-int8,asc") == ("asc+onnx-int8", "onnx-int8", "asc")
+    with pytest.raises(argparse.ArgumentTypeError, match="onnx-int8"):
+        _methods("onnx-int4")

@@ -176,7 +176,8 @@ def _register_search(methods: Any) -> None:
     p.add_argument("--eval-rows", type=positive_int, metavar="N", help="audit on the first N usable rows of --eval")
     p.add_argument("--methods", type=_methods, default=DEFAULT_METHODS, metavar="M[,M...]",
                    help=f"candidate families among asc, quantize (int8 of the base), asc+quantize (int8 of each ASC model), "
-                   f"alad (AlAd over each ASC model) (default: {','.join(DEFAULT_METHODS)})")
+                   f"alad (AlAd over each ASC model), onnx-int8 and asc+onnx-int8 (ONNX Runtime dynamic int8 of the base "
+                   f"and of each ASC model; need pip install 'trustaudit[onnx]') (default: {','.join(DEFAULT_METHODS)})")
     ladder = p.add_mutually_exclusive_group()
     ladder.add_argument("--thresholds", type=_float_list, metavar="T[,T...]", help="ASC similarity thresholds of the ladder "
                         f"(default: {','.join(f'{t:g}' for t in DEFAULT_THRESHOLDS)}; thresholds removing the same layers are one candidate)")
@@ -207,7 +208,8 @@ def _register_search(methods: Any) -> None:
     audit_group.add_argument("--no-bias", dest="bias", action="store_false", help="skip the bias comparison")
     audit_group.add_argument("--no-extras", dest="extras", action="store_false", help="skip the representation and adversarial comparisons")
     p.add_argument("-o", "--out", required=True, metavar="DIR", help="the folder to write (must not exist, or be empty): "
-                   "candidates/, search.json, search.html and, when one is found, model.pt, results.json, report.html")
+                   "candidates/, search.json, search.html and, when one is found, model.pt (model/ for an ONNX candidate), "
+                   "results.json, report.html")
     add_model_options(p)
     add_runtime_options(p)
     p.set_defaults(func=_cmd_search)
@@ -484,7 +486,7 @@ def _search_table(result: Any) -> str:
     lines.append(f"{counts['audited']} of {counts['planned']} candidates audited ({counts['rejected_by_cheap_pass']} rejected by the "
                  f"cheap pass, never explained); search.json and search.html in {result.out}")
     if result.chosen is not None:
-        lines.append(f"chosen: {result.chosen.name}, written to {result.out / 'model.pt'} with report.html and results.json")
+        lines.append(f"chosen: {result.chosen.name}, written to {result.out / result.document['model']} with report.html and results.json")
     else:
         lines.append(f"no candidate was shown trust-equivalent (answer: {result.answer})")
     return "\n".join(lines)

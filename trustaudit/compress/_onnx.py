@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import logging
 import os
 import shutil
 import time
@@ -35,7 +36,7 @@ from trustaudit.models import ModelBundle, load_model
 from trustaudit.models import PROVENANCE_FILE
 from trustaudit.models import import_onnx, import_onnxruntime
 
-__all__ = ["OnnxExportInfo", "check_inputs", "export_onnx", "max_prob_diff", "optimize_graph", "to_onnx"]
+__all__ = ["OnnxExportInfo", "check_inputs", "export_onnx", "max_prob_diff", "optimize_graph", "to_onnx", "unchecked_dynamic_int8"]
 
 OPSET = 17
 TOLERANCE = 1e-4
@@ -104,6 +105,21 @@ def _eager_attention(model: nn.Module) -> Any:
             switch(previous)
 
 
+@contextlib.contextmanager
+def _quiet_logging() -> Any:
+    """Hold back log records below ERROR: onnxruntime's optimizer and quantizer log advice on stderr through ``logging``.
+
+    Its "consider pre-processing" advice and its embedding-fusion notes are printed for every
+    graph, which in a search is one pair of lines per candidate.
+    """
+    previous = logging.root.manager.disable
+    logging.disable(max(previous, logging.WARNING))
+    try:
+        yield
+    finally:
+        logging.disable(previous)
+
+
 def _vocabulary_words(tokenizer: Any) -> list[str]:
     special = set(getattr(tokenizer, "all_special_tokens", []))
     words = sorted(t for t in tokenizer.get_vocab() if t.isalpha() and t not in special and len(t) > 1)
@@ -164,7 +180,7 @@ def optimize_graph(source: Path, target: Path, config: dict[str, Any]) -> dict[s
 
     heads = int(config.get("num_attention_heads") or config.get("n_heads") or 0)
     hidden = int(config.get("hidden_size") or config.get("dim") or 0)
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), _quiet_logging():
         warnings.simplefilter("ignore")
         optimized = optimize_model(str(source), model_type="bert", num_heads=heads, hidden_size=hidden, opt_level=0)
         optimized.save_model_to_file(str(target))
@@ -204,7 +220,7 @@ def _quantize(fp32: Path, target: Path, mode: str, per_channel: bool, bundle: Mo
     import_onnxruntime()
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_dynamic, quantize_static
 
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), _quiet_logging():
         warnings.simplefilter("ignore")
         try:
             if mode == "dynamic":
@@ -387,3 +403,53 @@ def to_onnx(
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return load_model(out, max_length=bundle.max_length), info
+
+
+def unchecked_dynamic_int8(bundle: ModelBundle, out: str | os.PathLike[str], optimize: bool = True) -> ModelBundle:
+    """The dynamic int8 ONNX model directory of ``bundle``, written to ``out`` without the check against PyTorch.
+
+    For sizing (and timing) a candidate from its untrained structure before it is built: the
+    export, fusions (when ``optimize``) and ``quantize_dynamic`` call are those of
+    ``to_onnx(bundle, out, quantize="dynamic")``, so the graph has the same tensors and, its
+    weights being stored at fixed width, the same size; the probabilities are not compared
+    with PyTorch's, so this is no substitute for :func:`to_onnx`.
+
+    Parameters
+    ----------
+    bundle : ModelBundle
+        A plain Hugging Face classifier.
+    out : str or path-like
+        A new or empty directory (a temporary one: the result carries no check).
+    optimize : bool, default True
+        Apply ONNX Runtime's transformer fusions before quantizing.
+
+    Returns
+    -------
+    ModelBundle
+        The quantized graph, loaded from ``out`` (its ``bytes_on_disk`` is the graph's size).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from trustaudit import load_model
+    >>> base = load_model("models/base")  # doctest: +SKIP
+    >>> with tempfile.TemporaryDirectory() as tmp:  # doctest: +SKIP
+    ...     unchecked_dynamic_int8(base, tmp).bytes_on_disk
+    """
+    import_onnx()
+    import_onnxruntime()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    plain = export_onnx(bundle, out / "plain.onnx")
+    graph = plain
+    if optimize:
+        try:
+            optimize_graph(plain, out / "fused.onnx", dict(bundle.config))
+            graph = out / "fused.onnx"
+        except Exception:  # as in to_onnx: an architecture the optimizer does not know keeps the plain graph
+            graph = plain
+    _quantize(graph, out / "model_quantized.onnx", "dynamic", False, bundle, [])
+    for leftover in (plain, out / "fused.onnx"):
+        leftover.unlink(missing_ok=True)
+    _write_companions(bundle, out, {"method": "onnx-dynamic-int8", "checked": False, "base_fingerprint": bundle.fingerprint})
+    return load_model(out, max_length=bundle.max_length)

@@ -2,9 +2,10 @@
 
 Candidates come in families, each a ladder ordered from the most compressed rung to the
 least: ASC over a ladder of similarity thresholds (or of layer counts), int8 of the base,
-int8 of each ASC rung, AlAd over each ASC rung. The ASC similarity matrix is measured once
-and every rung's layers, size and (for ``objective="latency"``) latency are known before
-any model is trained, so candidates are built only when the search reaches them.
+int8 of each ASC rung (PyTorch's or ONNX Runtime's dynamic int8), AlAd over each ASC rung.
+The ASC similarity matrix is measured once and every rung's layers, size and (for
+``objective="latency"``) latency are known before any model is trained, so candidates are
+built only when the search reaches them.
 
 Each audited candidate first gets a cheap pass: predictions and calibration only, judged
 by the gate's prediction and calibration checks. A candidate that fails there is never
@@ -41,7 +42,7 @@ from trustaudit._progress import progress_enabled
 from trustaudit._version import __version__
 from trustaudit.compress._common import serialized_bytes
 from trustaudit.data import Dataset
-from trustaudit.exceptions import InvalidInputError
+from trustaudit.exceptions import ExportError, InvalidInputError, MissingDependencyError
 from trustaudit.gate import (
     INCOMPLETE,
     NOT_TRUST_EQUIVALENT,
@@ -66,8 +67,12 @@ __all__ = [
 ]
 
 #: Candidate families the search can make.
-METHODS = ("asc", "quantize", "asc+quantize", "alad")
+METHODS = ("asc", "quantize", "asc+quantize", "alad", "onnx-int8", "asc+onnx-int8")
 DEFAULT_METHODS = ("asc", "quantize", "asc+quantize")
+#: Families of ONNX Runtime dynamic int8 models (they need the ``[onnx]`` extra).
+ONNX_METHODS = ("onnx-int8", "asc+onnx-int8")
+#: Families made from the ASC rungs (they need the ladder).
+ASC_METHODS = ("asc", "asc+quantize", "alad", "asc+onnx-int8")
 #: ASC similarity thresholds tried by default (rungs that remove the same layers are one rung).
 DEFAULT_THRESHOLDS = (0.80, 0.85, 0.90, 0.93, 0.95, 0.97, 0.99)
 OBJECTIVES = ("size", "latency")
@@ -84,8 +89,8 @@ CHEAP_SECTIONS = ("predictions", "calibration")
 _clock = time.monotonic
 
 #: What happened to a candidate.
-AUDITED, REJECTED_CHEAP, BUILT, PLANNED, SKIPPED = (
-    "audited", "rejected by the cheap pass", "built, not audited", "not built", "skipped",
+AUDITED, REJECTED_CHEAP, BUILT, PLANNED, SKIPPED, FAILED = (
+    "audited", "rejected by the cheap pass", "built, not audited", "not built", "skipped", "failed to build",
 )
 
 
@@ -96,13 +101,15 @@ class SearchCandidate:
     ``state`` is ``audited`` (full audit), ``rejected by the cheap pass`` (failed the
     prediction and calibration checks, never explained), ``built, not audited`` (made as the
     parent of another candidate), ``not built`` (the search did not need it, or the budget
-    ran out first: ``note`` says which) or ``skipped`` (it could not beat a trust-equivalent
-    candidate already found). ``explained`` counts the rows its audit explained and
-    ``evaluations`` the texts the models ran on for its predictions (evaluation-cache
+    ran out first: ``note`` says which), ``skipped`` (it could not beat a trust-equivalent
+    candidate already found) or ``failed to build`` (its ONNX export did not reproduce the
+    PyTorch probabilities, or could not be traced: ``note`` says why; never chosen).
+    ``explained`` counts the rows its audit explained and ``evaluations`` the texts the models ran on for its predictions (evaluation-cache
     misses: the base model's count only once per search). ``status`` is the verdict (of the cheap gate for a rejected candidate). ``size_bytes``
-    is the serialized state dict as it runs (int8 weights for a quantized model);
-    ``size_estimated`` says it was computed from the untrained structure. ``undecided``
-    lists the inconclusive checks and how many more rows would decide each.
+    is the serialized state dict as it runs (int8 weights for a quantized model), or for an
+    ONNX candidate the size of its quantized graph file(s); ``size_estimated`` says it was
+    computed from the untrained structure. ``undecided`` lists the inconclusive checks and
+    how many more rows would decide each.
     """
 
     name: str
@@ -213,7 +220,9 @@ def _layers(bundle: ModelBundle) -> int | None:
 
 
 def _size(bundle: ModelBundle) -> int:
-    """Bytes of the model's state dict as it runs (int8 weights for a quantized model)."""
+    """Bytes of the model's state dict as it runs (int8 weights for a quantized model); of its graph file(s) for ONNX."""
+    if bundle.kind == "onnx":
+        return int(bundle.bytes_on_disk)
     return serialized_bytes(bundle.model.state_dict())
 
 
@@ -242,6 +251,31 @@ def _copy_atomic(source: Path, target: Path) -> None:
         shutil.copyfileobj(src, dst, 1 << 20)
 
 
+def _copy_tree_atomic(source: Path, target: Path) -> None:
+    """Copy a model directory beside ``target``, then rename it into place (never half written)."""
+    staging = target.parent / f".{target.name}.tmp-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        shutil.copytree(source, staging)
+        os.replace(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _require_onnx(methods: Sequence[str]) -> None:
+    """Refuse the ONNX families, before any work, when onnxruntime or onnx is missing."""
+    from trustaudit.models import ONNX_HINT, import_onnx, import_onnxruntime
+
+    wanted = [m for m in methods if m in ONNX_METHODS]
+    if not wanted:
+        return
+    try:
+        import_onnxruntime()
+        import_onnx()
+    except MissingDependencyError:
+        raise MissingDependencyError(f"ONNX Runtime candidates (`methods` {', '.join(wanted)}) need onnxruntime and onnx: {ONNX_HINT}") from None
+
+
 def search(
     base: ModelBundle,
     train: Dataset,
@@ -265,14 +299,24 @@ def search(
     """Find the smallest (or fastest) compressed candidate of ``base`` that is trust-equivalent to it.
 
     Candidates are ASC models over a ladder of ``thresholds`` (or of ``n_remove`` layer
-    counts), int8 of the base (``quantize``), int8 of each ASC model (``asc+quantize``) and
-    AlAd over each ASC model (``alad``). Each family is searched from its most compressed
-    candidate to its least (binary search by default); each audited candidate gets a cheap
-    pass (predictions and calibration, judged by those checks of ``config.gate``) and only a
-    survivor is explained in a full audit. ``out`` receives every built candidate in
-    ``candidates/`` (bundle, results JSON, report), ``search.json`` and ``search.html``
-    (rewritten after every candidate) and, when one is found, the chosen model as
-    ``model.pt`` with its ``results.json`` and ``report.html``.
+    counts), PyTorch dynamic int8 of the base (``quantize``) and of each ASC model
+    (``asc+quantize``), ONNX Runtime dynamic int8 of the base (``onnx-int8``) and of each ASC
+    model (``asc+onnx-int8``; these need the ``[onnx]`` extra) and AlAd over each ASC model
+    (``alad``). Each family is searched from its most compressed candidate to its least
+    (binary search by default); each audited candidate gets a cheap pass (predictions and
+    calibration, judged by those checks of ``config.gate``) and only a survivor is explained
+    in a full audit. ``out`` receives every built candidate in
+    ``candidates/`` (a ``.pt`` bundle, or an ONNX model directory for the ONNX families, with
+    results JSON and report), ``search.json`` and ``search.html`` (rewritten after every
+    candidate) and, when one is found, the chosen model as ``model.pt`` (or, for an ONNX
+    candidate, the model directory ``model/``) with its ``results.json`` and ``report.html``.
+
+    An ONNX candidate is built as ``compress onnx --quantize dynamic`` builds one: its fp32
+    graph must give the PyTorch model's probabilities within 1e-4 on the check inputs and the
+    first rows of ``eval_data``, else it is recorded as ``failed to build`` with the reason
+    and the search goes on. Before it is built its size is that of the quantized graph of
+    its untrained structure (exported and quantized in a temporary folder, unchecked): the
+    graph's tensors and their widths do not depend on the weights' values.
 
     Parameters
     ----------
@@ -285,7 +329,8 @@ def search(
     out : str or path-like
         The output folder; it must not exist or be empty.
     methods : sequence of str, default ("asc", "quantize", "asc+quantize")
-        Candidate families among ``asc``, ``quantize``, ``asc+quantize`` and ``alad``.
+        Candidate families among ``asc``, ``quantize``, ``asc+quantize``, ``alad``,
+        ``onnx-int8`` and ``asc+onnx-int8``.
     thresholds : sequence of float, optional
         ASC similarity thresholds (default :data:`DEFAULT_THRESHOLDS`); thresholds that
         remove the same layers make one candidate.
@@ -295,8 +340,8 @@ def search(
         Settings of every audit, ``config.gate`` the thresholds of trust-equivalence.
         Default ``AuditConfig()``.
     objective : {"size", "latency"}, default "size"
-        What "best" means: the smallest state dict, or the lowest batch-1 latency measured
-        in the candidate's audit.
+        What "best" means: the smallest state dict (graph file for ONNX), or the lowest
+        batch-1 latency measured in the candidate's audit.
     strategy : {"binary", "linear", "exhaustive"}, default "binary"
         Binary search within each family, a scan from its most compressed rung, or a full
         audit of every candidate (no early exit).
@@ -329,6 +374,9 @@ def search(
     InvalidInputError
         If an option is invalid, ``out`` is not empty, ``base`` cannot be pruned, or no
         threshold removes a layer.
+    MissingDependencyError
+        If ``methods`` asks for an ONNX family and onnxruntime or onnx is not installed
+        (raised before any work).
 
     Examples
     --------
@@ -345,6 +393,7 @@ def search(
     from trustaudit.compress._arch import architecture
 
     methods = _check_choice("methods", methods, METHODS)
+    _require_onnx(methods)
     if objective not in OBJECTIVES:
         raise InvalidInputError(f"`objective` must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
     if strategy not in STRATEGIES:
@@ -363,10 +412,10 @@ def search(
             f"`eval_data` holds labels ({', '.join(eval_data.label_names)}), not the base model's ({', '.join(base.labels)}); "
             "load it with load_dataset(path, base.labels)"
         )
-    if any(m in methods for m in ("asc", "asc+quantize", "alad")):
+    if any(m in methods for m in ASC_METHODS):
         architecture(base, "base")
     elif base.kind != "hf":
-        raise InvalidInputError(f"{base.path}: only a plain Hugging Face classifier can be quantized, got a {base.kind!r} model")
+        raise InvalidInputError(f"{base.path}: only a plain Hugging Face classifier can be quantized or exported, got a {base.kind!r} model")
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise InvalidInputError(f"`out` {out} must be a new or empty folder")
@@ -455,7 +504,7 @@ class _Search:
 
         n_layers = _layers(self.base)
         asc_rows: list[tuple[str, tuple[int, ...], dict[str, Any]]] = []
-        needs_asc = any(m in self.methods for m in ("asc", "asc+quantize", "alad"))
+        needs_asc = any(m in self.methods for m in ASC_METHODS)
         if needs_asc:
             for rung, (layers, rule) in enumerate(self._asc_ladder()):
                 name = f"asc-{len(layers)}"
@@ -474,6 +523,9 @@ class _Search:
                 self._add(dict(name=f"{name}-int8", method="asc+quantize", family="asc+quantize", rung=rung,
                                layers_removed=layers, layers=kept, parent=name, size_bytes=_size(q),
                                latency_ms=self._estimate_latency(q)), self._int8_builder(name))
+            if "asc+onnx-int8" in self.methods:
+                self._add_onnx(dict(name=f"{name}-onnx-int8", method="asc+onnx-int8", family="asc+onnx-int8", rung=rung,
+                                    layers_removed=layers, layers=kept, parent=name), structure, name)
             if "alad" in self.methods:
                 extra = self._alad_extra_bytes()
                 self._add(dict(name=f"{name}-alad", method="alad", family="alad", rung=rung, layers_removed=layers,
@@ -482,6 +534,31 @@ class _Search:
             q = quantize(self.base)
             self._add(dict(name="base-int8", method="quantize", family="quantize", rung=0, layers_removed=(), layers=n_layers,
                            parent=None, size_bytes=_size(q), latency_ms=self._estimate_latency(q)), self._int8_builder(None))
+        if "onnx-int8" in self.methods:
+            self._add_onnx(dict(name="base-onnx-int8", method="onnx-int8", family="onnx-int8", rung=0, layers_removed=(),
+                                layers=n_layers, parent=None), self.base, None)
+
+    def _add_onnx(self, row: dict[str, Any], structure: ModelBundle, parent: str | None) -> None:
+        """Plan an ONNX Runtime int8 candidate, sized by the quantized graph of its untrained structure.
+
+        The structure is exported and quantized (unchecked) in a temporary folder; a structure
+        the tracer cannot export makes the candidate ``failed to build`` at once, sized by its
+        float state dict.
+        """
+        from trustaudit.compress._onnx import unchecked_dynamic_int8
+
+        failure = None
+        with tempfile.TemporaryDirectory(prefix="trustaudit-search-onnx-") as tmp:
+            try:
+                graph = unchecked_dynamic_int8(structure, Path(tmp) / "model")
+                size, latency = _size(graph), self._estimate_latency(graph)
+                del graph
+            except ExportError as exc:
+                failure = str(exc)
+                size, latency = _size(structure), self._estimate_latency(structure)
+        self._add({**row, "size_bytes": size, "latency_ms": latency}, self._onnx_builder(parent))
+        if failure is not None:
+            self.by_name[row["name"]].row.update(state=FAILED, note=f"export failed while planning: {failure}")
 
     def _estimate_latency(self, bundle: ModelBundle) -> float | None:
         return _latency(bundle, self.pairs, self.device) if self.objective == "latency" else None
@@ -545,6 +622,13 @@ class _Search:
 
         return build
 
+    def _onnx_builder(self, parent: str | None) -> Callable[[], ModelBundle]:
+        """The PyTorch model an ONNX candidate exports (``_build`` exports and quantizes it)."""
+        def build() -> ModelBundle:
+            return self.base if parent is None else self._parent(parent)
+
+        return build
+
     def _alad_builder(self, parent: str) -> Callable[[], ModelBundle]:
         def build() -> ModelBundle:
             from trustaudit.compress._alad import alad
@@ -562,10 +646,14 @@ class _Search:
         row = plan.row
         start = time.perf_counter()
         made = plan.build()
-        provenance = {**dict(made.provenance), "search": {"name": row["name"], "family": row["family"], "rung": row["rung"],
-                                                          "parent": row["parent"], "base_fingerprint": self.base.fingerprint}}
-        path = self.candidates_dir / f"{row['name']}.pt"
-        save_bundle(made, path, provenance=provenance)
+        where = {"name": row["name"], "family": row["family"], "rung": row["rung"], "parent": row["parent"],
+                 "base_fingerprint": self.base.fingerprint}
+        if row["method"] in ONNX_METHODS:
+            path = self.candidates_dir / row["name"]
+            self._export(made, path, where)
+        else:
+            path = self.candidates_dir / f"{row['name']}.pt"
+            save_bundle(made, path, provenance={**dict(made.provenance), "search": where})
         bundle = load_model(path)
         row.update(bundle=str(path.relative_to(self.out)), size_bytes=_size(bundle), size_estimated=False,
                    params=bundle.n_params, build_seconds=round(time.perf_counter() - start, 3))
@@ -573,6 +661,29 @@ class _Search:
             row["state"] = BUILT
         plan.bundle = bundle
         self.save(page=False)
+
+    def _export(self, model: ModelBundle, path: Path, where: Mapping[str, Any]) -> None:
+        """``model`` as a checked ONNX Runtime dynamic int8 directory at ``path``; its provenance says where in the search.
+
+        Written in a staging folder and renamed into place, so ``path`` is complete or absent.
+        Raises :class:`ExportError` (nothing written) when the fp32 graph does not reproduce
+        the PyTorch probabilities within 1e-4 on the check inputs and the first rows of the
+        evaluation data.
+        """
+        from trustaudit.compress._onnx import to_onnx
+        from trustaudit.models import PROVENANCE_FILE
+
+        staging = self.candidates_dir / f".{path.name}.staging-{os.getpid()}"
+        shutil.rmtree(staging, ignore_errors=True)
+        try:
+            to_onnx(model, staging / "model", quantize="dynamic", calibration=self.eval_data)
+            record = staging / "model" / PROVENANCE_FILE
+            provenance = json.loads(record.read_text(encoding="utf-8"))
+            provenance["search"] = dict(where)
+            write_text_atomic(record, json.dumps(provenance, indent=1, sort_keys=True))
+            os.replace(staging / "model", path)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
 
     # -- auditing ---------------------------------------------------------------------------
 
@@ -598,6 +709,8 @@ class _Search:
         row = plan.row
         if row["state"] in (AUDITED, REJECTED_CHEAP):
             return row["status"]
+        if row["state"] == FAILED:
+            return FAILED
         if self._out_of_time():
             return None
         done = sum(1 for p in self.plans if p.row["state"] in (AUDITED, REJECTED_CHEAP))
@@ -610,7 +723,14 @@ class _Search:
 
                 plan.bundle = load_model(self.out / row["bundle"])
             else:
-                self._build(plan)
+                started = time.perf_counter()
+                try:
+                    self._build(plan)
+                except ExportError as exc:
+                    row.update(state=FAILED, note=f"not built: {exc}", build_seconds=round(time.perf_counter() - started, 3))
+                    self.save()
+                    self._line(f"{row['name']}: {FAILED} ({exc})")
+                    return FAILED
         assert plan.bundle is not None
         pair = ModelPair(self.base, plan.bundle, label_permutation(self.base.labels, plan.bundle.labels))
         start = time.perf_counter()
@@ -698,7 +818,7 @@ class _Search:
     def _search_family(self, members: list[_Plan]) -> None:
         best = self._best()
         if self.strategy != "exhaustive" and best is not None:
-            skipped = [p for p in members if p.cost >= self._cost(best)]
+            skipped = [p for p in members if p.cost >= self._cost(best) and p.row["state"] != FAILED]
             for p in skipped:
                 p.row["note"] = f"skipped: it cannot beat {best.row['name']}, already trust-equivalent"
                 if p.row["state"] == PLANNED:
@@ -811,6 +931,7 @@ class _Search:
             "complete": final and not self.stopped,
             "answer": answer,
             "chosen": best.row["name"] if best is not None else None,
+            "model": _chosen_model(best.row) if best is not None else None,
             "objective": self.objective,
             "strategy": self.strategy,
             "methods": list(self.methods),
@@ -832,6 +953,7 @@ class _Search:
                 "built": sum(1 for p in self.plans if p.row.get("bundle")),
                 "audited": len(audited),
                 "rejected_by_cheap_pass": len(rejected),
+                "failed_to_build": sum(1 for p in self.plans if p.row["state"] == FAILED),
                 "fully_audited": len(audited) - len(rejected),
                 "explained": sum(int(p.row.get("explained") or 0) for p in audited),
                 "explanations_saved": len(rejected) * explain_n,
@@ -853,7 +975,11 @@ class _Search:
         answer, best = self._answer()
         if best is not None:
             row = best.row
-            _copy_atomic(self.out / row["bundle"], self.out / "model.pt")
+            source = self.out / row["bundle"]
+            if source.is_dir():
+                _copy_tree_atomic(source, self.out / _chosen_model(row))
+            else:
+                _copy_atomic(source, self.out / _chosen_model(row))
             _copy_atomic(self.out / row["results"], self.out / "results.json")
             _copy_atomic(self.out / row["report"], self.out / "report.html")
         doc = self.save(final=True)
@@ -862,6 +988,11 @@ class _Search:
         candidates = tuple(SearchCandidate.from_dict(r) for r in doc["candidates"])
         chosen = next((c for c in candidates if c.chosen), None)
         return SearchResult(answer, chosen, candidates, bool(doc["complete"]), self.out, doc)
+
+
+def _chosen_model(row: Mapping[str, Any]) -> str:
+    """Where in the output folder the chosen candidate is copied: ``model/`` for an ONNX directory, else ``model.pt``."""
+    return "model" if row["method"] in ONNX_METHODS else "model.pt"
 
 
 def _plain(values: Mapping[str, Any]) -> dict[str, Any]:
