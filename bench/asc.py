@@ -53,6 +53,8 @@ def main() -> None:
                         help="adam: constant rate (paper); adamw: trustaudit's warm-up and decay")
     parser.add_argument("--base-epochs", type=float, default=2, help="epochs of the base's own fine-tuning (cached)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads for fine-tuning and accuracy (speed is always timed with 1)")
     args = parser.parse_args()
 
     import trustaudit
@@ -64,7 +66,7 @@ def main() -> None:
 
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.threads)
     base = trustaudit.load_model(finetuned_minilm("snli", rows=args.train_rows, epochs=args.base_epochs, seed=args.seed))
     train = task_data("snli", "train", args.train_rows, args.seed)
     held_out = task_data("snli", "held_out", args.eval_rows)

@@ -277,7 +277,9 @@ def test_bf16_audit_reports_its_difference_from_fp32(trained_pair, tmp_path: Pat
     pair = load_pair(base, small)
     data = load_dataset(dev, pair.labels)
     n = len(data)
-    result = audit(pair, None, data, AuditConfig(precision="bf16", batch_size=n, **QUICK), cache=tmp_path / "cache")
+    # On the CPU even where a GPU is present: the reference below runs the models on the CPU.
+    result = audit(pair, None, data, AuditConfig(precision="bf16", batch_size=n, device="cpu", **QUICK),
+                   cache=tmp_path / "cache")
     doc = json.loads(result.to_json())
     section = doc["precision"]
     assert doc["config"]["precision"] == "bf16" and section["precision"] == "bf16" and section["rows"] == n
@@ -292,7 +294,7 @@ def test_bf16_audit_reports_its_difference_from_fp32(trained_pair, tmp_path: Pat
     assert shown is not None and int(shown.group(3)) == n
     assert float(shown.group(1)) == pytest.approx(section["max_abs_diff"]["base"], rel=0.1)
     assert float(shown.group(2)) == pytest.approx(section["max_abs_diff"]["small"], rel=0.1)
-    fp32 = audit(pair, None, data, AuditConfig(batch_size=n, **QUICK), cache=tmp_path / "cache").to_dict()
+    fp32 = audit(pair, None, data, AuditConfig(batch_size=n, device="cpu", **QUICK), cache=tmp_path / "cache").to_dict()
     assert "precision" not in fp32 and "precision" not in fp32["config"]
     probs = np.array(fp32["predictions"]["base"]["accuracy"])
     assert probs == pytest.approx(doc["predictions"]["base"]["accuracy"], abs=2 / n), "bf16 moves at most a row or two"
