@@ -15,7 +15,9 @@ The table gives, per task and run: candidates audited (cheap pass only / fully),
 explained, texts run through a model for predictions (evaluation-cache misses), minutes, the chosen candidate, and whether
 any pair of audited candidates contradicted the ordering assumption. The fine-tuned ASC
 rungs are trained once per run (the runs write separate folders), so the minutes include
-training; ``--reuse`` points the exhaustive run at the binary run's built candidates instead.
+training; with ``--reuse`` the later runs load the candidates the first run built instead
+(their build minutes are then loading, and the minutes say what the search would cost with
+those models already made).
 
     python bench/search.py [--tasks snli mrpc] [--rows 2000] [--explain-n 100] [--sample-reports]
     python bench/search.py --tiny      # a smoke test on a tiny random BERT and the demo task (seconds, no data)
@@ -28,12 +30,14 @@ training; ``--reuse`` points the exhaustive run at the binary run's built candid
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import json
 import shutil
 import sys
 import time
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -68,8 +72,37 @@ def _tiny_task(seed: int) -> tuple[Any, Any, Any]:
     return from_model(model, tokenizer, labels, task="pair"), data(48, seed + 1), data(40, seed + 2)
 
 
-def _run(task: str, strategy: str, base: Any, train: Any, dev: Any, args: argparse.Namespace, out: Path) -> dict[str, Any]:
-    """One search into ``out`` with a fresh evaluation cache; its numbers for the table."""
+@contextlib.contextmanager
+def _reusing(source: Path | None) -> Iterator[None]:
+    """While open, a search loads each PyTorch candidate that the search in ``source`` built instead of making it again."""
+    from trustaudit.compress._search import ONNX_METHODS, _Search
+    from trustaudit.models import load_model
+
+    if source is None:
+        yield
+        return
+    original = _Search._build
+
+    def build(self: Any, plan: Any) -> None:
+        prior = source / "candidates" / f"{plan.row['name']}.pt"
+        if plan.row["method"] not in ONNX_METHODS and prior.exists():
+            plan.build = functools.partial(load_model, prior)
+        original(self, plan)
+
+    _Search._build = build
+    try:
+        yield
+    finally:
+        _Search._build = original
+
+
+def _run(task: str, strategy: str, base: Any, train: Any, dev: Any, args: argparse.Namespace, out: Path,
+         reuse: Path | None = None) -> dict[str, Any]:
+    """One search into ``out`` with a fresh evaluation cache; its numbers for the table.
+
+    With ``reuse``, the candidates that the search in that folder built are loaded from it
+    rather than made again (its fine-tuned ASC rungs are not retrained).
+    """
     from trustaudit import AuditConfig
     from trustaudit.compress import search
 
@@ -83,9 +116,10 @@ def _run(task: str, strategy: str, base: Any, train: Any, dev: Any, args: argpar
                          extras=not args.tiny, device="cpu")
     asc_options = {"epochs": args.asc_epochs, "lr": args.lr, "seed": args.seed, "margin": args.margin}
     start = time.perf_counter()
-    result = search(base, train, dev, out, methods=args.methods, thresholds=args.thresholds, n_remove=args.n_remove,
-                    config=config, strategy=strategy, asc_options=asc_options, max_rows=args.train_rows, cache=cache,
-                    progress=True, command=f"python bench/search.py --tasks {task} ({strategy})")
+    with _reusing(reuse):
+        result = search(base, train, dev, out, methods=args.methods, thresholds=args.thresholds, n_remove=args.n_remove,
+                        config=config, strategy=strategy, asc_options=asc_options, max_rows=args.train_rows, cache=cache,
+                        progress=True, command=f"python bench/search.py --tasks {task} ({strategy})")
     minutes = (time.perf_counter() - start) / 60
     shutil.rmtree(cache, ignore_errors=True)
     doc = result.document
@@ -98,7 +132,7 @@ def _run(task: str, strategy: str, base: Any, train: Any, dev: Any, args: argpar
         "evaluations": sum(c.evaluations for c in result.candidates),
         "audit_minutes": sum(c.audit_seconds for c in result.candidates) / 60,
         "build_minutes": sum(c.build_seconds for c in result.candidates) / 60,
-        "minutes": minutes, "monotonicity": doc["monotonicity"],
+        "minutes": minutes, "monotonicity": doc["monotonicity"], "reused": str(reuse) if reuse else None,
         "statuses": {c.name: c.status for c in result.candidates},
     }
 
@@ -122,6 +156,8 @@ def main() -> None:
     parser.add_argument("--strategies", nargs="+", default=["binary", "exhaustive"], choices=["binary", "linear", "exhaustive"])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--sample-reports", action="store_true", help="copy each task's search.html into sample_reports/")
+    parser.add_argument("--reuse", action="store_true",
+                        help="later strategies load the candidates the first one built instead of training them again")
     parser.add_argument("--tiny", action="store_true", help="smoke test: a tiny random BERT and the demo task, no real data")
     args = parser.parse_args()
     args.methods = tuple(args.methods.split(","))
@@ -147,9 +183,10 @@ def main() -> None:
                                                           seed=args.seed, threads=None))
             train = task_data(task, "train", args.train_rows, args.seed)
             dev = task_data(task, "held_out", args.rows)
-        for strategy in args.strategies:
+        for n, strategy in enumerate(args.strategies):
             print(f"[{time.strftime('%H:%M:%S')}] {task}: {strategy} search", file=sys.stderr, flush=True)
-            rows.append(_run(task, strategy, base, train, dev, args, root / f"{task}-{strategy}"))
+            reuse = root / f"{task}-{args.strategies[0]}" if args.reuse and n > 0 else None
+            rows.append(_run(task, strategy, base, train, dev, args, root / f"{task}-{strategy}", reuse))
             if args.sample_reports and not args.tiny and strategy == "binary":
                 target = ROOT / "sample_reports" / f"{task}-search" / "search.html"
                 target.parent.mkdir(parents=True, exist_ok=True)
