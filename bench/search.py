@@ -75,7 +75,8 @@ def _tiny_task(seed: int) -> tuple[Any, Any, Any]:
 @contextlib.contextmanager
 def _reusing(source: Path | None) -> Iterator[None]:
     """While open, a search loads each PyTorch candidate that the search in ``source`` built instead of making it again."""
-    from trustaudit.compress._search import ONNX_METHODS, _Search
+    from trustaudit.compress._search.records import ONNX_METHODS
+    from trustaudit.compress._search.run import _Search
     from trustaudit.models import load_model
 
     if source is None:

@@ -27,7 +27,7 @@ MODULES = (
     "trustaudit.compress._alad.train",
     "trustaudit.compress._quantize",
     "trustaudit.compress._onnx",
-    "trustaudit.compress._search",
+    "trustaudit.compress._search.run",
     "trustaudit.report.search",
 )
 

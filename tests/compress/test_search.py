@@ -143,7 +143,7 @@ def test_a_gate_nothing_passes_exits_1_with_the_full_table(tokenizer, nli_data, 
 @pytest.mark.slow
 def test_the_budget_stops_the_search_with_a_valid_partial_answer(tokenizer, nli_data, dev, tmp_path: Path,
                                                                  monkeypatch: pytest.MonkeyPatch, capsys) -> None:
-    import trustaudit.compress._search as module
+    import trustaudit.compress._search.run as module
 
     ticks = iter(range(0, 10_000, 15))
     monkeypatch.setattr(module, "_clock", lambda: float(next(ticks)))
@@ -236,7 +236,7 @@ def test_the_frontier_plot_draws_audited_candidates_and_the_chosen_one() -> None
 def test_a_candidate_row_copies_its_audits_numbers_from_the_typed_sections() -> None:
     """The row of a candidate holds the same numbers as the dotted paths of its results JSON."""
     from trustaudit._audit import AuditResult
-    from trustaudit.compress._search import _Search
+    from trustaudit.compress._search.run import _Search
 
     result = AuditResult.read_json(Path(__file__).resolve().parents[1] / "gold" / "results.json")
     doc = result.to_dict()
@@ -266,7 +266,7 @@ def onnx_searched(tokenizer, nli_data, dev, tmp_path_factory: pytest.TempPathFac
     """A binary search over ONNX Runtime int8 of 2 ASC rungs and of the base; the planned sizes are kept."""
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnx")
-    from trustaudit.compress._search import _Search
+    from trustaudit.compress._search.run import _Search
 
     planned: dict[str, tuple[int, bool]] = {}
     plan = _Search.plan
@@ -349,7 +349,7 @@ def test_onnx_methods_without_onnxruntime_are_refused_before_any_work(tokenizer,
 
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
     built = []
-    monkeypatch.setattr("trustaudit.compress._search._Search.__init__", lambda *a, **k: built.append(a))
+    monkeypatch.setattr("trustaudit.compress._search.run._Search.__init__", lambda *a, **k: built.append(a))
     out = tmp_path / "best"
     with pytest.raises(MissingDependencyError, match=r"`methods` asc\+onnx-int8, onnx-int8\) need onnxruntime"):
         search(_base(tokenizer, ()), nli_data, dev, out, methods=("asc", "asc+onnx-int8", "onnx-int8"), n_remove=(1,))
