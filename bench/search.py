@@ -113,8 +113,8 @@ def _run(task: str, strategy: str, base: Any, train: Any, dev: Any, args: argpar
     if cache.exists():
         shutil.rmtree(cache)
     config = AuditConfig(explain_n=args.explain_n, seed=args.seed, lime_samples=args.lime_samples,
-                         shap_max_evals=args.shap_max_evals, n_resamples=args.n_resamples, bias=not args.tiny,
-                         extras=not args.tiny, device="cpu")
+                         shap_max_evals=args.shap_max_evals, n_resamples=args.n_resamples,
+                         bias=not (args.tiny or args.no_bias), extras=not (args.tiny or args.no_extras), device="cpu")
     asc_options = {"epochs": args.asc_epochs, "lr": args.lr, "seed": args.seed, "margin": args.margin}
     start = time.perf_counter()
     with _reusing(reuse):
@@ -157,6 +157,9 @@ def main() -> None:
     parser.add_argument("--strategies", nargs="+", default=["binary", "exhaustive"], choices=["binary", "linear", "exhaustive"])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--sample-reports", action="store_true", help="copy each task's search.html into sample_reports/")
+    parser.add_argument("--no-bias", action="store_true", help="audits without the bias stage (off the default gate)")
+    parser.add_argument("--no-extras", action="store_true",
+                        help="audits without representation similarity and adversarial transfer (off the default gate)")
     parser.add_argument("--reuse", action="store_true",
                         help="later strategies load the candidates the first one built instead of training them again")
     parser.add_argument("--tiny", action="store_true", help="smoke test: a tiny random BERT and the demo task, no real data")
