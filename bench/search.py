@@ -22,8 +22,8 @@ those models already made).
     python bench/search.py [--tasks snli mrpc] [--rows 2000] [--explain-n 100] [--sample-reports]
     python bench/search.py --tiny      # a smoke test on a tiny random BERT and the demo task (seconds, no data)
 
-``--sample-reports`` copies each task's ``search.html`` (binary run) to
-``sample_reports/<task>-search/search.html``. Results go to ``$TRUSTAUDIT_WORK/bench-search/``
+``--sample-reports`` copies each task's ``search.html`` (binary run) and the candidates'
+reports it links to into ``sample_reports/<task>-search/``. Results go to ``$TRUSTAUDIT_WORK/bench-search/``
 (``summary.json``), the table to stdout.
 """
 
@@ -138,6 +138,16 @@ def _run(task: str, strategy: str, base: Any, train: Any, dev: Any, args: argpar
     }
 
 
+def _publish(run: Path, target: Path) -> None:
+    """Copy a search's page and its candidates' reports (the page links to them) into ``target``."""
+    if target.exists():
+        shutil.rmtree(target)
+    (target / "candidates").mkdir(parents=True)
+    shutil.copyfile(run / "search.html", target / "search.html")
+    for report in sorted((run / "candidates").glob("*.html")):
+        shutil.copyfile(report, target / "candidates" / report.name)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", nargs="+", default=["snli", "mrpc"], choices=["snli", "mrpc"])
@@ -192,9 +202,7 @@ def main() -> None:
             reuse = root / f"{task}-{args.strategies[0]}" if args.reuse and n > 0 else None
             rows.append(_run(task, strategy, base, train, dev, args, root / f"{task}-{strategy}", reuse))
             if args.sample_reports and not args.tiny and strategy == "binary":
-                target = ROOT / "sample_reports" / f"{task}-search" / "search.html"
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(root / f"{task}-{strategy}" / "search.html", target)
+                _publish(root / f"{task}-{strategy}", ROOT / "sample_reports" / f"{task}-search")
     summary = {"machine": machine(), "settings": {k: v for k, v in vars(args).items() if not callable(v)}, "runs": rows}
     from trustaudit._io import write_text_atomic
 
