@@ -32,12 +32,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _common import SNLI_LABELS  # noqa: E402
+
 #: name -> (base layers, small layers, width, heads, feed-forward width)
 SHAPES = {
     "minilm": (6, 3, 384, 12, 1536),
     "bert-base": (12, 6, 768, 12, 3072),
 }
-SNLI_LABELS = ("entailment", "neutral", "contradiction")
 
 
 def _pair(shape: str, data: Any) -> Any:

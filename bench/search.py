@@ -36,8 +36,8 @@ import json
 import shutil
 import sys
 import time
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import torch

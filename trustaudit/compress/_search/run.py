@@ -280,7 +280,7 @@ class _Search(_Candidates, _Document):
 
     def _left(self) -> str:
         if self.deadline is None:
-            return f"{(_clock() - self.started) / 60:.1f} min elapsed, no budget"
+            return f"{self._elapsed() / 60:.1f} min elapsed, no budget"
         return f"{max(0.0, self.deadline - _clock()) / 60:.1f} min of the budget left"
 
     def _out_of_time(self) -> bool:
